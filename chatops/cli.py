@@ -1,0 +1,174 @@
+"""The ``chatops`` command: a thin shell over the same engine and service the Slack app uses.
+
+Exit status: 0 done (``check``: the window is clear), 1 ``check`` found the window flagged, 2 bad input or bad
+configuration (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NoReturn, TextIO
+
+from chatops.config import load_regions
+from chatops.domain import evaluate, suggest
+from chatops.domain.models import Evaluation, Window
+from chatops.domain.policy import check_window
+from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
+from chatops.errors import ChatopsError
+
+EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def evaluation_json(evaluation: Evaluation, suggestions: Sequence[Window]) -> dict[str, Any]:
+    """The ``--json`` document of ``chatops check``."""
+    return {
+        "window": {"start": _iso(evaluation.window.start), "end": _iso(evaluation.window.end)},
+        "flagged": evaluation.flagged,
+        "regions": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "timezone": r.timezone,
+                "local_start": _iso(r.local_start),
+                "local_end": _iso(r.local_end),
+                "sensitive": r.sensitive,
+                "peak_overlap_minutes": r.peak_overlap_minutes,
+                "flagged": r.flagged,
+                "reasons": list(r.reasons),
+            }
+            for r in evaluation.regions
+        ],
+        "suggestions": [{"start": _iso(s.start), "end": _iso(s.end)} for s in suggestions],
+    }
+
+
+def _both(moment: datetime, tz_name: str) -> str:
+    utc = f"{moment:%a %Y-%m-%d %H:%M} UTC"
+    if tz_name == "UTC":
+        return utc
+    local = moment.astimezone(zone(tz_name))
+    return f"{utc} ({local:%a %Y-%m-%d %H:%M %Z} {tz_name})"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def render_text(evaluation: Evaluation, suggestions: Sequence[Window], *, tz_name: str) -> str:
+    """The human report of ``chatops check``: window, a table of regions (flagged first), suggestions."""
+    w = evaluation.window
+    lines = [
+        f"Window   {_both(w.start, tz_name)}",
+        f"      →  {_both(w.end, tz_name)}   [{format_duration(w.duration)}]",
+        "",
+    ]
+    ordered = sorted(evaluation.regions, key=lambda r: (not r.flagged, not r.sensitive))
+    rows = [["REGION", "ZONE", "LOCAL START", "LOCAL END", "PEAK MIN", "FLAG", "WHY"]]
+    for r in ordered:
+        rows.append(
+            [
+                f"{r.name} ({r.id})",
+                r.timezone,
+                f"{r.local_start:%a %m-%d %H:%M} {r.local_start.strftime('%z')}",
+                f"{r.local_end:%a %m-%d %H:%M}",
+                str(r.peak_overlap_minutes),
+                "FLAGGED" if r.flagged else ("sensitive" if r.sensitive else "ok"),
+                "; ".join(r.reasons),
+            ]
+        )
+    lines.extend(_table(rows))
+    lines.append("")
+    if evaluation.flagged:
+        names = ", ".join(r.name for r in evaluation.flagged_regions)
+        lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
+        if suggestions:
+            lines.append("Nearest windows that are not flagged:")
+            lines.extend(f"  {i}. {_both(s.start, tz_name)}" for i, s in enumerate(suggestions, 1))
+        else:
+            lines.append("No unflagged window of this length was found within the horizon.")
+    else:
+        lines.append("Clear: no sensitive region is at its peak during this window.")
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_regions(args.config)
+    start = parse_start(args.start, tz=args.tz)
+    window = Window.of(start, parse_duration(args.duration))
+    check_window(window, policy=config.policy)
+    evaluation = evaluate(window, regions=config.regions)
+    suggestions = (
+        suggest(
+            window,
+            regions=config.regions,
+            team=config.team,
+            horizon=config.policy.horizon,
+            count=config.policy.suggestions,
+        )
+        if evaluation.flagged
+        else []
+    )
+    if args.json:
+        out.write(json.dumps(evaluation_json(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(render_text(evaluation, suggestions, tz_name=args.tz) + "\n")
+    return EXIT_FLAGGED if evaluation.flagged else EXIT_CLEAR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chatops", description="Maintenance windows that know when the world is watching.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check",
+        help="evaluate a window against every region (exit 0 clear, 1 flagged, 2 bad input)",
+        description="Evaluate a maintenance window against every region's peak hours and sensitivity.",
+    )
+    check.add_argument("--start", required=True, help="ISO 8601 start: 2009-06-15T22:00 (local to --tz) or with Z/offset")
+    check.add_argument("--tz", default="UTC", help="IANA zone for a start without offset, and for output (default UTC)")
+    check.add_argument("--duration", required=True, help="90m, 1h, 1h30m, 2d")
+    check.add_argument("--config", default=None, help="regions file (default: the bundled one)")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.set_defaults(handler=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    try:
+        # The zone given with --tz is checked up front, so a typo is reported even with an offset in --start.
+        if getattr(args, "tz", None) is not None:
+            zone(args.tz)
+        return int(args.handler(args, out))
+    except ChatopsError as exc:
+        err.write(f"chatops {args.command}: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("chatops: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Value objects of the domain: windows, hour ranges, regions, policy and evaluation results.
+
+All models are frozen and refuse unknown fields. Datetimes are aware and kept in UTC; local wall-clock values are
+computed from a region's IANA zone when needed, never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_INDEX = {name: i for i, name in enumerate(DAY_NAMES)}
+_RANGE_RE = re.compile(
+    r"^\s*(?:(?P<days>[a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)\s+)?"
+    r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$"
+)
+
+
+def zone_of(key: str) -> ZoneInfo:
+    """The IANA zone named ``key``; ValueError with a readable message when there is none."""
+    if not isinstance(key, str) or not key or key != key.strip():
+        raise ValueError(f"{key!r} is not an IANA time zone name")
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')") from None
+
+
+def _parse_clock(text: str, *, allow_24: bool) -> int:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):
+        raise ValueError(f"{text!r} is not a time of day (00:00 to {'24:00' if allow_24 else '23:59'})")
+    return hours * 60 + minutes
+
+
+def _parse_days(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in text.split(","):
+        bounds = [b.strip() for b in part.split("-")]
+        for name in bounds:
+            if name not in _DAY_INDEX:
+                raise ValueError(f"{name!r} is not a day (use {', '.join(DAY_NAMES)})")
+        first = _DAY_INDEX[bounds[0]]
+        last = _DAY_INDEX[bounds[-1]]
+        span = (last - first) % 7
+        days.update((first + i) % 7 for i in range(span + 1))
+    return frozenset(days)
+
+
+class HoursRange(BaseModel):
+    """Local wall-clock hours, optionally on some weekdays only.
+
+    ``start_minute``/``end_minute`` count minutes from local midnight; ``end_minute`` may be 1440 (24:00). A range
+    whose end is not after its start wraps past midnight (``22:00-02:00``) and belongs to the day it starts on.
+    ``days`` holds weekday numbers, Monday = 0.
+    """
+
+    model_config = _FROZEN
+
+    days: frozenset[Annotated[int, Field(ge=0, le=6)]] = frozenset(range(7))
+    start_minute: int = Field(ge=0, le=1439)
+    end_minute: int = Field(ge=0, le=1440)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> HoursRange:
+        if self.start_minute == self.end_minute:
+            raise ValueError("the range is empty; for a whole day write 00:00-24:00")
+        if not self.days:
+            raise ValueError("the range names no day")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> HoursRange:
+        """Read ``"08:00-23:00"``, ``"fri 10:00-24:00"``, ``"mon-thu 07:00-23:00"``, ``"sat,sun 22:00-02:00"``."""
+        if not isinstance(text, str):
+            raise ValueError(f"expected a string like 'mon-fri 09:00-17:00', got {text!r}")
+        match = _RANGE_RE.match(text.lower())
+        if not match:
+            raise ValueError(f"{text!r} is not an hours range (write e.g. '08:00-23:00' or 'mon-fri 09:00-17:00')")
+        days = _parse_days(match["days"]) if match["days"] else frozenset(range(7))
+        start = _parse_clock(match["start"], allow_24=False)
+        end = _parse_clock(match["end"], allow_24=True)
+        return cls(days=days, start_minute=start, end_minute=end)
+
+    @property
+    def wraps(self) -> bool:
+        return self.end_minute <= self.start_minute
+
+    def __str__(self) -> str:
+        def clock(m: int) -> str:
+            return f"{m // 60:02d}:{m % 60:02d}"
+
+        hours = f"{clock(self.start_minute)}-{clock(self.end_minute)}"
+        if len(self.days) == 7:
+            return hours
+        return f"{_days_label(self.days)} {hours}"
+
+
+def _days_label(days: frozenset[int]) -> str:
+    ordered = sorted(days)
+    runs: list[list[int]] = []
+    for d in ordered:
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ",".join(
+        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs
+    )
+
+
+def _hours_list(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError("expected a list of ranges, e.g. [\"08:00-23:00\"]")
+    if isinstance(value, list | tuple):
+        return tuple(HoursRange.parse(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+class SensitivePeriod(BaseModel):
+    """Local dates, both inclusive, during which a region is sensitive, and why."""
+
+    model_config = _FROZEN
+
+    start: date
+    end: date
+    reason: str = Field(min_length=1, max_length=300)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_only(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            raise ValueError("expected a date such as 2009-06-12, not a date and time")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SensitivePeriod:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Region(BaseModel):
+    """A place whose people use the service, with its local peak hours and when it is sensitive."""
+
+    model_config = _FROZEN
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, max_length=100)
+    timezone: str
+    peak_hours: tuple[HoursRange, ...] = ()
+    sensitive: bool = False
+    sensitive_reason: str | None = Field(default=None, max_length=300)
+    sensitive_periods: tuple[SensitivePeriod, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_of(value)
+        return value
+
+    @field_validator("peak_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: Any) -> Any:
+        return _hours_list(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Policy(BaseModel):
+    """How many distinct approvers a window needs, how far to look for a better one, how long it may be."""
+
+    model_config = _FROZEN
+
+    approvals_required: int = Field(default=1, ge=1, le=20)
+    flagged_approvals_required: int = Field(default=2, ge=1, le=20)
+    horizon_days: int = Field(default=14, ge=1, le=120)
+    max_window_days: float = Field(default=7, gt=0, le=366)
+    suggestions: int = Field(default=3, ge=0, le=10)
+
+    @property
+    def max_window(self) -> timedelta:
+        return timedelta(days=self.max_window_days)
+
+    @property
+    def horizon(self) -> timedelta:
+        return timedelta(days=self.horizon_days)
+
+    def approvals_for(self, *, flagged: bool) -> int:
+        return self.flagged_approvals_required if flagged else self.approvals_required
+
+
+class Team(BaseModel):
+    """Where and when the people doing the work are; suggestions stay inside these hours."""
+
+    model_config = _FROZEN
+
+    timezone: str
+    working_hours: tuple[HoursRange, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_of(value)
+        return value
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, value: Any) -> Any:
+        return _hours_list(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class RegionsConfig(BaseModel):
+    """The whole regions file."""
+
+    model_config = _FROZEN
+
+    policy: Policy = Policy()
+    team: Team | None = None
+    regions: tuple[Region, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RegionsConfig:
+        seen: set[str] = set()
+        for region in self.regions:
+            if region.id in seen:
+                raise ValueError(f"region id {region.id!r} is used twice")
+            seen.add(region.id)
+        return self
+
+
+class Window(BaseModel):
+    """A maintenance window: an aware start and end, kept in UTC, end after start."""
+
+    model_config = _FROZEN
+
+    start: datetime
+    end: datetime
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a naive datetime has no time zone; give one")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("the window must end after it starts")
+        return self
+
+    @classmethod
+    def of(cls, start: datetime, duration: timedelta) -> Window:
+        return cls(start=start, end=start + duration)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+class RegionResult(BaseModel):
+    """How one window looks from one region."""
+
+    model_config = _FROZEN
+
+    id: str
+    name: str
+    timezone: str
+    local_start: datetime
+    local_end: datetime
+    sensitive: bool
+    peak_overlap_minutes: int
+    flagged: bool
+    reasons: tuple[str, ...]
+    peak_hours: tuple[str, ...] = ()
+
+
+class Evaluation(BaseModel):
+    """How one window looks from every region; flagged when any region is."""
+
+    model_config = _FROZEN
+
+    window: Window
+    regions: tuple[RegionResult, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return any(r.flagged for r in self.regions)
+
+    @property
+    def flagged_regions(self) -> tuple[RegionResult, ...]:
+        return tuple(r for r in self.regions if r.flagged)

@@ -1,0 +1,84 @@
+"""Rules about windows and decisions. Each returns a value with reasons or raises a clear error; none reads a clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from chatops.domain.models import Policy, Window
+from chatops.domain.windows import format_duration
+from chatops.errors import WindowError
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self is Status.PENDING
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    POSTPONE = "postpone"
+    CANCEL = "cancel"
+
+
+class Decision(BaseModel):
+    """Whether an actor may take an action, and why not."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed: bool
+    reason: str = ""
+
+
+def check_window(window: Window, *, policy: Policy, at: datetime | None = None) -> None:
+    """Refuse a window longer than the policy allows, or (given ``at``, the present) one that starts before it."""
+    if window.duration > policy.max_window:
+        raise WindowError(
+            f"the window lasts {format_duration(window.duration)}, longer than the "
+            f"{format_duration(policy.max_window)} allowed; split the work into shorter windows"
+        )
+    if at is not None and window.start < at:
+        raise WindowError(
+            f"the window starts in the past ({window.start:%Y-%m-%d %H:%M} UTC); propose a start in the future"
+        )
+
+
+def may_act(
+    action: Action,
+    *,
+    actor: str,
+    proposer: str,
+    approvers: frozenset[str],
+    status: Status,
+    already_approved: bool = False,
+) -> Decision:
+    """Who may do what to a proposal in ``status``.
+
+    Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. Nobody approves
+    their own change, or the same window twice.
+    """
+    if not status.is_open:
+        return Decision(allowed=False, reason=f"this change is already {status.value}")
+    if action is Action.CANCEL:
+        if actor != proposer:
+            return Decision(allowed=False, reason="only the proposer can cancel this change")
+        return Decision(allowed=True)
+    if action is Action.POSTPONE and actor == proposer:
+        return Decision(allowed=True)
+    if actor not in approvers:
+        return Decision(allowed=False, reason=f"you are not an approver, so you cannot {action.value} this change")
+    if action is Action.APPROVE:
+        if actor == proposer:
+            return Decision(allowed=False, reason="you proposed this change, so you cannot approve it yourself")
+        if already_approved:
+            return Decision(allowed=False, reason="you have already approved this window")
+    return Decision(allowed=True)
