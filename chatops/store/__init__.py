@@ -1,0 +1,205 @@
+"""Where proposals, approvals, the audit log and the outbox live, behind one small interface.
+
+One implementation (:mod:`chatops.store.sql`, SQLAlchemy Core) serves SQLite (the embedded default, WAL mode)
+and PostgreSQL (for several instances). Every state change happens in one :meth:`Store.transaction`, which writes
+the new state, its audit event(s) and the outbox rows that will tell Slack about it, or none of them.
+
+Contract (checked by ``tests/store/test_contract.py`` against every backend):
+
+- ``transaction()`` is exclusive for the proposal rows it locks: :meth:`Tx.lock_proposal` takes a row lock on
+  PostgreSQL (``SELECT … FOR UPDATE``); SQLite transactions begin ``IMMEDIATE`` so writers are serialised.
+  Leaving the ``with`` block normally commits; an exception rolls everything back and propagates.
+- ``insert_proposal`` with an ``idempotency_key`` already stored raises :class:`DuplicateKey` (the caller then
+  reads the existing proposal with :meth:`Store.proposal_by_key`).
+- ``add_approval`` returns False when that approver already approved that round (nothing is written).
+- ``append_event`` numbers events 1, 2, 3… per proposal and chains them: ``hash`` is SHA-256 over the previous
+  event's hash and this event's canonical JSON (see :func:`event_hash`), the first event's ``prev_hash`` is "".
+- The outbox delivers in order within a proposal: :meth:`Store.claim_outbox` only hands out a proposal's oldest
+  undelivered message, only when its ``next_attempt_at`` has come, and leases it (``lease_seconds``) so that
+  several workers, in one process or several, never send the same message at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from chatops.domain.policy import Status
+
+_ROW = ConfigDict(frozen=True, extra="forbid")
+
+
+class DuplicateKey(Exception):
+    """A proposal with this idempotency key exists already."""
+
+
+class ProposalRow(BaseModel):
+    """A stored proposal. Times are POSIX seconds (UTC)."""
+
+    model_config = _ROW
+
+    id: int
+    idempotency_key: str | None
+    title: str
+    description: str
+    rollback_plan: str
+    ticket_url: str
+    proposer: str
+    channel: str
+    input_tz: str
+    start_ts: int
+    end_ts: int
+    status: Status
+    flagged: bool
+    approvals_required: int
+    round: int
+    version: int
+    message_ts: str | None
+    evaluation: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+class NewProposal(BaseModel):
+    model_config = _ROW
+
+    idempotency_key: str | None
+    title: str
+    description: str = ""
+    rollback_plan: str = ""
+    ticket_url: str = ""
+    proposer: str
+    channel: str
+    input_tz: str
+    start_ts: int
+    end_ts: int
+    flagged: bool
+    approvals_required: int
+    evaluation: dict[str, Any]
+    created_at: int
+
+
+class EventRow(BaseModel):
+    model_config = _ROW
+
+    id: int
+    proposal_id: int
+    seq: int
+    kind: str
+    actor: str
+    at: int
+    reason: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class OutboxRow(BaseModel):
+    model_config = _ROW
+
+    id: int
+    proposal_id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: int
+    attempts: int
+    next_attempt_at: int
+    delivered_at: int | None
+    last_error: str | None
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    *, prev_hash: str, proposal_id: int, seq: int, kind: str, actor: str, at: int, reason: str, data: dict[str, Any]
+) -> str:
+    """The chained hash of one audit event."""
+    body = canonical_json(
+        {"proposal_id": proposal_id, "seq": seq, "kind": kind, "actor": actor, "at": at, "reason": reason, "data": data}
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    def lock_proposal(self, proposal_id: int) -> ProposalRow | None:
+        """Read a proposal and lock it until the transaction ends; None if there is no such proposal."""
+
+    def insert_proposal(self, new: NewProposal) -> ProposalRow:
+        """Insert a pending proposal (round 1, version 1, no message yet). Raises DuplicateKey."""
+
+    def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
+        """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation, message_ts…),
+        bump ``version``, set ``updated_at`` to ``at``; returns the new row."""
+
+    def add_approval(self, proposal_id: int, *, round: int, approver: str, at: int) -> bool:
+        """Record an approval; False (and nothing written) when this approver already approved this round."""
+
+    def approvers(self, proposal_id: int, *, round: int) -> list[str]:
+        """Who approved this round, in the order they approved."""
+
+    def append_event(
+        self, proposal_id: int, *, kind: str, actor: str, at: int, reason: str = "", data: dict[str, Any] | None = None
+    ) -> EventRow:
+        """Append an audit event, numbered and hash-chained."""
+
+    def enqueue(self, proposal_id: int, *, kind: str, payload: dict[str, Any], at: int) -> int:
+        """Add an outbox message due now; returns its id."""
+
+
+class Store(Protocol):
+    """The storage interface the service uses."""
+
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+
+    def get_proposal(self, proposal_id: int) -> ProposalRow | None: ...
+
+    def proposal_by_key(self, idempotency_key: str) -> ProposalRow | None: ...
+
+    def list_proposals(
+        self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
+    ) -> list[ProposalRow]:
+        """Proposals in these statuses (and ending after ``end_after``), soonest start first."""
+
+    def approvers(self, proposal_id: int, *, round: int) -> list[str]: ...
+
+    def events(self, proposal_id: int) -> list[EventRow]:
+        """A proposal's audit events in order."""
+
+    def iter_events(self, *, since: int | None = None) -> Iterator[EventRow]:
+        """Every audit event (at or after ``since``), in (proposal, seq) order, streamed."""
+
+    def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
+        """Remember where the proposal's parent message is (does not bump ``version``)."""
+
+    def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
+        """Lease up to ``limit`` deliverable messages: per proposal only the oldest undelivered one, if due."""
+
+    def mark_delivered(self, message_id: int, *, at: int) -> None: ...
+
+    def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
+        """Count the attempt, keep the error, and make the message due again at ``retry_at``."""
+
+    def outbox_stats(self, *, now: int) -> tuple[int, int]:
+        """(undelivered messages, age in seconds of the oldest one, 0 when none)."""
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the store at ``url``: ``sqlite:///path.db``, ``sqlite://`` (memory) or
+    ``postgresql://user@host:port/db``."""
+    from chatops.store.sql import SqlStore
+
+    return SqlStore.open(url)
