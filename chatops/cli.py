@@ -7,6 +7,7 @@ configuration (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from chatops.domain import evaluate, suggest
 from chatops.domain.models import Evaluation, Window
 from chatops.domain.policy import check_window
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
-from chatops.errors import ChatopsError
+from chatops.errors import ChatopsError, InputError
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 
@@ -146,7 +147,40 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", default=None, help="regions file (default: the bundled one)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(handler=cmd_check)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the Slack app (HTTP, or socket mode for development)",
+        description="Run the Slack app. Settings come from the environment (see the README).",
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode instead")
+    serve.set_defaults(handler=cmd_serve)
     return parser
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import logging
+
+    from chatops.config import load_settings
+    from chatops.web import build_runtime, serve_http, serve_socket_mode
+
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port} is not a port number (1-65535)")
+    if args.workers < 1 or args.threads < 1:
+        raise InputError("--workers and --threads must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    # Fail fast, before forking, on a bad regions file or an unreachable database (this also migrates it).
+    build_runtime(settings, start_worker=False).store.close()
+    if args.socket_mode:
+        serve_socket_mode(settings)
+    else:
+        serve_http(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -154,7 +188,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse prints --help and usage errors to sys.stdout/sys.stderr itself: send them to out/err.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     try:

@@ -7,7 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
@@ -38,7 +39,13 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
 def config_problems(exc: ValidationError, data: dict[str, Any]) -> list[str]:
     """One readable line per problem pydantic found."""
     lines = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # pydantic also reports "at least 1 item after validation" for the regions list when its only region is
+    # invalid; that is the same problem again, so it is left out when a region's own error is reported.
+    region_failed = any(len(e["loc"]) > 1 and e["loc"][0] == "regions" for e in errors)
+    for err in errors:
+        if region_failed and err["type"] == "too_short" and tuple(err["loc"]) == ("regions",):
+            continue
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"
@@ -77,3 +84,57 @@ def load_regions(path: str | Path | None = None) -> RegionsConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     return parse_regions(text, source=str(file))
+
+
+class Settings(BaseSettings):
+    """The app's settings, read once from the environment at start-up. Secrets never show in a repr."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    chatops_channel: str
+    chatops_approvers: str = ""
+    chatops_database_url: str = "sqlite:///chatops.db"
+    chatops_config: str | None = None
+    chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
+    """Seconds after which an undeliverable Slack message is given up on (and logged)."""
+    chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
+    """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("chatops_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must name a channel id such as C0123456789")
+        return value
+
+    @property
+    def approver_ids(self) -> frozenset[str]:
+        """Users (``U…``/``W…``) and user groups (``S…``) named in CHATOPS_APPROVERS."""
+        return frozenset(part for part in self.chatops_approvers.replace(",", " ").split() if part)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a missing or bad one is a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            if err["type"] == "missing":
+                problems.append(f"{name} is not set")
+            else:
+                problems.append(f"{name} {str(err['msg']).removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(problems)) from None

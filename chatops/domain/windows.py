@@ -13,6 +13,10 @@ from chatops.errors import AmbiguousTimeError, NonexistentTimeError, TimeInputEr
 _DURATION_RE = re.compile(r"^(?:(?P<d>\d{1,4})\s*d)?\s*(?:(?P<h>\d{1,5})\s*h)?\s*(?:(?P<m>\d{1,6})\s*m(?:in)?)?$")
 DURATION_HELP = "write it like 90m, 1h, 1h30m or 2d"
 
+MIN_YEAR, MAX_YEAR = 1000, 9000
+"""Years a start may have: far enough from datetime's limits (1 and 9999) for any zone's offset, the longest
+window and the suggestion horizon to stay representable."""
+
 
 def parse_duration(text: str) -> timedelta:
     """``"90m"``, ``"1h"``, ``"1h30m"``, ``"2d"``, ``"1d 12h"`` → a positive timedelta."""
@@ -66,10 +70,14 @@ def resolve_local(naive: datetime, tz: ZoneInfo) -> datetime:
         change = timeline.segments(tz, lo, hi + 1)[-1][0]
         before = timeline.from_ts(change - 1).astimezone(tz)
         after = timeline.from_ts(change).astimezone(tz)
-        jump_from = (before + timedelta(seconds=1)).strftime("%H:%M")
+        jump_start = before + timedelta(seconds=1)
+        # A jump across a date (Pacific/Apia skipped all of 2011-12-30) names the dates, not just the times.
+        same_day = jump_start.date() == after.date()
+        clock = "%H:%M" if same_day else "%Y-%m-%d %H:%M"
         raise NonexistentTimeError(
-            f"{shown} does not exist in {tz.key}: clocks jump from {jump_from} to {after:%H:%M} that day "
-            f"({_offset_label(before)} to {_offset_label(after)}); pick a time outside that gap"
+            f"{shown} does not exist in {tz.key}: clocks jump from {jump_start:{clock}} to {after:{clock}}"
+            f"{' that day' if same_day else ''} ({_offset_label(before)} to {_offset_label(after)}); "
+            "pick a time outside that gap"
         )
     early, late = sorted((first, second), key=lambda d: d.astimezone(UTC))
     raise AmbiguousTimeError(
@@ -77,6 +85,11 @@ def resolve_local(naive: datetime, tz: ZoneInfo) -> datetime:
         f"give the offset to choose, e.g. {early.isoformat(timespec='minutes')} or "
         f"{late.isoformat(timespec='minutes')}"
     )
+
+
+def _check_year(year: int, text: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise TimeInputError(f"{text!r} is out of range; give a year from {MIN_YEAR} to {MAX_YEAR}")
 
 
 def parse_start(text: str, *, tz: str = "UTC") -> datetime:
@@ -91,6 +104,7 @@ def parse_start(text: str, *, tz: str = "UTC") -> datetime:
             f"{text!r} is not a date and time; write e.g. 2009-06-15T22:00, 2009-06-16T05:00Z "
             "or 2026-11-01T01:30-08:00"
         )
+    _check_year(parsed.year, text)
     if parsed.tzinfo is None:
         parsed = resolve_local(parsed, zone(tz))
     return parsed.astimezone(UTC)
@@ -105,5 +119,6 @@ def parse_date_time(day: str, clock: str, *, tz: str) -> datetime:
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", clock.strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise TimeInputError(f"{clock!r} is not a time of day; write it as HH:MM in 24-hour form, e.g. 22:00")
+    _check_year(the_date.year, day)
     naive = datetime.combine(the_date, time(int(match[1]), int(match[2])))
     return resolve_local(naive, zone(tz)).astimezone(UTC)

@@ -1,8 +1,9 @@
 """Where proposals, approvals, the audit log and the outbox live, behind one small interface.
 
-One implementation (:mod:`chatops.store.sql`, SQLAlchemy Core) serves SQLite (the embedded default, WAL mode)
-and PostgreSQL (for several instances). Every state change happens in one :meth:`Store.transaction`, which writes
-the new state, its audit event(s) and the outbox rows that will tell Slack about it, or none of them.
+One implementation (:mod:`chatops.store.sql`, SQLAlchemy Core) serves SQLite (the embedded default, WAL
+mode) and PostgreSQL (for several instances). Every state change happens in one :meth:`Store.transaction`,
+which writes the new state, its audit event(s) and the outbox rows that will tell Slack about it, or none of
+them.
 
 Contract (checked by ``tests/store/test_contract.py`` against every backend):
 
@@ -12,11 +13,13 @@ Contract (checked by ``tests/store/test_contract.py`` against every backend):
 - ``insert_proposal`` with an ``idempotency_key`` already stored raises :class:`DuplicateKey` (the caller then
   reads the existing proposal with :meth:`Store.proposal_by_key`).
 - ``add_approval`` returns False when that approver already approved that round (nothing is written).
-- ``append_event`` numbers events 1, 2, 3… per proposal and chains them: ``hash`` is SHA-256 over the previous
-  event's hash and this event's canonical JSON (see :func:`event_hash`), the first event's ``prev_hash`` is "".
-- The outbox delivers in order within a proposal: :meth:`Store.claim_outbox` only hands out a proposal's oldest
-  undelivered message, only when its ``next_attempt_at`` has come, and leases it (``lease_seconds``) so that
-  several workers, in one process or several, never send the same message at once.
+- ``append_event`` numbers events 1, 2, 3… per proposal and chains them: ``hash`` is SHA-256 over the
+  previous event's hash and this event's canonical JSON (see :func:`event_hash`), the first event's
+  ``prev_hash`` is "".
+- The outbox delivers in order within a proposal: :meth:`Store.claim_outbox` only hands out a proposal's
+  oldest undelivered message, only when its ``next_attempt_at`` has come, and leases it (``lease_seconds``)
+  so that several workers, in one process or several, never send the same message at once. An abandoned
+  message (:meth:`Store.mark_abandoned`) is never handed out again and no longer holds back the ones after it.
 """
 
 from __future__ import annotations
@@ -118,11 +121,27 @@ def canonical_json(value: Any) -> str:
 
 
 def event_hash(
-    *, prev_hash: str, proposal_id: int, seq: int, kind: str, actor: str, at: int, reason: str, data: dict[str, Any]
+    *,
+    prev_hash: str,
+    proposal_id: int,
+    seq: int,
+    kind: str,
+    actor: str,
+    at: int,
+    reason: str,
+    data: dict[str, Any],
 ) -> str:
     """The chained hash of one audit event."""
     body = canonical_json(
-        {"proposal_id": proposal_id, "seq": seq, "kind": kind, "actor": actor, "at": at, "reason": reason, "data": data}
+        {
+            "proposal_id": proposal_id,
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "at": at,
+            "reason": reason,
+            "data": data,
+        }
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
@@ -137,8 +156,8 @@ class Tx(Protocol):
         """Insert a pending proposal (round 1, version 1, no message yet). Raises DuplicateKey."""
 
     def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
-        """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation, message_ts…),
-        bump ``version``, set ``updated_at`` to ``at``; returns the new row."""
+        """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation,
+        message_ts…), bump ``version``, set ``updated_at`` to ``at``; returns the new row."""
 
     def add_approval(self, proposal_id: int, *, round: int, approver: str, at: int) -> bool:
         """Record an approval; False (and nothing written) when this approver already approved this round."""
@@ -147,7 +166,14 @@ class Tx(Protocol):
         """Who approved this round, in the order they approved."""
 
     def append_event(
-        self, proposal_id: int, *, kind: str, actor: str, at: int, reason: str = "", data: dict[str, Any] | None = None
+        self,
+        proposal_id: int,
+        *,
+        kind: str,
+        actor: str,
+        at: int,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
     ) -> EventRow:
         """Append an audit event, numbered and hash-chained."""
 
@@ -181,15 +207,22 @@ class Store(Protocol):
         """Remember where the proposal's parent message is (does not bump ``version``)."""
 
     def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
-        """Lease up to ``limit`` deliverable messages: per proposal only the oldest undelivered one, if due."""
+        """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due."""
 
     def mark_delivered(self, message_id: int, *, at: int) -> None: ...
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
         """Count the attempt, keep the error, and make the message due again at ``retry_at``."""
 
+    def mark_abandoned(self, message_id: int, *, error: str, at: int) -> None:
+        """Give up on a message (counts the attempt, keeps the error): it is never claimed again and no longer
+        holds back the later messages of its proposal."""
+
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
-        """(undelivered messages, age in seconds of the oldest one, 0 when none)."""
+        """(messages neither delivered nor abandoned, age in seconds of the oldest one, 0 when none)."""
+
+    def count_proposals(self) -> int:
+        """How many proposals are stored."""
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

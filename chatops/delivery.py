@@ -1,0 +1,169 @@
+"""The outbox worker: delivers thread replies and parent-message updates to Slack, in order, with retries.
+
+Messages are written by the service in the same transaction as the state they describe, so nothing is lost when
+Slack is down or the process dies; the worker leases them from the store (several workers, in one process or in
+several instances, never send the same message at once), and sends each proposal's messages strictly in order.
+
+Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
+``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from chatops.slack import blocks
+from chatops.store import OutboxRow, Store
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: WebClient,
+        give_up_after: int = 86_400,
+        retry_cap: int = 300,
+        lease_seconds: int = 60,
+        poll_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.give_up_after = give_up_after
+        self.retry_cap = max(1, retry_cap)
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called after each committed change)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="chatops-delivery", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message in hand and stop; what is left stays in the outbox for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                logger.exception("the delivery worker failed; retrying shortly")
+                handled = 0
+            if not handled:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    # -- one pass --------------------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Deliver what is due now; return how many messages were tried."""
+        now = int(self._clock())
+        messages = self.store.claim_outbox(now=now, limit=20, lease_seconds=self.lease_seconds)
+        for message in messages:
+            if self._stop.is_set():
+                break  # the lease runs out and another worker (or the next start) takes it
+            self._attempt(message)
+        return len(messages)
+
+    def _attempt(self, message: OutboxRow) -> None:
+        try:
+            self.deliver(message)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status == 429:
+                retry_after = _retry_after(exc.response.headers)
+                self._retry(message, f"rate limited (429), retry after {retry_after}s", delay=retry_after)
+            else:
+                self._retry(message, f"Slack answered {status} {error or ''}".strip(), log_error=status < 500)
+        except (SlackClientError, OSError) as exc:
+            self._retry(message, f"{exc.__class__.__name__}: {exc}")
+        except LookupError as exc:
+            self._retry(message, str(exc), log_error=True)
+        else:
+            self.store.mark_delivered(message.id, at=int(self._clock()))
+
+    def _retry(self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False) -> None:
+        now = int(self._clock())
+        if now - message.created_at >= self.give_up_after:
+            self.store.mark_abandoned(message.id, error=error, at=now)
+            logger.error(
+                "gave up delivering outbox message %s (%s) of proposal %s after %s attempts over %ss: %s",
+                message.id,
+                message.kind,
+                message.proposal_id,
+                message.attempts + 1,
+                now - message.created_at,
+                error,
+            )
+            return
+        backoff = delay if delay is not None else min(self.retry_cap, 2 ** min(message.attempts, 16))
+        self.store.mark_failed(message.id, error=error, retry_at=now + max(1, backoff))
+        log = logger.error if log_error else logger.warning
+        log("delivery of outbox message %s of proposal %s failed (%s); retrying in %ss",
+            message.id, message.proposal_id, error, backoff)
+
+    def deliver(self, message: OutboxRow) -> None:
+        """Send one message to Slack; raises on failure."""
+        row = self.store.get_proposal(message.proposal_id)
+        if row is None:
+            raise LookupError(f"outbox message {message.id} names proposal {message.proposal_id}, which is gone")
+        approvals = self.store.approvers(row.id, round=row.round)
+        if message.kind == "post_parent":
+            if row.message_ts:
+                return  # already posted (the process died after posting and before marking it)
+            response = self.client.chat_postMessage(
+                channel=row.channel, unfurl_links=False, unfurl_media=False, **blocks.proposal_message(row, approvals)
+            )
+            self.store.set_message_ts(row.id, str(response["ts"]))
+            return
+        if not row.message_ts:
+            raise LookupError(f"proposal {row.id} has no parent message yet")
+        if message.kind == "update_parent":
+            self.client.chat_update(channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals))
+        elif message.kind == "reply":
+            self.client.chat_postMessage(
+                channel=row.channel,
+                thread_ts=row.message_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **blocks.thread_reply(row, message.payload["event"]),
+            )
+        else:
+            raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
+
+
+def _retry_after(headers: Any) -> int:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(1, int(float(raw)))
+            except ValueError:
+                break
+    return 1

@@ -1,0 +1,391 @@
+"""Use cases: propose, approve, reject, postpone, cancel, assess, list.
+
+The only place that combines the pure domain, the store and the clock. Every state change is one store
+transaction holding the new state, its audit event and the outbox rows that will tell Slack; nothing here talks
+to Slack directly. Errors are :mod:`chatops.errors` values whose text is meant for the person who acted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chatops.domain import evaluate, suggest
+from chatops.domain.models import Evaluation, RegionsConfig, Window
+from chatops.domain.policy import Action, Status, check_window, may_act
+from chatops.domain.timeline import from_ts, to_ts
+from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
+from chatops.store import DuplicateKey, NewProposal, ProposalRow, Store
+
+TITLE_MAX = 150
+TEXT_MAX = 2000
+REASON_MAX = 500
+_URL_RE = re.compile(r"^https?://[^\s<>|]+$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """An evaluation and, when the window is flagged, the nearest better windows."""
+
+    evaluation: Evaluation
+    suggestions: tuple[Window, ...]
+
+    @property
+    def flagged(self) -> bool:
+        return self.evaluation.flagged
+
+    def document(self) -> dict[str, Any]:
+        """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
+        return assessment_document(self.evaluation, self.suggestions)
+
+
+def assessment_document(evaluation: Evaluation, suggestions: tuple[Window, ...] | list[Window]) -> dict[str, Any]:
+    return {
+        "window": {"start": evaluation.window.start.isoformat(), "end": evaluation.window.end.isoformat()},
+        "flagged": evaluation.flagged,
+        "regions": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "timezone": r.timezone,
+                "local_start": r.local_start.isoformat(),
+                "local_end": r.local_end.isoformat(),
+                "sensitive": r.sensitive,
+                "peak_overlap_minutes": r.peak_overlap_minutes,
+                "flagged": r.flagged,
+                "reasons": list(r.reasons),
+            }
+            for r in evaluation.regions
+        ],
+        "suggestions": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in suggestions],
+    }
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    """What a proposer asked for, already parsed into an aware start and a duration."""
+
+    idempotency_key: str | None
+    proposer: str
+    title: str
+    start: datetime
+    duration: timedelta
+    input_tz: str
+    description: str = ""
+    rollback_plan: str = ""
+    ticket_url: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A proposal after a use case, with its current approvers and, for ``propose``, whether it was new."""
+
+    proposal: ProposalRow
+    approvals: tuple[str, ...] = ()
+    created: bool = True
+    assessment: Assessment | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_text(value: str, *, field_name: str, limit: int, required: bool = False) -> str:
+    """Strip, drop NUL and other control characters but newlines and tabs, refuse empty or overlong text."""
+    text = "".join(ch for ch in (value or "") if ch in "\n\t" or ch.isprintable()).strip()
+    if required and not text:
+        raise InputError(f"the {field_name} is empty; please give one")
+    if len(text) > limit:
+        raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}")
+    return text
+
+
+def proposal_window(row: ProposalRow) -> Window:
+    return Window(start=from_ts(row.start_ts), end=from_ts(row.end_ts))
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        config: RegionsConfig,
+        channel: str,
+        approvers: Callable[[], frozenset[str]],
+        clock: Callable[[], datetime] = utcnow,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.channel = channel
+        self._approvers = approvers
+        self._clock = clock
+        self._on_enqueue = on_enqueue or (lambda: None)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def assess(self, window: Window) -> Assessment:
+        """Evaluate a window and, if it is flagged, find the nearest better ones."""
+        policy = self.config.policy
+        evaluation = evaluate(window, regions=self.config.regions)
+        suggestions: list[Window] = []
+        if evaluation.flagged:
+            suggestions = suggest(
+                window,
+                regions=self.config.regions,
+                team=self.config.team,
+                horizon=policy.horizon,
+                count=policy.suggestions,
+            )
+        return Assessment(evaluation=evaluation, suggestions=tuple(suggestions))
+
+    def check(self, start: datetime, duration: timedelta) -> Assessment:
+        """``/maintenance check``: validate the window's length (past windows allowed) and assess it."""
+        window = Window.of(start, duration)
+        check_window(window, policy=self.config.policy)
+        return self.assess(window)
+
+    def get(self, proposal_id: int) -> Outcome:
+        row = self.store.get_proposal(proposal_id)
+        if row is None:
+            raise NotFoundError(f"there is no change #{proposal_id}")
+        return Outcome(proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False)
+
+    def upcoming(self) -> list[ProposalRow]:
+        """Pending and approved windows that have not ended yet, soonest first."""
+        return self.store.list_proposals(
+            statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now()), limit=50
+        )
+
+    def is_approver(self, user_id: str) -> bool:
+        return user_id in self._approvers()
+
+    # -- changing --------------------------------------------------------------------------------------------
+
+    def propose(self, request: ProposalRequest) -> Outcome:
+        """Record a new pending proposal; the same ``idempotency_key`` twice returns the first one."""
+        if request.idempotency_key:
+            existing = self.store.proposal_by_key(request.idempotency_key)
+            if existing is not None:
+                return self._existing(existing)
+        title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
+        description = clean_text(request.description, field_name="description", limit=TEXT_MAX)
+        rollback = clean_text(request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX)
+        ticket = request.ticket_url.strip()
+        if ticket and not _URL_RE.match(ticket):
+            raise InputError(f"the ticket link {ticket[:80]!r} is not an http(s) URL")
+        now = self.now()
+        window = Window.of(request.start, request.duration)
+        check_window(window, policy=self.config.policy, at=now)
+        assessment = self.assess(window)
+        at = to_ts(now)
+        snapshot = assessment.document()
+        try:
+            with self.store.transaction() as tx:
+                row = tx.insert_proposal(
+                    NewProposal(
+                        idempotency_key=request.idempotency_key,
+                        title=title,
+                        description=description,
+                        rollback_plan=rollback,
+                        ticket_url=ticket,
+                        proposer=request.proposer,
+                        channel=self.channel,
+                        input_tz=request.input_tz,
+                        start_ts=to_ts(window.start),
+                        end_ts=to_ts(window.end),
+                        flagged=assessment.flagged,
+                        approvals_required=self.config.policy.approvals_for(flagged=assessment.flagged),
+                        evaluation=snapshot,
+                        created_at=at,
+                    )
+                )
+                event = tx.append_event(
+                    row.id,
+                    kind="proposed",
+                    actor=request.proposer,
+                    at=at,
+                    data={"window": snapshot["window"], "input_tz": request.input_tz, "evaluation": snapshot},
+                )
+                tx.enqueue(row.id, kind="post_parent", payload={}, at=at)
+                tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+        except DuplicateKey:
+            assert request.idempotency_key is not None
+            existing = self.store.proposal_by_key(request.idempotency_key)
+            if existing is None:  # pragma: no cover - the key was just seen
+                raise
+            return self._existing(existing)
+        self._on_enqueue()
+        return Outcome(proposal=row, created=True, assessment=assessment)
+
+    def _existing(self, row: ProposalRow) -> Outcome:
+        return Outcome(
+            proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False
+        )
+
+    def approve(self, proposal_id: int, *, actor: str) -> Outcome:
+        approvers = self._approvers()
+        at = to_ts(self.now())
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            approvals = tx.approvers(row.id, round=row.round)
+            decision = may_act(
+                Action.APPROVE,
+                actor=actor,
+                proposer=row.proposer,
+                approvers=approvers,
+                status=row.status,
+                already_approved=actor in approvals,
+            )
+            if not decision.allowed:
+                raise NotAllowedError(decision.reason)
+            tx.add_approval(row.id, round=row.round, approver=actor, at=at)
+            approvals = tx.approvers(row.id, round=row.round)
+            complete = len(approvals) >= row.approvals_required
+            event = tx.append_event(
+                row.id,
+                kind="approved",
+                actor=actor,
+                at=at,
+                data={
+                    "round": row.round,
+                    "approvals": len(approvals),
+                    "required": row.approvals_required,
+                    "flagged": row.flagged,
+                    "window": row.evaluation.get("window", {}),
+                    "flagged_regions": _flagged_ids(row.evaluation),
+                    "status_after": Status.APPROVED.value if complete else row.status.value,
+                },
+            )
+            if complete:
+                row = tx.update_proposal(row.id, at=at, status=Status.APPROVED)
+            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+        self._on_enqueue()
+        return Outcome(proposal=row, approvals=tuple(approvals), created=False)
+
+    def reject(self, proposal_id: int, *, actor: str, reason: str) -> Outcome:
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True)
+        return self._close(proposal_id, actor=actor, action=Action.REJECT, status=Status.REJECTED, reason=reason)
+
+    def cancel(self, proposal_id: int, *, actor: str, reason: str = "") -> Outcome:
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX)
+        return self._close(proposal_id, actor=actor, action=Action.CANCEL, status=Status.CANCELLED, reason=reason)
+
+    def check_may(self, proposal_id: int, *, actor: str, action: Action) -> ProposalRow:
+        """Raise NotAllowedError unless ``actor`` may take ``action`` now (used before opening a modal)."""
+        row = self.store.get_proposal(proposal_id)
+        if row is None:
+            raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+        approvals = self.store.approvers(row.id, round=row.round)
+        decision = may_act(
+            action,
+            actor=actor,
+            proposer=row.proposer,
+            approvers=self._approvers(),
+            status=row.status,
+            already_approved=actor in approvals,
+        )
+        if not decision.allowed:
+            raise NotAllowedError(decision.reason)
+        return row
+
+    def _close(self, proposal_id: int, *, actor: str, action: Action, status: Status, reason: str) -> Outcome:
+        approvers = self._approvers()
+        at = to_ts(self.now())
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            decision = may_act(action, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status)
+            if not decision.allowed:
+                raise NotAllowedError(decision.reason)
+            approvals = tx.approvers(row.id, round=row.round)
+            event = tx.append_event(
+                row.id,
+                kind=status.value,
+                actor=actor,
+                at=at,
+                reason=reason,
+                data={"round": row.round, "approvals": len(approvals), "window": row.evaluation.get("window", {})},
+            )
+            row = tx.update_proposal(row.id, at=at, status=status)
+            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+        self._on_enqueue()
+        return Outcome(proposal=row, approvals=tuple(approvals), created=False)
+
+    def postpone(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        start: datetime,
+        duration: timedelta,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Move a pending proposal to a new window: re-evaluate it and start counting approvals again."""
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True)
+        now = self.now()
+        window = Window.of(start, duration)
+        check_window(window, policy=self.config.policy, at=now)
+        assessment = self.assess(window)
+        snapshot = assessment.document()
+        approvers = self._approvers()
+        at = to_ts(now)
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            decision = may_act(Action.POSTPONE, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status)
+            if not decision.allowed:
+                raise NotAllowedError(decision.reason)
+            if expected_version is not None and row.version != expected_version:
+                raise ConflictError("this change was updated while you were editing; close this and look again")
+            if to_ts(window.start) == row.start_ts and to_ts(window.end) == row.end_ts:
+                raise InputError("that is the window the change already has; pick another start or duration")
+            dropped = tx.approvers(row.id, round=row.round)
+            event = tx.append_event(
+                row.id,
+                kind="postponed",
+                actor=actor,
+                at=at,
+                reason=reason,
+                data={
+                    "from": row.evaluation.get("window", {}),
+                    "to": snapshot["window"],
+                    "approvals_reset": len(dropped),
+                    "round": row.round + 1,
+                    "required": self.config.policy.approvals_for(flagged=assessment.flagged),
+                    "evaluation": snapshot,
+                },
+            )
+            row = tx.update_proposal(
+                row.id,
+                at=at,
+                start_ts=to_ts(window.start),
+                end_ts=to_ts(window.end),
+                flagged=assessment.flagged,
+                approvals_required=self.config.policy.approvals_for(flagged=assessment.flagged),
+                round=row.round + 1,
+                evaluation=snapshot,
+            )
+            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+        self._on_enqueue()
+        return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
+
+    @staticmethod
+    def _lock(tx: Any, proposal_id: int) -> ProposalRow:
+        row: ProposalRow | None = tx.lock_proposal(proposal_id)
+        if row is None:
+            raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+        return row
+
+
+def _flagged_ids(snapshot: dict[str, Any]) -> list[str]:
+    return [r["id"] for r in snapshot.get("regions", []) if r.get("flagged")]

@@ -1,0 +1,243 @@
+"""The Bolt app: thin listeners. Each acks first (or acks with modal errors), parses, calls the service, and
+answers with one Slack call built by :mod:`chatops.slack.blocks`.
+
+Anything the thread must record goes through the service's outbox, never from here; what is said only to the
+actor (errors, refusals, confirmations) is sent here, privately.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from chatops.config import Settings
+from chatops.domain.policy import Action
+from chatops.domain.timeline import to_ts
+from chatops.domain.windows import parse_date_time
+from chatops.errors import ChatopsError, InputError, WindowError
+from chatops.service import ProposalRequest, Service, proposal_window
+from chatops.slack import blocks, forms, ids
+from chatops.slack.commands import Verb, parse_command
+from chatops.slack.directory import Directory
+
+logger = logging.getLogger(__name__)
+
+SORRY = "Something went wrong on our side and nothing was changed; please try again in a minute."
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A Web API client for interactive calls: retries connection errors and one rate-limit wait."""
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+
+
+def _private(respond: Respond, message: dict[str, Any]) -> None:
+    respond(response_type="ephemeral", replace_original=False, **message)
+
+
+def _guard(respond: Respond, work: Callable[[], None]) -> None:
+    """Run ``work``; a ChatopsError becomes a private message, anything else is logged and apologised for."""
+    try:
+        work()
+    except ChatopsError as exc:
+        _private(respond, blocks.error_message(str(exc)))
+    except Exception:
+        logger.exception("a Slack request failed")
+        _private(respond, blocks.error_message(SORRY))
+
+
+def _button_proposal(body: dict[str, Any]) -> int:
+    actions = body.get("actions") or [{}]
+    value = str(actions[0].get("value", ""))
+    if not value.isdigit() or len(value) > 18:
+        raise InputError("that button does not name a change; reload the message and try again")
+    return int(value)
+
+
+def build_app(settings: Settings, service: Service, directory: Directory, *, client: WebClient) -> App:
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("chatops.bolt"),
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        logger.exception("unhandled error in a listener", exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    # -- /maintenance --------------------------------------------------------------------------------------
+
+    @app.command(ids.COMMAND)
+    def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        user = command["user_id"]
+
+        def work() -> None:
+            try:
+                parsed = parse_command(command.get("text") or "")
+            except InputError as exc:
+                _private(respond, blocks.usage_message(str(exc)))
+                return
+            if parsed.verb is Verb.HELP:
+                _private(respond, blocks.usage_message())
+            elif parsed.verb is Verb.LIST:
+                _private(respond, blocks.list_message(service.upcoming()))
+            elif parsed.verb is Verb.PROPOSE_FORM:
+                client.views_open(
+                    trigger_id=command["trigger_id"],
+                    view=blocks.propose_modal(tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now())),
+                )
+            else:
+                assert parsed.window is not None
+                zone_name = parsed.window.zone or directory.user_tz(user)
+                start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
+                if parsed.verb is Verb.CHECK:
+                    assessment = service.check(start, parsed.window.duration)
+                    _private(respond, blocks.assessment_message(assessment.document(), heading="Check"))
+                    return
+                outcome = service.propose(
+                    ProposalRequest(
+                        idempotency_key=f"command:{command.get('trigger_id') or ''}" if command.get("trigger_id") else None,
+                        proposer=user,
+                        title=parsed.title,
+                        start=start,
+                        duration=parsed.window.duration,
+                        input_tz=zone_name,
+                    )
+                )
+                _private(respond, blocks.confirmation_message(outcome.proposal, created=outcome.created))
+
+        _guard(respond, work)
+
+    # -- buttons -------------------------------------------------------------------------------------------
+
+    @app.action(ids.APPROVE)
+    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+
+        def work() -> None:
+            service.approve(_button_proposal(body), actor=body["user"]["id"])
+
+        _guard(respond, work)
+
+    def reason_modal_opener(action: Action, callback_id: str, title: str, submit: str, optional: bool) -> Callable[..., None]:
+        def on_click(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+            ack()
+
+            def work() -> None:
+                row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=action)
+                view = blocks.reason_modal(row, callback_id=callback_id, title=title, submit=submit, optional=optional)
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+
+            _guard(respond, work)
+
+        return on_click
+
+    app.action(ids.REJECT)(reason_modal_opener(Action.REJECT, ids.REJECT_VIEW, "Reject change", "Reject", False))
+    app.action(ids.CANCEL)(reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True))
+
+    @app.action(ids.POSTPONE)
+    def on_postpone(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+
+        def work() -> None:
+            row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=Action.POSTPONE)
+            assessment = service.assess(proposal_window(row))
+            options = [(to_ts(s.start), to_ts(s.end)) for s in assessment.suggestions]
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.postpone_modal(row, options))
+
+        _guard(respond, work)
+
+    # -- modals --------------------------------------------------------------------------------------------
+
+    def submit(
+        ack: Ack, work: Callable[[], dict[str, Any] | None], *, error_block: str, window_block: str | None = None
+    ) -> None:
+        """Run a modal's work; errors go back into the modal, next to the field they are about."""
+        try:
+            result = work()
+        except forms.FormErrors as exc:
+            ack(response_action="errors", errors=exc.errors)
+            return
+        except WindowError as exc:
+            ack(response_action="errors", errors={window_block or error_block: str(exc)})
+            return
+        except ChatopsError as exc:
+            ack(response_action="errors", errors={error_block: str(exc)})
+            return
+        except Exception:
+            logger.exception("a modal submission failed")
+            ack(response_action="errors", errors={error_block: SORRY})
+            return
+        if result is None:
+            ack()
+        else:
+            ack(response_action="update", view=result)
+
+    @app.view(ids.PROPOSE_VIEW)
+    def on_propose_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> dict[str, Any]:
+            form = forms.read_propose(view["state"]["values"])
+            outcome = service.propose(
+                ProposalRequest(
+                    idempotency_key=f"view:{view['id']}",
+                    proposer=body["user"]["id"],
+                    title=form.title,
+                    start=form.window.start,
+                    duration=form.window.duration,
+                    input_tz=form.zone,
+                    description=form.description,
+                    rollback_plan=form.rollback_plan,
+                    ticket_url=form.ticket_url,
+                )
+            )
+            return blocks.done_modal(blocks.confirmation_message(outcome.proposal, created=outcome.created)["text"])
+
+        submit(ack, work, error_block=ids.TITLE, window_block=ids.START)
+
+    @app.view(ids.REJECT_VIEW)
+    def on_reject_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> None:
+            reason = forms.read_reason(view["state"]["values"], required=True)
+            service.reject(forms.proposal_id(view), actor=body["user"]["id"], reason=reason)
+
+        submit(ack, work, error_block=ids.REASON)
+
+    @app.view(ids.CANCEL_VIEW)
+    def on_cancel_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> None:
+            reason = forms.read_reason(view["state"]["values"], required=False)
+            service.cancel(forms.proposal_id(view), actor=body["user"]["id"], reason=reason)
+
+        submit(ack, work, error_block=ids.REASON)
+
+    @app.view(ids.POSTPONE_VIEW)
+    def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> None:
+            window, reason = forms.read_postpone(view["state"]["values"])
+            service.postpone(
+                forms.proposal_id(view),
+                actor=body["user"]["id"],
+                start=window.start,
+                duration=window.duration,
+                reason=reason,
+                expected_version=forms.expected_version(view),
+            )
+
+        submit(ack, work, error_block=ids.REASON, window_block=ids.START)
+
+    return app
+

@@ -1,0 +1,450 @@
+"""Block Kit, built by pure functions from service results. No Slack calls, no clock, no store.
+
+Every builder returns the keyword arguments for one Slack call (``text`` and ``blocks``, or a ``view``), keeps
+Slack's limits (50 blocks a message, 100 a modal, 3000 characters a section, 24 a modal title, 2000 a button
+value) and escapes user text so that it cannot mention anyone, ping a channel or forge a link.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DateTimePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    UrlInputElement,
+)
+from slack_sdk.models.views import View
+
+from chatops.domain.policy import Status
+from chatops.domain.timeline import from_ts
+from chatops.domain.windows import format_duration
+from chatops.slack import ids
+from chatops.store import ProposalRow
+
+SECTION_MAX = 3000
+DETAIL_REGIONS = 10
+_STATUS_LABEL = {
+    Status.PENDING: ":hourglass_flowing_sand: Pending approval",
+    Status.APPROVED: ":white_check_mark: Approved",
+    Status.REJECTED: ":no_entry: Rejected",
+    Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
+}
+
+
+def escape(text: str) -> str:
+    """Escape user text for mrkdwn: ``&``, ``<`` and ``>`` (Slack's own rule), so ``<!channel>`` stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def date_token(ts: int, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A ``<!date>`` token: each reader sees their own local time; the fallback is UTC."""
+    fallback = f"{from_ts(ts):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{ts}^{fmt}|{fallback}>"
+
+
+def window_text(start_ts: int, end_ts: int) -> str:
+    duration = format_duration(from_ts(end_ts) - from_ts(start_ts))
+    return f"{date_token(start_ts)} → {date_token(end_ts)} ({duration})"
+
+
+def _utc(ts: int) -> str:
+    return f"{from_ts(ts):%Y-%m-%d %H:%M} UTC"
+
+
+def proposal_ref(row: ProposalRow) -> str:
+    return f"CHG-{row.id}"
+
+
+def _ts_of(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def _local_span(region: dict[str, Any]) -> str:
+    start = datetime.fromisoformat(region["local_start"])
+    end = datetime.fromisoformat(region["local_end"])
+    offset = start.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}"
+    if start.date() == end.date():
+        return f"{start:%a %d %b %H:%M}–{end:%H:%M} ({offset})"
+    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} ({offset})"
+
+
+def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
+    """Detail lines for flagged and sensitive regions (flagged first), and a summary of the rest."""
+    regions = evaluation.get("regions", [])
+    notable = sorted(
+        (r for r in regions if r["flagged"] or r["sensitive"]),
+        key=lambda r: (not r["flagged"], -r["peak_overlap_minutes"], r["name"]),
+    )
+    lines = []
+    for r in notable[:DETAIL_REGIONS]:
+        icon = ":red_circle:" if r["flagged"] else ":large_yellow_circle:"
+        why = "; ".join(escape(x) for x in r["reasons"])
+        lines.append(
+            f"{icon} *{escape(r['name'])}* — {_local_span(r)} · {r['peak_overlap_minutes']} peak min"
+            + (f" · _{clip(why, 300)}_" if why else "")
+        )
+    rest: list[str] = []
+    if len(notable) > DETAIL_REGIONS:
+        rest.append(f"…and {len(notable) - DETAIL_REGIONS} more sensitive regions")
+    in_peak = [r for r in regions if not r["sensitive"] and r["peak_overlap_minutes"] > 0]
+    if in_peak:
+        names = ", ".join(escape(r["name"]) for r in in_peak[:8])
+        more = f" and {len(in_peak) - 8} more" if len(in_peak) > 8 else ""
+        rest.append(f"In peak hours but not sensitive: {names}{more}.")
+    quiet = len(regions) - len(notable) - len(in_peak)
+    if quiet:
+        rest.append(f"{quiet} region{'s' if quiet != 1 else ''} outside peak hours and not sensitive.")
+    return lines, " ".join(rest)
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_MAX))])
+
+
+def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
+    """The regions table and, when flagged, the suggestions."""
+    lines, summary = region_lines(evaluation)
+    blocks: list[Block] = []
+    if evaluation.get("flagged"):
+        blocks.append(_section(":warning: *Flagged*: this window hits the daytime peak of a sensitive region."))
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    if summary:
+        blocks.append(_context(summary))
+    suggestions = evaluation.get("suggestions", [])
+    if evaluation.get("flagged"):
+        if suggestions:
+            text = "\n".join(
+                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}" for i, s in enumerate(suggestions, 1)
+            )
+            blocks.append(_section(f"*Nearest windows that flag nothing:*\n{text}"))
+        else:
+            blocks.append(_section("No unflagged window of this length was found within the horizon."))
+    return blocks
+
+
+def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
+    why = "flagged window" if row.flagged else "clear window"
+    who = ", ".join(f"<@{u}>" for u in approvals)
+    count = f"{len(approvals)} of {row.approvals_required} approval{'s' if row.approvals_required != 1 else ''}"
+    return f"{count} ({why})" + (f": {who}" if who else "")
+
+
+def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, Any]:
+    """The parent message in the changes channel, for the proposal's current state."""
+    title = escape(row.title)
+    flag = " :warning: FLAGGED" if row.flagged else ""
+    text = f"{proposal_ref(row)} {row.status.value}: {clip(row.title, 200)} ({_utc(row.start_ts)}){flag}"
+    details = [
+        f"*Proposed by* <@{row.proposer}>",
+        f"*Window* {window_text(row.start_ts, row.end_ts)}",
+        f"*Zone given* {escape(row.input_tz)}",
+    ]
+    if row.ticket_url:
+        details.append(f"*Ticket* <{row.ticket_url}|{escape(clip(row.ticket_url, 80))}>")
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=clip(f"{proposal_ref(row)}: {row.title}", 150), emoji=False)),
+        _section("\n".join(details)),
+    ]
+    if row.description:
+        blocks.append(_section(f"*Description, risk*\n{escape(row.description)}"))
+    if row.rollback_plan:
+        blocks.append(_section(f"*Rollback plan*\n{escape(row.rollback_plan)}"))
+    blocks.append(DividerBlock())
+    blocks.extend(evaluation_blocks(row.evaluation))
+    blocks.append(DividerBlock())
+    blocks.append(_section(f"*Status* {_STATUS_LABEL[row.status]} · {progress_text(row, approvals)}"))
+    if row.status is Status.PENDING:
+        value = str(row.id)
+        blocks.append(
+            ActionsBlock(
+                block_id=ids.ACTIONS_BLOCK,
+                elements=[
+                    ButtonElement(text="Approve", action_id=ids.APPROVE, value=value, style="primary"),
+                    ButtonElement(text="Postpone", action_id=ids.POSTPONE, value=value),
+                    ButtonElement(text="Reject", action_id=ids.REJECT, value=value, style="danger"),
+                    ButtonElement(text="Cancel", action_id=ids.CANCEL, value=value),
+                ],
+            )
+        )
+    blocks.append(_context("Decisions are recorded in this thread."))
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
+    """One audit event as a thread reply: who, what, when, why, readable without the parent."""
+    kind = event["kind"]
+    actor = f"<@{event['actor']}>"
+    when = date_token(int(event["at"]))
+    data = event.get("data", {})
+    reason = f"\n>*Reason:* {escape(event['reason'])}" if event.get("reason") else ""
+    if kind == "proposed":
+        evaluation = data.get("evaluation", {})
+        window = evaluation.get("window", {})
+        flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
+        verdict = (
+            ":warning: flagged: " + "; ".join(
+                f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
+                for r in flagged[:DETAIL_REGIONS]
+            )
+            if flagged
+            else "clear: no sensitive region at its peak"
+        )
+        text = (
+            f":memo: {actor} proposed {proposal_ref(row)} on {when} for "
+            f"{window_text(_ts_of(window['start']), _ts_of(window['end']))}; {verdict}."
+        )
+    elif kind == "approved":
+        text = (
+            f":white_check_mark: {actor} approved on {when} ({data.get('approvals')} of {data.get('required')}"
+            f"{', flagged window' if data.get('flagged') else ''})."
+        )
+        if data.get("status_after") == Status.APPROVED.value:
+            text += " *The change is now approved.*"
+    elif kind == Status.REJECTED.value:
+        text = f":no_entry: {actor} rejected the change on {when}.{reason}"
+    elif kind == Status.CANCELLED.value:
+        text = f":heavy_multiplication_x: {actor} cancelled the change on {when}.{reason}"
+    elif kind == "postponed":
+        old, new = data.get("from", {}), data.get("to", {})
+        evaluation = data.get("evaluation", {})
+        verdict = ":warning: the new window is flagged" if evaluation.get("flagged") else "the new window is clear"
+        reset = data.get("approvals_reset", 0)
+        text = (
+            f":calendar: {actor} postponed the change on {when}\n"
+            f"from {window_text(_ts_of(old['start']), _ts_of(old['end']))}\n"
+            f"to {window_text(_ts_of(new['start']), _ts_of(new['end']))}\n"
+            f"{verdict}; {reset} earlier approval{'s' if reset != 1 else ''} reset, "
+            f"now needs {data.get('required')}.{reason}"
+        )
+    else:
+        text = f"{actor}: {escape(kind)} on {when}.{reason}"
+    return {"text": clip(text, SECTION_MAX)}
+
+
+def assessment_message(evaluation: dict[str, Any], *, heading: str) -> dict[str, Any]:
+    """``/maintenance check``: the evaluation, for the asker only."""
+    window = evaluation["window"]
+    verdict = "flagged" if evaluation["flagged"] else "clear"
+    head = f"{heading}: {window_text(_ts_of(window['start']), _ts_of(window['end']))} is *{verdict}*."
+    blocks: list[Block] = [_section(head), *evaluation_blocks(evaluation)]
+    if not evaluation["flagged"]:
+        blocks.append(_context("No sensitive region is at its peak during this window."))
+    return {"text": f"The window is {verdict}.", "blocks": [b.to_dict() for b in blocks[:50]]}
+
+
+USAGE = (
+    "*Usage*\n"
+    "• `/maintenance propose <YYYY-MM-DD> <HH:MM> [zone] <duration> <title…>`: propose a window, e.g. "
+    "`/maintenance propose 2026-12-07 22:00 America/Los_Angeles 1h Core network upgrade`. Without a zone, "
+    "your Slack time zone is used.\n"
+    "• `/maintenance propose`: the same, in a form.\n"
+    "• `/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>`: see how a window looks, only to you.\n"
+    "• `/maintenance list`: pending and upcoming approved windows.\n"
+    "Durations: `90m`, `1h`, `1h30m`, `2d`. Zones: IANA names such as `Europe/Berlin`, or `UTC`."
+)
+
+
+def usage_message(problem: str | None = None) -> dict[str, Any]:
+    text = f":warning: {escape(problem)}\n\n{USAGE}" if problem else USAGE
+    return {"text": text, "blocks": [_section(text).to_dict()]}
+
+
+def error_message(problem: str) -> dict[str, Any]:
+    text = f":warning: {escape(problem)}"
+    return {"text": text, "blocks": [_section(text).to_dict()]}
+
+
+def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
+    verdict = ":warning: flagged" if row.flagged else "clear"
+    lead = "Proposed" if created else "Already proposed"
+    text = (
+        f"{lead} {proposal_ref(row)} *{escape(row.title)}* for {window_text(row.start_ts, row.end_ts)} "
+        f"({verdict}); it is posted in <#{row.channel}> for approval."
+    )
+    return {"text": text, "blocks": [_section(text).to_dict()]}
+
+
+def list_message(rows: Sequence[ProposalRow]) -> dict[str, Any]:
+    if not rows:
+        text = "No pending or upcoming approved windows."
+        return {"text": text, "blocks": [_section(text).to_dict()]}
+    lines = [
+        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_text(r.start_ts, r.end_ts)} · "
+        f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
+        for r in rows
+    ]
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_MAX - 100:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    return {"text": f"{len(rows)} pending or upcoming windows.", "blocks": [b.to_dict() for b in blocks[:50]]}
+
+
+def _metadata(**values: Any) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
+def propose_modal(*, tz: str, initial_start: int) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=ids.PROPOSE_VIEW,
+        title=PlainTextObject(text="Propose maintenance"),
+        submit=PlainTextObject(text="Propose"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=_metadata(tz=tz),
+        blocks=[
+            InputBlock(
+                block_id=ids.TITLE,
+                label="Title",
+                element=PlainTextInputElement(action_id=ids.TITLE, max_length=150),
+            ),
+            InputBlock(
+                block_id=ids.START,
+                label="Start (in your Slack time zone)",
+                element=DateTimePickerElement(action_id=ids.START, initial_date_time=initial_start),
+            ),
+            InputBlock(
+                block_id=ids.DURATION,
+                label="Duration",
+                hint="90m, 1h, 1h30m, 2d",
+                element=PlainTextInputElement(action_id=ids.DURATION, initial_value="1h", max_length=20),
+            ),
+            InputBlock(
+                block_id=ids.ZONE,
+                label="Time zone to show the window in",
+                hint="An IANA name such as America/Los_Angeles, or UTC",
+                element=PlainTextInputElement(action_id=ids.ZONE, initial_value=tz, max_length=64),
+            ),
+            InputBlock(
+                block_id=ids.DESCRIPTION,
+                label="Description and risk",
+                optional=True,
+                element=PlainTextInputElement(action_id=ids.DESCRIPTION, multiline=True, max_length=2000),
+            ),
+            InputBlock(
+                block_id=ids.ROLLBACK,
+                label="Rollback plan",
+                optional=True,
+                element=PlainTextInputElement(action_id=ids.ROLLBACK, multiline=True, max_length=2000),
+            ),
+            InputBlock(
+                block_id=ids.TICKET,
+                label="Ticket link",
+                optional=True,
+                element=UrlInputElement(action_id=ids.TICKET),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def reason_modal(row: ProposalRow, *, callback_id: str, title: str, submit: str, optional: bool) -> dict[str, Any]:
+    """The modal that asks why a change is rejected or cancelled."""
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=clip(title, 24)),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Back"),
+        private_metadata=_metadata(proposal=row.id, version=row.version),
+        blocks=[
+            _section(f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n{window_text(row.start_ts, row.end_ts)}"),
+            InputBlock(
+                block_id=ids.REASON,
+                label="Reason (recorded in the thread)",
+                optional=optional,
+                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Pre-filled with the first suggested window; lists the others."""
+    initial = suggestions[0][0] if suggestions else row.start_ts
+    listed = (
+        "\n".join(f"{i}. {window_text(s, e)}" for i, (s, e) in enumerate(suggestions, 1))
+        if suggestions
+        else "No unflagged window was found within the horizon; pick a start yourself."
+    )
+    view = View(
+        type="modal",
+        callback_id=ids.POSTPONE_VIEW,
+        title=PlainTextObject(text="Postpone change"),
+        submit=PlainTextObject(text="Postpone"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=_metadata(proposal=row.id, version=row.version),
+        blocks=[
+            _section(
+                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
+                f"Now: {window_text(row.start_ts, row.end_ts)}\n*Suggested windows:*\n{listed}"
+            ),
+            InputBlock(
+                block_id=ids.START,
+                label="New start (in your Slack time zone)",
+                element=DateTimePickerElement(action_id=ids.START, initial_date_time=initial),
+            ),
+            InputBlock(
+                block_id=ids.DURATION,
+                label="Duration",
+                element=PlainTextInputElement(
+                    action_id=ids.DURATION,
+                    initial_value=format_duration(timedelta(seconds=row.end_ts - row.start_ts)),
+                    max_length=20,
+                ),
+            ),
+            InputBlock(
+                block_id=ids.REASON,
+                label="Reason (recorded in the thread)",
+                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def now_grid(now: datetime) -> int:
+    """The next quarter hour after ``now``, as a datetimepicker's initial value."""
+    ts = int(now.astimezone(UTC).timestamp())
+    return ts + (900 - ts % 900)
+
+
+def done_modal(text: str) -> dict[str, Any]:
+    """What a submitted propose form turns into: the confirmation, with only a Close button."""
+    view = View(
+        type="modal",
+        title=PlainTextObject(text="Proposed"),
+        close=PlainTextObject(text="Close"),
+        blocks=[_section(text)],
+    )
+    return view.to_dict()

@@ -1,0 +1,97 @@
+"""Reading the text after ``/maintenance``: pure, so the parser is tested (and fuzzed) on its own."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from chatops.domain.windows import parse_duration
+from chatops.errors import InputError, TimeInputError
+
+_TOKEN = re.compile(r"\S+")
+MAX_TEXT = 4000
+
+
+class Verb(StrEnum):
+    HELP = "help"
+    PROPOSE = "propose"
+    PROPOSE_FORM = "propose-form"
+    CHECK = "check"
+    LIST = "list"
+
+
+@dataclass(frozen=True)
+class WindowArgs:
+    """``<date> <time> [zone] <duration>`` as typed; the zone is None when left out."""
+
+    day: str
+    clock: str
+    zone: str | None
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: Verb
+    window: WindowArgs | None = None
+    title: str = ""
+
+
+PROPOSE_SHAPE = "/maintenance propose <YYYY-MM-DD> <HH:MM> [zone] <duration> <title…>"
+CHECK_SHAPE = "/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>"
+
+
+def _is_duration(token: str) -> bool:
+    try:
+        parse_duration(token)
+    except TimeInputError:
+        return False
+    return True
+
+
+def _window(text: str, shape: str) -> tuple[WindowArgs, str]:
+    """Read ``<date> <time> [zone] <duration>`` from the start of ``text``; return it and the rest, verbatim."""
+    tokens = list(_TOKEN.finditer(text))
+    if len(tokens) < 3:
+        raise InputError(f"not enough to go on; write {shape}")
+    day, clock = tokens[0].group(), tokens[1].group()
+    if _is_duration(tokens[2].group()):
+        zone, duration_token, rest_at = None, tokens[2], 3
+    else:
+        if len(tokens) < 4:
+            raise InputError(f"{tokens[2].group()!r} is not a duration; write {shape}")
+        zone, duration_token, rest_at = tokens[2].group(), tokens[3], 4
+    duration = parse_duration(duration_token.group())
+    rest = text[tokens[rest_at].start() :].strip() if len(tokens) > rest_at else ""
+    return WindowArgs(day=day, clock=clock, zone=zone, duration=duration), rest
+
+
+def parse_command(text: str) -> Command:
+    """``propose …``, ``propose``, ``check …``, ``list``, ``help`` or nothing. InputError says what is wrong."""
+    if len(text) > MAX_TEXT:
+        raise InputError(f"that command is {len(text)} characters long; the most is {MAX_TEXT}")
+    text = text.replace("\x00", "").strip()
+    if not text:
+        return Command(Verb.HELP)
+    head, _, rest = text.partition(" ")
+    verb = head.lower()
+    rest = rest.strip()
+    if verb == "help":
+        return Command(Verb.HELP)
+    if verb == "list":
+        return Command(Verb.LIST)
+    if verb == "propose":
+        if not rest:
+            return Command(Verb.PROPOSE_FORM)
+        window, title = _window(rest, PROPOSE_SHAPE)
+        if not title:
+            raise InputError(f"the change needs a title after the duration; write {PROPOSE_SHAPE}")
+        return Command(Verb.PROPOSE, window=window, title=title)
+    if verb == "check":
+        window, extra = _window(rest, CHECK_SHAPE)
+        if extra:
+            raise InputError(f"unexpected {extra[:40]!r} after the duration; write {CHECK_SHAPE}")
+        return Command(Verb.CHECK, window=window)
+    raise InputError(f"unknown subcommand {head[:40]!r}")

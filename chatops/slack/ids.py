@@ -1,0 +1,27 @@
+"""Every action id, callback id and block id the app sends to Slack and expects back, in one place."""
+
+COMMAND = "/maintenance"
+
+# Buttons on the proposal message; the button value is the proposal id.
+APPROVE = "chatops_approve"
+POSTPONE = "chatops_postpone"
+REJECT = "chatops_reject"
+CANCEL = "chatops_cancel"
+DECISION_ACTIONS = (APPROVE, POSTPONE, REJECT, CANCEL)
+ACTIONS_BLOCK = "chatops_decisions"
+
+# Modals (callback ids); private_metadata holds {"proposal": id, "version": n} or the proposer's defaults.
+PROPOSE_VIEW = "chatops_propose_view"
+REJECT_VIEW = "chatops_reject_view"
+POSTPONE_VIEW = "chatops_postpone_view"
+CANCEL_VIEW = "chatops_cancel_view"
+
+# Input blocks and their elements (block id == action id, to keep state lookups simple).
+TITLE = "title"
+START = "start"
+DURATION = "duration"
+ZONE = "zone"
+DESCRIPTION = "description"
+ROLLBACK = "rollback"
+TICKET = "ticket"
+REASON = "reason"

@@ -1,0 +1,116 @@
+"""The tables, in one place: the store's queries use them and the migrations must produce exactly them.
+
+``tests/store/test_migrations.py`` checks that the migrated schema matches :data:`metadata`
+(``alembic.autogenerate.compare_metadata`` reports no difference), so a change here needs a new migration.
+
+Times are POSIX seconds (``BigInteger``); JSON documents are stored as canonical JSON in ``Text`` columns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("rollback_plan", Text, nullable=False),
+    Column("ticket_url", Text, nullable=False),
+    Column("proposer", String(64), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("input_tz", String(64), nullable=False),
+    Column("start_ts", BigInteger, nullable=False),
+    Column("end_ts", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("flagged", Boolean, nullable=False),
+    Column("approvals_required", Integer, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("message_ts", String(32), nullable=True),
+    Column("evaluation", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # NULLs never collide in a unique index (SQLite and PostgreSQL alike): the key is unique where it is set.
+    Index("ix_proposals_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_proposals_status_start_ts", "status", "start_ts"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    # A surrogate key keeps the approval order on every backend (SQLite autoincrements only an INTEGER PRIMARY
+    # KEY); (proposal_id, round, approver) is the natural key, enforced by the unique constraint.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("approver", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    UniqueConstraint("proposal_id", "round", "approver"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("proposal_id", "seq"),
+    Index("ix_events_at", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("leased_until", BigInteger, nullable=True),
+    Column("abandoned_at", BigInteger, nullable=True),
+    # The claim query looks for a proposal's pending messages (neither delivered nor abandoned) in id order.
+    Index(
+        "ix_outbox_pending",
+        "proposal_id",
+        "id",
+        postgresql_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
+    ),
+)

@@ -1,0 +1,549 @@
+"""The store on SQLAlchemy Core: one code path for SQLite (``sqlite:///path.db``, ``sqlite://``) and
+PostgreSQL (``postgresql://…``, driven by psycopg 3).
+
+Transactions and locking:
+
+- PostgreSQL: READ COMMITTED; :meth:`SqlTx.lock_proposal` is ``SELECT … FOR UPDATE``;
+  :meth:`SqlStore.claim_outbox` uses ``FOR UPDATE SKIP LOCKED`` so workers on several
+  instances never lease the same message.
+- SQLite: the driver's own transaction handling is switched off and every write transaction begins with
+  ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe), which takes the write lock up front, so concurrent
+  writers queue on ``busy_timeout`` instead of failing with "database is locked" when a reader turns writer.
+  Reads begin ``DEFERRED`` and, in WAL mode, never block on writers. ``FOR UPDATE`` renders as nothing on
+  SQLite.
+- An in-memory SQLite database lives in one connection (``StaticPool``) shared by every thread, so the store
+  serialises all access to it with a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Row,
+    and_,
+    create_engine,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from chatops.domain.policy import Status
+from chatops.store import (
+    DuplicateKey,
+    EventRow,
+    NewProposal,
+    OutboxRow,
+    ProposalRow,
+    canonical_json,
+    event_hash,
+)
+from chatops.store.schema import approvals, events, outbox, proposals
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_BEGIN_MODE = "chatops_sqlite_begin"
+
+# Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
+UPDATABLE = frozenset(
+    {
+        "title",
+        "description",
+        "rollback_plan",
+        "ticket_url",
+        "proposer",
+        "channel",
+        "input_tz",
+        "start_ts",
+        "end_ts",
+        "status",
+        "flagged",
+        "approvals_required",
+        "round",
+        "message_ts",
+        "evaluation",
+    }
+)
+
+
+def _is_memory(url: str) -> bool:
+    u = make_url(url)
+    return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine configured for the store: psycopg 3 for PostgreSQL; WAL, foreign keys, a busy timeout and
+    ``BEGIN IMMEDIATE`` transactions for SQLite."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "postgresql":
+        if u.drivername in ("postgresql", "postgres"):
+            u = u.set(drivername="postgresql+psycopg")
+        return create_engine(u, pool_pre_ping=True)
+    if backend != "sqlite":
+        raise ValueError(f"unsupported database URL {u.render_as_string(hide_password=True)!r}")
+
+    memory = _is_memory(url)
+    if memory:
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (see the "begin" hook below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN_MODE, 'IMMEDIATE')}")
+
+    return engine
+
+
+def _proposal(row: Row[Any]) -> ProposalRow:
+    m = row._mapping
+    return ProposalRow(
+        id=m["id"],
+        idempotency_key=m["idempotency_key"],
+        title=m["title"],
+        description=m["description"],
+        rollback_plan=m["rollback_plan"],
+        ticket_url=m["ticket_url"],
+        proposer=m["proposer"],
+        channel=m["channel"],
+        input_tz=m["input_tz"],
+        start_ts=m["start_ts"],
+        end_ts=m["end_ts"],
+        status=Status(m["status"]),
+        flagged=bool(m["flagged"]),
+        approvals_required=m["approvals_required"],
+        round=m["round"],
+        version=m["version"],
+        message_ts=m["message_ts"],
+        evaluation=_loads(m["evaluation"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _event(row: Row[Any]) -> EventRow:
+    m = row._mapping
+    return EventRow(
+        id=m["id"],
+        proposal_id=m["proposal_id"],
+        seq=m["seq"],
+        kind=m["kind"],
+        actor=m["actor"],
+        at=m["at"],
+        reason=m["reason"],
+        data=_loads(m["data"]),
+        prev_hash=m["prev_hash"],
+        hash=m["hash"],
+    )
+
+
+def _outbox(row: Row[Any]) -> OutboxRow:
+    m = row._mapping
+    return OutboxRow(
+        id=m["id"],
+        proposal_id=m["proposal_id"],
+        kind=m["kind"],
+        payload=_loads(m["payload"]),
+        created_at=m["created_at"],
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        delivered_at=m["delivered_at"],
+        last_error=m["last_error"],
+    )
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every insert here has an autoincrement key
+        raise RuntimeError("the database did not report the new row's id")
+    return int(key[0])
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("stored JSON document is not an object")
+    return value
+
+
+def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
+    rows = conn.execute(
+        select(approvals.c.approver)
+        .where(approvals.c.proposal_id == proposal_id, approvals.c.round == round)
+        .order_by(approvals.c.at, approvals.c.id)
+    )
+    return [r.approver for r in rows]
+
+
+def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = False) -> ProposalRow | None:
+    stmt = select(proposals).where(proposals.c.id == proposal_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return None if row is None else _proposal(row)
+
+
+_PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None))
+
+
+class SqlTx:
+    """One open transaction on one connection (see :class:`chatops.store.Tx`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def lock_proposal(self, proposal_id: int) -> ProposalRow | None:
+        return _get_proposal(self._conn, proposal_id, for_update=True)
+
+    def insert_proposal(self, new: NewProposal) -> ProposalRow:
+        """Insert a pending proposal. On a duplicate ``idempotency_key`` raise :class:`DuplicateKey`; the
+        insert runs in a SAVEPOINT, so the transaction stays usable either way."""
+        values = {
+            "idempotency_key": new.idempotency_key,
+            "title": new.title,
+            "description": new.description,
+            "rollback_plan": new.rollback_plan,
+            "ticket_url": new.ticket_url,
+            "proposer": new.proposer,
+            "channel": new.channel,
+            "input_tz": new.input_tz,
+            "start_ts": new.start_ts,
+            "end_ts": new.end_ts,
+            "status": Status.PENDING.value,
+            "flagged": new.flagged,
+            "approvals_required": new.approvals_required,
+            "round": 1,
+            "version": 1,
+            "message_ts": None,
+            "evaluation": canonical_json(new.evaluation),
+            "created_at": new.created_at,
+            "updated_at": new.created_at,
+        }
+        try:
+            with self._conn.begin_nested():
+                result = self._conn.execute(proposals.insert().values(values))
+        except IntegrityError as exc:
+            if new.idempotency_key is not None:
+                raise DuplicateKey(new.idempotency_key) from exc
+            raise
+        proposal_id = _new_id(result)
+        row = _get_proposal(self._conn, proposal_id)
+        assert row is not None
+        return row
+
+    def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = dict(fields)
+        if "status" in values:
+            values["status"] = Status(values["status"]).value
+        if "evaluation" in values:
+            values["evaluation"] = canonical_json(values["evaluation"])
+        values["version"] = proposals.c.version + 1
+        values["updated_at"] = at
+        result = self._conn.execute(update(proposals).where(proposals.c.id == proposal_id).values(values))
+        if result.rowcount != 1:
+            raise LookupError(f"no proposal {proposal_id}")
+        row = _get_proposal(self._conn, proposal_id)
+        assert row is not None
+        return row
+
+    def add_approval(self, proposal_id: int, *, round: int, approver: str, at: int) -> bool:
+        already = self._conn.execute(
+            select(approvals.c.id).where(
+                approvals.c.proposal_id == proposal_id,
+                approvals.c.round == round,
+                approvals.c.approver == approver,
+            )
+        ).first()
+        if already is not None:
+            return False
+        try:
+            # A concurrent transaction that did not lock the proposal may have inserted it meanwhile.
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    approvals.insert().values(proposal_id=proposal_id, round=round, approver=approver, at=at)
+                )
+        except IntegrityError:
+            if _get_proposal(self._conn, proposal_id) is None:
+                raise
+            return False
+        return True
+
+    def approvers(self, proposal_id: int, *, round: int) -> list[str]:
+        return _approvers(self._conn, proposal_id, round)
+
+    def append_event(
+        self,
+        proposal_id: int,
+        *,
+        kind: str,
+        actor: str,
+        at: int,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> EventRow:
+        data = {} if data is None else data
+        last = self._conn.execute(
+            select(events.c.seq, events.c.hash)
+            .where(events.c.proposal_id == proposal_id)
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev_hash = (1, "") if last is None else (last.seq + 1, last.hash)
+        digest = event_hash(
+            prev_hash=prev_hash,
+            proposal_id=proposal_id,
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            at=at,
+            reason=reason,
+            data=data,
+        )
+        # No savepoint: a clash on (proposal_id, seq) means the caller did not lock the proposal: fail.
+        result = self._conn.execute(
+            events.insert().values(
+                proposal_id=proposal_id,
+                seq=seq,
+                kind=kind,
+                actor=actor,
+                at=at,
+                reason=reason,
+                data=canonical_json(data),
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        return EventRow(
+            id=_new_id(result),
+            proposal_id=proposal_id,
+            seq=seq,
+            kind=kind,
+            actor=actor,
+            at=at,
+            reason=reason,
+            data=data,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+
+    def enqueue(self, proposal_id: int, *, kind: str, payload: dict[str, Any], at: int) -> int:
+        result = self._conn.execute(
+            outbox.insert().values(
+                proposal_id=proposal_id,
+                kind=kind,
+                payload=canonical_json(payload),
+                created_at=at,
+                attempts=0,
+                next_attempt_at=at,
+            )
+        )
+        return _new_id(result)
+
+
+class SqlStore:
+    """The :class:`chatops.store.Store` on SQLAlchemy Core. Thread-safe; open one per process."""
+
+    def __init__(self, engine: Engine, *, serialise: bool = False) -> None:
+        self.engine = engine
+        self._lock: AbstractContextManager[Any] = threading.RLock() if serialise else nullcontext()
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> SqlStore:
+        """Connect to ``url`` and (unless ``migrate=False``) bring its schema up to date."""
+        from chatops.store.migrate import upgrade
+
+        engine = create_store_engine(url)
+        try:
+            if migrate:
+                upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, serialise=_is_memory(url))
+
+    # -- transactions ----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        with self._lock, self.engine.begin() as conn:
+            yield SqlTx(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A short read-only transaction (DEFERRED on SQLite, so it never waits for the write lock)."""
+        with self._lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
+            with conn.begin():
+                yield conn
+
+    # -- reads -----------------------------------------------------------------------------------------------
+
+    def get_proposal(self, proposal_id: int) -> ProposalRow | None:
+        with self._read() as conn:
+            return _get_proposal(conn, proposal_id)
+
+    def proposal_by_key(self, idempotency_key: str) -> ProposalRow | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(proposals).where(proposals.c.idempotency_key == idempotency_key)
+            ).first()
+        return None if row is None else _proposal(row)
+
+    def list_proposals(
+        self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
+    ) -> list[ProposalRow]:
+        if not statuses:
+            return []
+        stmt = select(proposals).where(proposals.c.status.in_([Status(s).value for s in statuses]))
+        if end_after is not None:
+            stmt = stmt.where(proposals.c.end_ts > end_after)
+        stmt = stmt.order_by(proposals.c.start_ts, proposals.c.id).limit(limit)
+        with self._read() as conn:
+            return [_proposal(r) for r in conn.execute(stmt)]
+
+    def count_proposals(self) -> int:
+        with self._read() as conn:
+            return int(conn.scalar(select(func.count()).select_from(proposals)) or 0)
+
+    def approvers(self, proposal_id: int, *, round: int) -> list[str]:
+        with self._read() as conn:
+            return _approvers(conn, proposal_id, round)
+
+    def events(self, proposal_id: int) -> list[EventRow]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(events).where(events.c.proposal_id == proposal_id).order_by(events.c.seq)
+            )
+            return [_event(r) for r in rows]
+
+    def iter_events(self, *, since: int | None = None) -> Iterator[EventRow]:
+        stmt = select(events).order_by(events.c.proposal_id, events.c.seq)
+        if since is not None:
+            stmt = stmt.where(events.c.at >= since)
+        if isinstance(self._lock, nullcontext):
+            # Streamed: a server-side cursor on PostgreSQL, fetched in batches everywhere.
+            with self._read() as conn:
+                for row in conn.execution_options(yield_per=500).execute(stmt):
+                    yield _event(row)
+        else:
+            # In-memory SQLite shares one connection: read it all, so the caller may use the store meanwhile.
+            with self._read() as conn:
+                rows = [_event(r) for r in conn.execute(stmt)]
+            yield from rows
+
+    # -- writes outside a service transaction ----------------------------------------------------------------
+
+    def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
+        with self.transaction() as tx:
+            tx._conn.execute(
+                update(proposals).where(proposals.c.id == proposal_id).values(message_ts=message_ts)
+            )
+
+    # -- outbox ----------------------------------------------------------------------------------------------
+
+    def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
+        earlier = outbox.alias("earlier")
+        blocked = exists().where(
+            earlier.c.proposal_id == outbox.c.proposal_id,
+            earlier.c.id < outbox.c.id,
+            earlier.c.delivered_at.is_(None),
+            earlier.c.abandoned_at.is_(None),
+        )
+        stmt = (
+            select(outbox)
+            .where(
+                _PENDING,
+                outbox.c.next_attempt_at <= now,
+                or_(outbox.c.leased_until.is_(None), outbox.c.leased_until <= now),
+                ~blocked,
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=outbox)
+        )
+        with self.transaction() as tx:
+            conn = tx._conn
+            rows = [_outbox(r) for r in conn.execute(stmt)]
+            if rows:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in rows]))
+                    .values(leased_until=now + lease_seconds)
+                )
+        return rows
+
+    def _set_message(self, message_id: int, values: Mapping[str, Any]) -> None:
+        with self.transaction() as tx:
+            result = tx._conn.execute(update(outbox).where(outbox.c.id == message_id).values(dict(values)))
+            if result.rowcount != 1:
+                raise LookupError(f"no outbox message {message_id}")
+
+    def mark_delivered(self, message_id: int, *, at: int) -> None:
+        self._set_message(message_id, {"delivered_at": at, "leased_until": None})
+
+    def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
+        self._set_message(
+            message_id,
+            {
+                "attempts": outbox.c.attempts + 1,
+                "last_error": error,
+                "next_attempt_at": retry_at,
+                "leased_until": None,
+            },
+        )
+
+    def mark_abandoned(self, message_id: int, *, error: str, at: int) -> None:
+        self._set_message(
+            message_id,
+            {
+                "attempts": outbox.c.attempts + 1,
+                "last_error": error,
+                "abandoned_at": at,
+                "leased_until": None,
+            },
+        )
+
+    def outbox_stats(self, *, now: int) -> tuple[int, int]:
+        with self._read() as conn:
+            row = conn.execute(select(func.count(), func.min(outbox.c.created_at)).where(_PENDING)).one()
+        count, oldest = int(row[0]), row[1]
+        return count, (0 if oldest is None else max(0, now - int(oldest)))
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def close(self) -> None:
+        self.engine.dispose()

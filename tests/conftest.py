@@ -1,0 +1,15 @@
+"""Shared test setup: no test sees the developer's Slack or chatops settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear every ``SLACK_*`` and ``CHATOPS_*`` variable, so configuration comes only from the test."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "CHATOPS_")):
+            monkeypatch.delenv(name)

@@ -1,0 +1,7 @@
+"""Store tests run once per backend: a fresh SQLite file and a fresh PostgreSQL schema for every test."""
+
+from __future__ import annotations
+
+from dbs import db_backend, db_url, store
+
+__all__ = ["db_backend", "db_url", "store"]
