@@ -74,11 +74,10 @@ def may_act(
         return Decision(allowed=True)
     if action is Action.POSTPONE and actor == proposer:
         return Decision(allowed=True)
+    if action is Action.APPROVE and actor == proposer:
+        return Decision(allowed=False, reason="you proposed this change, so you cannot approve it yourself")
     if actor not in approvers:
         return Decision(allowed=False, reason=f"you are not an approver, so you cannot {action.value} this change")
-    if action is Action.APPROVE:
-        if actor == proposer:
-            return Decision(allowed=False, reason="you proposed this change, so you cannot approve it yourself")
-        if already_approved:
-            return Decision(allowed=False, reason="you have already approved this window")
+    if action is Action.APPROVE and already_approved:
+        return Decision(allowed=False, reason="you have already approved this window")
     return Decision(allowed=True)

@@ -9,4 +9,13 @@ from . import payloads
 from .signing import SendOptions, SlackClientSim, sign
 from .standin import Call, Ephemeral, Message, SlackStandIn
 
-__all__ = ["Call", "Ephemeral", "Message", "SendOptions", "SlackClientSim", "SlackStandIn", "payloads", "sign"]
+__all__ = [
+    "Call",
+    "Ephemeral",
+    "Message",
+    "SendOptions",
+    "SlackClientSim",
+    "SlackStandIn",
+    "payloads",
+    "sign",
+]

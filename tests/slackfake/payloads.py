@@ -79,7 +79,7 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
-# --- view state values: {block_id: {action_id: <one of these>}} --------------------------------------------
+# --- view state values: {block_id: {action_id: <one of these>}} ---------------------------------
 
 
 def _option(value: str, text: str | None) -> dict[str, Any]:

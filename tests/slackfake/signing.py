@@ -81,7 +81,7 @@ class SlackClientSim:
     def new_trigger_id(self) -> str:
         return f"{int(time.time())}{next(self._counter):04d}.1000000002.{uuid.uuid4().hex}"
 
-    # --- what Slack sends -----------------------------------------------------------------------------------
+    # --- what Slack sends ------------------------------------------------------------------------
 
     def command(
         self,
@@ -204,7 +204,7 @@ class SlackClientSim:
         payload["view"] = shown
         return self.post(payloads.interaction_body(payloads.deep_merge(payload, overrides)), **send)
 
-    # --- how it is sent -------------------------------------------------------------------------------------
+    # --- how it is sent --------------------------------------------------------------------------
 
     def post(
         self,

@@ -165,7 +165,7 @@ class SlackStandIn:
         self._expired_triggers: set[str] = set()
         self._response_urls: dict[str, tuple[str | None, str | None]] = {}
 
-    # --- lifecycle ------------------------------------------------------------------------------------------
+    # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> Self:
         if self._server is None:
@@ -227,7 +227,7 @@ class SlackStandIn:
             self._response_urls[tag] = (channel, message_ts)
         return f"{self.base}response/{quote(tag, safe='')}"
 
-    # --- configuration --------------------------------------------------------------------------------------
+    # --- configuration ---------------------------------------------------------------------------
 
     def set_user(
         self,
@@ -284,7 +284,7 @@ class SlackStandIn:
             self._views.clear()
             self._scheduled.clear()
 
-    # --- assertions -----------------------------------------------------------------------------------------
+    # --- assertions ------------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -296,7 +296,9 @@ class SlackStandIn:
         """Block until at least ``count`` calls match (a method name, or a predicate); return them all.
 
         On timeout, raises AssertionError listing every call that did arrive."""
-        matches: Callable[[Call], bool] = (lambda call: call.method == what) if isinstance(what, str) else what
+        matches: Callable[[Call], bool] = (
+            (lambda call: call.method == what) if isinstance(what, str) else what
+        )
         found: list[Call] = []
 
         def enough() -> bool:
@@ -308,14 +310,13 @@ class SlackStandIn:
                 return list(found)
             label = what if isinstance(what, str) else getattr(what, "__name__", "predicate")
             raise AssertionError(
-                f"waited {timeout}s for {count} call(s) matching {label}, got {len(found)}.\n"
-                + self.dump()
+                f"waited {timeout}s for {count} call(s) matching {label}, got {len(found)}.\n" + self.dump()
             )
 
     def wait_until(
         self, condition: Callable[[], bool], *, timeout: float = 10.0, message: str = "condition"
     ) -> None:
-        """Block until ``condition()`` (evaluated after each call) holds, e.g. ``len(slack.thread(...)) == 2``."""
+        """Block until ``condition()`` holds (checked after each call): e.g. two replies in a thread."""
         with self._lock:
             if not self._changed.wait_for(condition, timeout=timeout):
                 raise AssertionError(f"waited {timeout}s for {message}.\n" + self.dump())
@@ -356,7 +357,7 @@ class SlackStandIn:
         with self._lock:
             return list(self._scheduled)
 
-    # --- HTTP -----------------------------------------------------------------------------------------------
+    # --- HTTP ------------------------------------------------------------------------------------
 
     def _serve(self, port: int) -> None:
         server = _Server(("127.0.0.1", port), self)
@@ -418,7 +419,7 @@ class SlackStandIn:
             return {"ok": False, "error": error.error, **error.extra}
         return {"ok": True, **result}
 
-    # --- model helpers (called with the lock held) ----------------------------------------------------------
+    # --- model helpers (called with the lock held) -----------------------------------------------
 
     def _next_ts(self) -> str:
         micros = next(self._ts_counter) * 100
@@ -538,7 +539,7 @@ class SlackStandIn:
             )
         return "ok", _Reply(200, b"ok", "text/html")
 
-    # --- Web API methods: _api_<method with dots as underscores>(params) -> fields besides "ok" ---------------
+    # --- Web API methods: _api_<method with dots as underscores>(params) -> fields besides "ok" ---
 
     def _api_api_test(self, params: JSON) -> JSON:
         return {"args": {k: v for k, v in params.items() if k != "token"}}
@@ -565,7 +566,12 @@ class SlackStandIn:
         channel = _required(params, "channel", "channel_not_found")
         ts = _required(params, "ts", "message_not_found")
         message = self._replace(channel, ts, params)
-        return {"channel": channel, "ts": ts, "text": message.text or "", "message": self._message_json(message)}
+        return {
+            "channel": channel,
+            "ts": ts,
+            "text": message.text or "",
+            "message": self._message_json(message),
+        }
 
     def _api_chat_delete(self, params: JSON) -> JSON:
         channel = _required(params, "channel", "channel_not_found")

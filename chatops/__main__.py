@@ -1,0 +1,5 @@
+import sys
+
+from chatops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,187 @@
+"""A real ``chatops serve`` (gunicorn, over HTTP) against a loopback Slack Web API stand-in.
+
+Each test gets a fresh server process, database and stand-in. The regions file marks Iran sensitive from
+yesterday for 60 days, so a 22:00 Pacific window next week lands at 09:30 in Tehran and is flagged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from dbs import fresh_url
+from slackfake.signing import SlackClientSim
+from slackfake.standin import Message, SlackStandIn
+
+SECRET = "test-signing-secret-8f2a"
+TOKEN = "xoxb-test-token"
+CHANNEL = "C0CHANGES"
+PROPOSER = "U0PROPOSER"
+APPROVER_1 = "U0APPROVER1"
+APPROVER_2 = "U0APPROVER2"  # an approver through the user group below
+OUTSIDER = "U0OUTSIDER"
+GROUP = "S0OPS"
+
+
+def regions_file(path: Path, *, today: date) -> Path:
+    path.write_text(
+        f"""
+[policy]
+approvals_required = 1
+flagged_approvals_required = 2
+horizon_days = 14
+
+[[regions]]
+id = "ir"
+name = "Iran"
+timezone = "Asia/Tehran"
+peak_hours = ["08:00-23:00"]
+
+[[regions.sensitive_periods]]
+start = {today - timedelta(days=1)}
+end = {today + timedelta(days=60)}
+reason = "Election protests"
+
+[[regions]]
+id = "us-west"
+name = "United States (West)"
+timezone = "America/Los_Angeles"
+peak_hours = ["mon-fri 07:00-23:00"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    database_url: str
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, *, name: str = "app", extra_env: dict[str, str] | None = None
+) -> Server:
+    port = free_port()
+    log = tmp_path / f"{name}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": standin.url,
+            "CHATOPS_CHANNEL": CHANNEL,
+            # The proposer is an approver too: self-approval must be refused by the rule, not by membership.
+            "CHATOPS_APPROVERS": f"{PROPOSER} {APPROVER_1} {GROUP}",
+            "CHATOPS_DATABASE_URL": database_url,
+            "CHATOPS_CONFIG": str(regions_file(tmp_path / "regions.toml", today=datetime.now(UTC).date())),
+            "CHATOPS_DELIVERY_RETRY_CAP": "1",
+        }
+    )
+    env.update(extra_env or {})
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--threads", "4"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log, database_url=database_url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"chatops serve exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_server(server)
+    pytest.fail(f"chatops serve did not answer /healthz within 30 s:\n{server.output()}")
+
+
+def stop_server(server: Server, *, sig: int = signal.SIGTERM) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    with SlackStandIn(token=TOKEN) as slack:
+        slack.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
+        slack.set_user(APPROVER_1, tz="Europe/Berlin", name="approver one")
+        slack.set_user(APPROVER_2, tz="Asia/Kolkata", name="approver two")
+        slack.set_user(OUTSIDER, tz="UTC", name="outsider")
+        slack.set_usergroup(GROUP, [APPROVER_2])
+        yield slack
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_url("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def server(tmp_path: Path, standin: SlackStandIn, database_url: str) -> Iterator[Server]:
+    running = start_server(tmp_path, standin, database_url)
+    yield running
+    stop_server(running)
+    assert "Traceback" not in running.output(), running.output()
+
+
+@pytest.fixture
+def slack(server: Server, standin: SlackStandIn) -> Iterator[SlackClientSim]:
+    with SlackClientSim(server.events_url, signing_secret=SECRET, standin=standin) as sim:
+        yield sim
+
+
+def next_week(weekday: int = 0) -> date:
+    """A date 7-13 days ahead that falls on ``weekday`` (Monday = 0)."""
+    today = datetime.now(UTC).date()
+    day = today + timedelta(days=7)
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def parent_of(standin: SlackStandIn) -> Message:
+    [post] = [c for c in standin.wait_for("chat.postMessage") if not c.params.get("thread_ts")]
+    return standin.message(CHANNEL, post.response["ts"])
+
+
+def all_text(message: Message) -> str:
+    """Everything a reader sees in a message: its text and the text of its blocks."""
+    import json
+
+    return (message.text or "") + "\n" + json.dumps(message.blocks or [], ensure_ascii=False)

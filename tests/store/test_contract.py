@@ -1,0 +1,493 @@
+"""The store contract (chatops/store/__init__.py), checked on every backend: each test runs on SQLite and on
+PostgreSQL, each on a fresh database (see tests/dbs.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from chatops.domain.policy import Status
+from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, canonical_json, event_hash
+from chatops.store.schema import events as events_table
+from chatops.store.sql import SqlStore
+
+T0 = 1_700_000_000
+EVALUATION: dict[str, Any] = {
+    "flagged": True,
+    "regions": [{"name": "Tehran – Iran", "peak": [9, 17], "share": 0.25, "sensitive": None}],
+    "note": "ünïcode & <b>",
+    "nested": {"b": 1, "a": [True, False]},
+}
+
+
+def new(key: str | None = "k1", **overrides: Any) -> NewProposal:
+    values: dict[str, Any] = {
+        "idempotency_key": key,
+        "title": "Upgrade core routers",
+        "description": "swap line cards",
+        "rollback_plan": "swap them back",
+        "ticket_url": "https://tickets.example/CHG-1",
+        "proposer": "U_PROPOSER",
+        "channel": "C_CHANGES",
+        "input_tz": "Asia/Tehran",
+        "start_ts": T0 + 3600,
+        "end_ts": T0 + 7200,
+        "flagged": True,
+        "approvals_required": 2,
+        "evaluation": EVALUATION,
+        "created_at": T0,
+    }
+    values.update(overrides)
+    return NewProposal(**values)
+
+
+def insert(store: SqlStore, key: str | None = "k1", **overrides: Any) -> ProposalRow:
+    with store.transaction() as tx:
+        return tx.insert_proposal(new(key, **overrides))
+
+
+def chain_is_intact(rows: list[EventRow]) -> bool:
+    """Recompute every hash from the stored fields, as an auditor would."""
+    prev = ""
+    for expected_seq, row in enumerate(rows, start=1):
+        recomputed = event_hash(
+            prev_hash=prev,
+            proposal_id=row.proposal_id,
+            seq=row.seq,
+            kind=row.kind,
+            actor=row.actor,
+            at=row.at,
+            reason=row.reason,
+            data=row.data,
+        )
+        if row.seq != expected_seq or row.prev_hash != prev or row.hash != recomputed:
+            return False
+        prev = row.hash
+    return True
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> None:
+    """Run ``target(i)`` in ``count`` threads started together; re-raise the first error."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            target(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+# -- proposals -----------------------------------------------------------------------------------------------
+
+
+def test_insert_then_get_round_trips_every_field(store: SqlStore) -> None:
+    p = insert(store)
+    assert p.id > 0
+    assert (p.status, p.round, p.version, p.message_ts) == (Status.PENDING, 1, 1, None)
+    assert p.created_at == p.updated_at == T0
+    assert p.evaluation == EVALUATION
+    assert p.flagged is True
+    assert store.get_proposal(p.id) == p
+    assert store.proposal_by_key("k1") == p
+
+
+def test_unknown_proposals_are_none(store: SqlStore) -> None:
+    assert store.get_proposal(12345) is None
+    assert store.proposal_by_key("nope") is None
+    with store.transaction() as tx:
+        assert tx.lock_proposal(12345) is None
+
+
+def test_duplicate_key_raises_and_the_transaction_stays_usable(store: SqlStore) -> None:
+    first = insert(store)
+    with store.transaction() as tx:
+        with pytest.raises(DuplicateKey):
+            tx.insert_proposal(new("k1", title="again"))
+        # The failed insert ran in a savepoint: the same transaction goes on and commits.
+        other = tx.insert_proposal(new("k2"))
+        tx.append_event(other.id, kind="proposed", actor="U_PROPOSER", at=T0)
+    assert store.proposal_by_key("k1") == first
+    assert store.proposal_by_key("k2") == other
+    assert [e.seq for e in store.events(other.id)] == [1]
+    assert store.count_proposals() == 2
+
+
+def test_proposals_without_a_key_never_collide(store: SqlStore) -> None:
+    a = insert(store, None)
+    b = insert(store, None)
+    assert a.id != b.id
+    assert store.count_proposals() == 2
+
+
+def test_an_exception_rolls_back_state_events_and_outbox_together(store: SqlStore) -> None:
+    kept = insert(store, "kept")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction() as tx:
+        p = tx.insert_proposal(new("lost"))
+        tx.append_event(p.id, kind="proposed", actor="U1", at=T0)
+        tx.enqueue(p.id, kind="post", payload={"text": "hi"}, at=T0)
+        tx.lock_proposal(kept.id)
+        tx.update_proposal(kept.id, at=T0 + 1, status=Status.APPROVED)
+        tx.add_approval(kept.id, round=1, approver="U2", at=T0 + 1)
+        tx.append_event(kept.id, kind="approved", actor="U2", at=T0 + 1)
+        raise Boom
+
+    assert store.proposal_by_key("lost") is None
+    assert store.count_proposals() == 1
+    assert store.get_proposal(kept.id) == kept
+    assert store.approvers(kept.id, round=1) == []
+    assert list(store.iter_events()) == []
+    assert store.outbox_stats(now=T0 + 10) == (0, 0)
+    assert store.claim_outbox(now=T0 + 10) == []
+
+
+def test_update_sets_fields_and_bumps_version(store: SqlStore) -> None:
+    p = insert(store)
+    with store.transaction() as tx:
+        locked = tx.lock_proposal(p.id)
+        assert locked == p
+        updated = tx.update_proposal(
+            p.id,
+            at=T0 + 60,
+            status=Status.APPROVED,
+            start_ts=T0 + 10_000,
+            end_ts=T0 + 12_000,
+            flagged=False,
+            round=2,
+            evaluation={"flagged": False},
+        )
+    assert updated.version == 2
+    assert updated.updated_at == T0 + 60
+    assert (updated.status, updated.start_ts, updated.end_ts, updated.flagged, updated.round) == (
+        Status.APPROVED,
+        T0 + 10_000,
+        T0 + 12_000,
+        False,
+        2,
+    )
+    assert updated.evaluation == {"flagged": False}
+    assert updated.created_at == T0
+    assert store.get_proposal(p.id) == updated
+
+
+def test_update_refuses_unknown_columns_and_missing_proposals(store: SqlStore) -> None:
+    p = insert(store)
+    with store.transaction() as tx, pytest.raises(ValueError, match="version"):
+        tx.update_proposal(p.id, at=T0, version=7)
+    with store.transaction() as tx, pytest.raises(LookupError):
+        tx.update_proposal(p.id + 100, at=T0, round=2)
+
+
+def test_set_message_ts_does_not_bump_the_version(store: SqlStore) -> None:
+    p = insert(store)
+    store.set_message_ts(p.id, "1700000000.000100")
+    got = store.get_proposal(p.id)
+    assert got is not None
+    assert got.message_ts == "1700000000.000100"
+    assert got.version == 1
+
+
+def test_list_proposals_filters_by_status_and_end_and_sorts_by_start(store: SqlStore) -> None:
+    late = insert(store, "late", start_ts=T0 + 5000, end_ts=T0 + 6000)
+    early = insert(store, "early", start_ts=T0 + 1000, end_ts=T0 + 2000)
+    over = insert(store, "over", start_ts=T0 - 5000, end_ts=T0 - 4000)
+    done = insert(store, "done", start_ts=T0 + 3000, end_ts=T0 + 4000)
+    with store.transaction() as tx:
+        done = tx.update_proposal(done.id, at=T0, status=Status.APPROVED)
+
+    ids = lambda rows: [r.id for r in rows]  # noqa: E731
+    assert ids(store.list_proposals(statuses=[Status.PENDING])) == [over.id, early.id, late.id]
+    assert ids(store.list_proposals(statuses=[Status.PENDING], end_after=T0)) == [early.id, late.id]
+    assert ids(store.list_proposals(statuses=[Status.PENDING, Status.APPROVED], end_after=T0)) == [
+        early.id,
+        done.id,
+        late.id,
+    ]
+    assert ids(store.list_proposals(statuses=[Status.PENDING], limit=2)) == [over.id, early.id]
+    assert store.list_proposals(statuses=[Status.REJECTED]) == []
+    assert store.list_proposals(statuses=[]) == []
+    assert store.list_proposals(statuses=[Status.APPROVED]) == [done]
+
+
+def test_count_proposals_and_ping(store: SqlStore) -> None:
+    assert store.count_proposals() == 0
+    insert(store, "a")
+    insert(store, "b")
+    assert store.count_proposals() == 2
+    store.ping()
+
+
+# -- approvals -----------------------------------------------------------------------------------------------
+
+
+def test_approvals_are_deduplicated_per_round_and_kept_in_order(store: SqlStore) -> None:
+    p = insert(store)
+    with store.transaction() as tx:
+        assert tx.add_approval(p.id, round=1, approver="U_B", at=T0 + 20) is True
+        assert tx.add_approval(p.id, round=1, approver="U_A", at=T0 + 10) is True
+        assert tx.add_approval(p.id, round=1, approver="U_C", at=T0 + 20) is True
+        assert tx.add_approval(p.id, round=1, approver="U_B", at=T0 + 30) is False
+        assert tx.approvers(p.id, round=1) == ["U_A", "U_B", "U_C"]
+    with store.transaction() as tx:
+        assert tx.add_approval(p.id, round=1, approver="U_A", at=T0 + 40) is False
+        assert tx.add_approval(p.id, round=2, approver="U_A", at=T0 + 50) is True
+    assert store.approvers(p.id, round=1) == ["U_A", "U_B", "U_C"]
+    assert store.approvers(p.id, round=2) == ["U_A"]
+    assert store.approvers(p.id, round=3) == []
+
+
+# -- audit events --------------------------------------------------------------------------------------------
+
+
+def test_events_are_numbered_and_hash_chained_per_proposal(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b")
+    with store.transaction() as tx:
+        e1 = tx.append_event(a.id, kind="proposed", actor="U1", at=T0, data={"window": [1, 2]})
+        f1 = tx.append_event(b.id, kind="proposed", actor="U2", at=T0 + 1)
+    with store.transaction() as tx:
+        e2 = tx.append_event(a.id, kind="approved", actor="U3", at=T0 + 2, reason="looks fine")
+        e3 = tx.append_event(a.id, kind="postponed", actor="U1", at=T0 + 3, reason="", data={"to": "späť"})
+
+    assert [e.seq for e in (e1, e2, e3)] == [1, 2, 3]
+    assert f1.seq == 1
+    assert e1.prev_hash == "" and f1.prev_hash == ""
+    assert e2.prev_hash == e1.hash and e3.prev_hash == e2.hash
+    assert e1.hash == event_hash(
+        prev_hash="", proposal_id=a.id, seq=1, kind="proposed", actor="U1", at=T0, reason="", data={"window": [1, 2]}
+    )
+    stored = store.events(a.id)
+    assert stored == [e1, e2, e3]
+    assert chain_is_intact(stored)
+    assert chain_is_intact(store.events(b.id))
+
+
+def test_tampering_with_a_stored_event_breaks_the_chain(store: SqlStore) -> None:
+    p = insert(store)
+    with store.transaction() as tx:
+        for i in range(3):
+            tx.append_event(p.id, kind="note", actor="U1", at=T0 + i, data={"i": i})
+    assert chain_is_intact(store.events(p.id))
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(events_table)
+            .where(events_table.c.proposal_id == p.id, events_table.c.seq == 2)
+            .values(data=canonical_json({"i": 99}))
+        )
+    assert not chain_is_intact(store.events(p.id))
+
+
+def test_iter_events_streams_everything_in_proposal_then_seq_order(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b")
+    with store.transaction() as tx:
+        tx.append_event(b.id, kind="proposed", actor="U", at=T0)
+        tx.append_event(a.id, kind="proposed", actor="U", at=T0 + 1)
+        tx.append_event(b.id, kind="approved", actor="U", at=T0 + 2)
+        tx.append_event(a.id, kind="approved", actor="U", at=T0 + 3)
+    assert [(e.proposal_id, e.seq) for e in store.iter_events()] == [(a.id, 1), (a.id, 2), (b.id, 1), (b.id, 2)]
+    assert [(e.proposal_id, e.seq) for e in store.iter_events(since=T0 + 2)] == [(a.id, 2), (b.id, 2)]
+
+
+def test_iter_events_handles_more_rows_than_one_batch(store: SqlStore) -> None:
+    p = insert(store)
+    with store.transaction() as tx:
+        for i in range(1203):
+            tx.append_event(p.id, kind="note", actor="U", at=T0 + i)
+    seqs = [e.seq for e in store.iter_events()]
+    assert seqs == list(range(1, 1204))
+
+
+# -- outbox --------------------------------------------------------------------------------------------------
+
+
+def enqueue(store: SqlStore, proposal_id: int, kind: str, *, at: int = T0) -> int:
+    with store.transaction() as tx:
+        return tx.enqueue(proposal_id, kind=kind, payload={"kind": kind, "blocks": [{"type": "section"}]}, at=at)
+
+
+def claimed(store: SqlStore, now: int, **kwargs: Any) -> list[int]:
+    return [m.id for m in store.claim_outbox(now=now, **kwargs)]
+
+
+def test_claim_hands_out_only_each_proposals_oldest_message_in_id_order(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b")
+    a1 = enqueue(store, a.id, "post")
+    b1 = enqueue(store, b.id, "post")
+    a2 = enqueue(store, a.id, "reply")
+
+    first = store.claim_outbox(now=T0, lease_seconds=60)
+    assert [m.id for m in first] == [a1, b1]
+    assert first[0].payload == {"kind": "post", "blocks": [{"type": "section"}]}
+    assert (first[0].attempts, first[0].delivered_at, first[0].last_error) == (0, None, None)
+    # a2 waits for a1, even though a1 is only leased.
+    assert claimed(store, T0 + 1) == []
+
+    store.mark_delivered(a1, at=T0 + 2)
+    assert claimed(store, T0 + 3) == [a2]
+    store.mark_delivered(a2, at=T0 + 4)
+    store.mark_delivered(b1, at=T0 + 4)
+    assert claimed(store, T0 + 1000) == []
+
+
+def test_a_lease_hides_a_message_until_it_expires(store: SqlStore) -> None:
+    p = insert(store)
+    m = enqueue(store, p.id, "post")
+    assert claimed(store, T0, lease_seconds=30) == [m]
+    assert claimed(store, T0 + 29) == []
+    # The worker died: after the lease the message is handed out again.
+    assert claimed(store, T0 + 30, lease_seconds=30) == [m]
+
+
+def test_messages_are_not_due_before_their_time(store: SqlStore) -> None:
+    p = insert(store)
+    m = enqueue(store, p.id, "post", at=T0 + 100)
+    assert claimed(store, T0 + 99) == []
+    assert claimed(store, T0 + 100) == [m]
+
+
+def test_claim_respects_the_limit(store: SqlStore) -> None:
+    ids = [enqueue(store, insert(store, f"k{i}").id, "post") for i in range(5)]
+    assert claimed(store, T0, limit=2) == ids[:2]
+    assert claimed(store, T0, limit=10) == ids[2:]
+
+
+def test_mark_failed_counts_the_attempt_and_retries_at_the_given_time(store: SqlStore) -> None:
+    p = insert(store)
+    m1 = enqueue(store, p.id, "post")
+    m2 = enqueue(store, p.id, "reply")
+    assert claimed(store, T0) == [m1]
+    store.mark_failed(m1, error="ratelimited", retry_at=T0 + 50)
+    # Not due yet (and the lease is gone); the later message stays behind it.
+    assert claimed(store, T0 + 49) == []
+    again = store.claim_outbox(now=T0 + 50)
+    assert [m.id for m in again] == [m1]
+    assert (again[0].attempts, again[0].last_error, again[0].next_attempt_at) == (1, "ratelimited", T0 + 50)
+    store.mark_failed(m1, error="timeout", retry_at=T0 + 60)
+    assert store.claim_outbox(now=T0 + 60)[0].attempts == 2
+    store.mark_delivered(m1, at=T0 + 61)
+    assert claimed(store, T0 + 61) == [m2]
+
+
+def test_an_abandoned_message_unblocks_the_next_and_is_never_claimed_again(store: SqlStore) -> None:
+    p = insert(store)
+    m1 = enqueue(store, p.id, "post")
+    m2 = enqueue(store, p.id, "reply")
+    assert claimed(store, T0) == [m1]
+    store.mark_abandoned(m1, error="channel_not_found", at=T0 + 5)
+    assert claimed(store, T0 + 5) == [m2]
+    store.mark_delivered(m2, at=T0 + 6)
+    assert claimed(store, T0 + 100_000) == []
+    assert store.outbox_stats(now=T0 + 100_000) == (0, 0)
+
+
+def test_marking_an_unknown_message_raises(store: SqlStore) -> None:
+    with pytest.raises(LookupError):
+        store.mark_delivered(999, at=T0)
+    with pytest.raises(LookupError):
+        store.mark_failed(999, error="x", retry_at=T0)
+    with pytest.raises(LookupError):
+        store.mark_abandoned(999, error="x", at=T0)
+
+
+def test_outbox_stats_count_what_is_neither_delivered_nor_abandoned(store: SqlStore) -> None:
+    assert store.outbox_stats(now=T0) == (0, 0)
+    a = insert(store, "a")
+    b = insert(store, "b")
+    m1 = enqueue(store, a.id, "post", at=T0)
+    enqueue(store, a.id, "reply", at=T0 + 10)
+    m3 = enqueue(store, b.id, "post", at=T0 + 20)
+    assert store.outbox_stats(now=T0 + 100) == (3, 100)
+    store.mark_delivered(m1, at=T0 + 30)
+    assert store.outbox_stats(now=T0 + 100) == (2, 90)
+    store.mark_abandoned(m3, error="gone", at=T0 + 40)
+    assert store.outbox_stats(now=T0 + 100) == (1, 90)
+    # A clock behind the oldest message never reports a negative age.
+    assert store.outbox_stats(now=T0) == (1, 0)
+
+
+# -- concurrency ---------------------------------------------------------------------------------------------
+
+
+def test_concurrent_transactions_on_one_proposal_lose_no_update(store: SqlStore) -> None:
+    p = insert(store, approvals_required=0)
+    n = 8
+
+    def approve(i: int) -> None:
+        with store.transaction() as tx:
+            row = tx.lock_proposal(p.id)
+            assert row is not None
+            assert tx.add_approval(p.id, round=1, approver=f"U{i}", at=T0 + i)
+            tx.update_proposal(p.id, at=T0 + i, approvals_required=row.approvals_required + 1)
+            tx.append_event(p.id, kind="approved", actor=f"U{i}", at=T0 + i)
+            tx.enqueue(p.id, kind="reply", payload={"i": i}, at=T0 + i)
+
+    run_threads(n, approve)
+
+    final = store.get_proposal(p.id)
+    assert final is not None
+    assert final.approvals_required == n
+    assert final.version == 1 + n
+    assert sorted(store.approvers(p.id, round=1)) == sorted(f"U{i}" for i in range(n))
+    chain = store.events(p.id)
+    assert [e.seq for e in chain] == list(range(1, n + 1))
+    assert chain_is_intact(chain)
+    assert store.outbox_stats(now=T0 + n)[0] == n
+
+
+def test_two_instances_never_claim_the_same_message(store: SqlStore, db_url: str) -> None:
+    proposals = [insert(store, f"k{i}") for i in range(20)]
+    expected: set[int] = set()
+    for p in proposals:
+        for kind in ("post", "reply", "update"):
+            expected.add(enqueue(store, p.id, kind))
+
+    other = SqlStore.open(db_url)  # a second app instance on the same database
+    claims: list[int] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        instance = store if i % 2 == 0 else other
+        idle = 0
+        while idle < 50:
+            batch = instance.claim_outbox(now=T0, limit=3, lease_seconds=3600)
+            if not batch:
+                with lock:
+                    if len(claims) == len(expected):
+                        return
+                idle += 1
+                threading.Event().wait(0.01)
+                continue
+            idle = 0
+            with lock:
+                claims.extend(m.id for m in batch)
+            for m in batch:
+                instance.mark_delivered(m.id, at=T0)
+
+    try:
+        run_threads(8, work)
+    finally:
+        other.close()
+
+    assert len(claims) == len(set(claims)), "a message was claimed twice"
+    assert set(claims) == expected
+    assert store.outbox_stats(now=T0) == (0, 0)

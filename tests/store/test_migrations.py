@@ -1,0 +1,102 @@
+"""Schema migrations, on every backend: they build exactly schema.py, are idempotent and safe to race."""
+
+from __future__ import annotations
+
+import threading
+from importlib.resources import files
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from chatops.store import NewProposal
+from chatops.store.migrate import current_revision, head_revision, upgrade
+from chatops.store.schema import metadata
+from chatops.store.sql import SqlStore, create_store_engine
+
+TABLES = {"proposals", "approvals", "events", "outbox", "alembic_version"}
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    migrations = files("chatops.store") / "migrations"
+    assert (migrations / "env.py").is_file()
+    assert (migrations / "versions" / "0001_initial.py").is_file()
+    assert head_revision() == "0001"
+
+
+def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
+    assert current_revision(db_url) is None
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+
+
+def test_open_migrates_to_head_and_the_schema_matches_schema_py(db_url: str) -> None:
+    SqlStore.open(db_url).close()
+    engine = create_store_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == TABLES
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_again_is_a_no_op(db_url: str) -> None:
+    store = SqlStore.open(db_url)
+    try:
+        with store.transaction() as tx:
+            tx.insert_proposal(
+                NewProposal(
+                    idempotency_key="k",
+                    title="t",
+                    proposer="U",
+                    channel="C",
+                    input_tz="UTC",
+                    start_ts=1,
+                    end_ts=2,
+                    flagged=False,
+                    approvals_required=1,
+                    evaluation={},
+                    created_at=0,
+                )
+            )
+        upgrade(store.engine)
+        upgrade(db_url)
+        assert current_revision(store.engine) == head_revision()
+        assert store.count_proposals() == 1
+    finally:
+        store.close()
+    SqlStore.open(db_url).close()
+
+
+def test_instances_starting_at_once_on_a_fresh_database_both_succeed(db_url: str) -> None:
+    n = 4
+    barrier = threading.Barrier(n)
+    opened: list[SqlStore] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        try:
+            barrier.wait(timeout=30)
+            s = SqlStore.open(db_url)
+            with lock:
+                opened.append(s)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert not errors, errors
+        assert len(opened) == n
+        for s in opened:
+            assert current_revision(s.engine) == head_revision()
+            assert s.count_proposals() == 0
+    finally:
+        for s in opened:
+            s.close()
