@@ -104,9 +104,10 @@ class SlackClientSim:
             "command": command,
             "text": text,
             "user_id": user_id,
-            "user_name": user_name,
+            "user_name": user_name or (user_id.lower() if user_id else None),
             "channel_id": channel_id,
-            "channel_name": channel_name,
+            "channel_name": channel_name
+            or (channel_id.lower() if channel_id != fields["channel_id"] else None),
             "trigger_id": trigger_id or self.new_trigger_id(),
             "response_url": response_url or self._response_url("commands", channel=channel_id),
         }
@@ -151,13 +152,14 @@ class SlackClientSim:
             button["text"] = element.get("text", payloads.DELETE)
             button["style"] = element.get("style", payloads.DELETE)
         actions = [payloads.deep_merge(payloads.deep_merge(base["actions"][0], button), action)]
-        user = {"id": user_id, "username": user_name, "name": user_name}
         payload = payloads.deep_merge(
             base,
             {
-                "user": {k: v for k, v in user.items() if v is not None},
+                "user": _user(user_id, user_name),
                 "trigger_id": trigger_id or self.new_trigger_id(),
-                "channel": {"id": channel_id},
+                "channel": {"id": channel_id}
+                if channel_id == base["channel"]["id"]
+                else {"id": channel_id, "name": channel_id.lower()},
                 "container": {"channel_id": channel_id, "message_ts": shown["ts"]},
                 "message": shown,
                 "response_url": response_url
@@ -193,11 +195,10 @@ class SlackClientSim:
             },
         )
         shown["state"]["values"] = {block: dict(actions) for block, actions in (values or {}).items()}
-        user = {"id": user_id, "username": user_name, "name": user_name}
         payload = payloads.deep_merge(
             base,
             {
-                "user": {k: v for k, v in user.items() if v is not None},
+                "user": _user(user_id, user_name),
                 "trigger_id": trigger_id or self.new_trigger_id(),
             },
         )
@@ -234,6 +235,14 @@ class SlackClientSim:
         if self.standin is None:
             return f"https://hooks.slack.com/{kind}/{payloads.TEAM_ID}/{n}/placeholder"
         return self.standin.response_url(f"{kind}-{n}", channel=channel, message_ts=message_ts)
+
+
+def _user(user_id: str | None, user_name: str | None) -> JSON:
+    """Overrides for the payload's ``user``: a given id without a name gets its id, lower-cased, as name."""
+    if user_id is None:
+        return {} if user_name is None else {"username": user_name, "name": user_name}
+    name = user_name or user_id.lower()
+    return {"id": user_id, "username": name, "name": name}
 
 
 def _message_payload(message: Message | Mapping[str, Any]) -> JSON:

@@ -275,7 +275,7 @@ class SlackStandIn:
             )
 
     def clear(self) -> None:
-        """Forget recorded calls, pending faults and the message/view model; keep users, groups, channels."""
+        """Forget calls, pending faults, triggers and the message/view model; keep users, groups, channels."""
         with self._lock:
             self.calls.clear()
             self._faults.clear()
@@ -283,6 +283,8 @@ class SlackStandIn:
             self._ephemerals.clear()
             self._views.clear()
             self._scheduled.clear()
+            self._used_triggers.clear()
+            self._expired_triggers.clear()
 
     # --- assertions ------------------------------------------------------------------------------
 

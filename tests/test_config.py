@@ -1,0 +1,158 @@
+"""The regions file: the bundled one loads, and every mistake is named by file, region and field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from chatops.config import BUNDLED_REGIONS, config_problems, load_regions, parse_regions
+from chatops.domain.models import RegionsConfig, zone_of
+from chatops.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "iran-2009.toml"
+IRAN = '[[regions]]\nid = "ir"\nname = "Iran"\ntimezone = "Asia/Tehran"\n'
+
+
+def test_the_bundled_regions_load_and_none_is_sensitive() -> None:
+    config = load_regions()
+    assert load_regions(BUNDLED_REGIONS) == config
+    assert len(config.regions) >= 30
+    assert not any(r.sensitive or r.sensitive_periods for r in config.regions)
+    assert all(r.peak_hours for r in config.regions)
+    for region in config.regions:
+        zone_of(region.timezone)
+    assert (config.policy.horizon_days, config.policy.max_window_days) == (14, 7)
+
+
+def test_the_example_file_loads_with_its_team_and_sensitive_period() -> None:
+    config = load_regions(EXAMPLE)
+    assert [r.id for r in config.regions] == ["ir", "us-west"]
+    assert config.team is not None and config.team.timezone == "America/Los_Angeles"
+    (period,) = config.regions[0].sensitive_periods
+    assert (str(period.start), str(period.end), period.reason) == (
+        "2009-06-12",
+        "2009-06-30",
+        "Presidential election protests",
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "message"),
+    [
+        (
+            "bad zone",
+            IRAN.replace("Asia/Tehran", "Asia/Teheran"),
+            "r.toml: region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
+            "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
+        ),
+        (
+            "bad peak range",
+            IRAN + 'peak_hours = ["08:00-23:00", "25:00-26:00"]\n',
+            "r.toml: region 'ir' (regions[0]), field peak_hours: '25:00' is not a time of day (00:00 to 23:59)",
+        ),
+        (
+            "peak hours not a list",
+            IRAN + 'peak_hours = "08:00-23:00"\n',
+            "r.toml: region 'ir' (regions[0]), field peak_hours: expected a list of ranges, e.g. [\"08:00-23:00\"]",
+        ),
+        (
+            "unknown field",
+            IRAN + 'peak_hour = ["08:00-23:00"]\n',
+            "r.toml: region 'ir' (regions[0]), field peak_hour: unknown field (check its spelling)",
+        ),
+        (
+            "missing id",
+            IRAN.replace('id = "ir"\n', ""),
+            "r.toml: regions[0], field id: required field is missing",
+        ),
+        (
+            "duplicate id",
+            IRAN + IRAN.replace('"Iran"', '"Iran again"'),
+            "r.toml: the file: region id 'ir' is used twice",
+        ),
+        (
+            "end before start",
+            IRAN + '[[regions.sensitive_periods]]\nstart = 2009-06-30\nend = 2009-06-12\nreason = "x"\n',
+            "r.toml: region 'ir' (regions[0]), field sensitive_periods[0]: end 2009-06-12 is before start 2009-06-30",
+        ),
+        (
+            "a date and time for a date",
+            IRAN + '[[regions.sensitive_periods]]\nstart = 2009-06-12T00:00:00\nend = 2009-06-30\nreason = "x"\n',
+            "r.toml: region 'ir' (regions[0]), field sensitive_periods[0].start: expected a date such as "
+            "2009-06-12, not a date and time",
+        ),
+        (
+            "unknown policy field",
+            '[policy]\nhorizon = 3\n' + IRAN,
+            "r.toml: field policy.horizon: unknown field (check its spelling)",
+        ),
+        (
+            "bad team hours",
+            '[team]\ntimezone = "America/Los_Angeles"\nworking_hours = ["9-5"]\n' + IRAN,
+            "r.toml: field team.working_hours: '9-5' is not an hours range",
+        ),
+        ("no regions", "[policy]\nhorizon_days = 3\n", "r.toml: field regions: required field is missing"),
+        (
+            "invalid TOML",
+            '[[regions]\nid = "ir"\n',
+            "r.toml: not valid TOML: Expected ']]' at the end of an array declaration (at line 1, column 10)",
+        ),
+    ],
+)
+def test_a_bad_regions_file_is_one_line_naming_the_file_region_and_field(case: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_regions(text, source="r.toml")
+    assert str(info.value).startswith(message), case
+    assert "\n" not in str(info.value)
+    if "more problem" not in message:
+        assert "more problem" not in str(info.value), "one mistake is one problem"
+
+
+def test_several_problems_are_counted_and_each_is_a_line() -> None:
+    text = (
+        '[policy]\nhorizon_days = 0\n'
+        '[[regions]]\nid = "ir"\nname = "Iran"\ntimezone = "Asia/Teheran"\npeak_hours = ["25:00-26:00"]\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_regions(text, source="r.toml")
+    assert str(info.value) == (
+        "r.toml: field policy.horizon_days: Input should be greater than or equal to 1 (and 2 more problems)"
+    )
+    data = tomllib.loads(text)
+    with pytest.raises(ValidationError) as raw:
+        RegionsConfig.model_validate(data)
+    assert config_problems(raw.value, data) == [
+        "field policy.horizon_days: Input should be greater than or equal to 1",
+        "region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
+        "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
+        "region 'ir' (regions[0]), field peak_hours: '25:00' is not a time of day (00:00 to 23:59)",
+    ]
+
+
+def test_two_problems_say_one_more() -> None:
+    text = IRAN.replace("Asia/Tehran", "Nowhere") + IRAN.replace('"ir"', '"ir2"').replace("Iran", "")
+    with pytest.raises(ConfigError, match=r"field timezone: unknown time zone 'Nowhere'.* \(and 1 more problem\)$"):
+        parse_regions(text, source="r.toml")
+
+
+def test_a_missing_file_and_a_directory_are_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as info:
+        load_regions(missing)
+    assert str(info.value) == f"{missing}: no such file"
+    with pytest.raises(ConfigError) as info:
+        load_regions(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a regions file"
+
+
+def test_a_file_error_names_the_path_given(tmp_path: Path) -> None:
+    path = tmp_path / "regions.toml"
+    path.write_text(IRAN.replace("Asia/Tehran", "Asia/Teheran"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{path}: region 'ir' \(regions\[0\]\), field timezone: "):
+        load_regions(path)
+    path.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(ConfigError, match=rf"^{path}: cannot be read \(UnicodeDecodeError"):
+        load_regions(str(path))
