@@ -1,20 +1,20 @@
 """A brute-force reference for the engine: minute by minute, straight from the definitions.
 
-Nothing here is clever on purpose. A window is walked one whole minute at a time from its start; each instant is
-converted to local time with :mod:`zoneinfo`, and the rules in the README are applied to that one local time:
+Nothing here is clever on purpose. A window is walked one whole minute at a time from its start; each instant
+is converted to local time with :mod:`zoneinfo`, and the rules in the README are applied to that local time:
 
 - the minute is *peak* when its local time of day falls in a peak range that applies to its local weekday; a
-  range that wraps midnight (``22:00-02:00``) is the starting day's, so its part after midnight applies when the
-  *previous* local date is one of the range's days; ``24:00`` ends a range at midnight;
-- the region is *sensitive* when it always is, or when the local date of any minute falls in a sensitive period
-  (both ends inclusive);
+  range that wraps midnight (``22:00-02:00``) is the starting day's, so its part after midnight applies when
+  the *previous* local date is one of the range's days; ``24:00`` ends a range at midnight;
+- the region is *sensitive* when it always is, or when the local date of any minute falls in a sensitive
+  period (both ends inclusive);
 - the region is *flagged* when it is sensitive and at least one minute is peak.
 
 The suggestion oracle walks the 15-minute UTC grid from the first grid point at or after the start to
 ``start + horizon`` (inclusive), evaluates each candidate with the same rules, requires (when the team names
-working hours) every minute of the candidate to be inside working hours in the team's zone, and returns the first
-``count`` candidates that pass. The only shortcut is a per-minute memo, so a minute shared by overlapping
-candidates is classified once; the classification itself is the same function.
+working hours) every minute of the candidate to be inside working hours in the team's zone, and returns the
+first ``count`` candidates that pass. The only shortcut is a per-minute memo, so a minute shared by
+overlapping candidates is classified once; the classification itself is the same function.
 
 Used by the tests (``tests/domain``) and by the engine benchmark (``benchmarks/engine.py``).
 """
@@ -82,7 +82,11 @@ def _result(region: Region, facts: Sequence[tuple[bool, date]]) -> OracleResult:
             reasons.append(period.reason)
     sensitive = bool(reasons)
     return OracleResult(
-        id=region.id, peak_minutes=peak, sensitive=sensitive, flagged=sensitive and peak > 0, reasons=tuple(reasons)
+        id=region.id,
+        peak_minutes=peak,
+        sensitive=sensitive,
+        flagged=sensitive and peak > 0,
+        reasons=tuple(reasons),
     )
 
 
@@ -122,8 +126,8 @@ def suggest(
     count: int = 3,
     step: timedelta = GRID,
 ) -> list[Window]:
-    """The first ``count`` candidates on the grid, from ``window.start`` to ``window.start + horizon``, that are
-    not flagged and lie inside team hours."""
+    """The first ``count`` candidates on the grid from ``window.start`` to ``window.start + horizon``
+    that are not flagged and lie inside team hours."""
     memo: dict[tuple[int, datetime], tuple[bool, date]] = {}
 
     def facts(index: int, instant: datetime) -> tuple[bool, date]:

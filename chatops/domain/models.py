@@ -6,6 +6,7 @@ computed from a region's IANA zone when needed, never stored.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -23,12 +24,20 @@ _RANGE_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=2048)
+def _cached_zone(key: str) -> ZoneInfo:
+    # ZoneInfo(key) keeps only 8 zones strongly and the rest weakly, so with more regions than that every
+    # evaluation re-read each zone's file from disk (most of the time for 400 regions). A zone never changes
+    # while the process runs; keep every one used.
+    return ZoneInfo(key)
+
+
 def zone_of(key: str) -> ZoneInfo:
     """The IANA zone named ``key``; ValueError with a readable message when there is none."""
     if not isinstance(key, str) or not key or key != key.strip():
         raise ValueError(f"{key!r} is not an IANA time zone name")
     try:
-        return ZoneInfo(key)
+        return _cached_zone(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')") from None
 
@@ -173,7 +182,7 @@ class Region(BaseModel):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _cached_zone(self.timezone)
 
 
 class Policy(BaseModel):
@@ -220,7 +229,7 @@ class Team(BaseModel):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _cached_zone(self.timezone)
 
 
 class RegionsConfig(BaseModel):

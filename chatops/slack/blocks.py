@@ -157,7 +157,7 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
     """The parent message in the changes channel, for the proposal's current state."""
     title = escape(row.title)
     flag = " :warning: FLAGGED" if row.flagged else ""
-    text = f"{proposal_ref(row)} {row.status.value}: {clip(row.title, 200)} ({_utc(row.start_ts)}){flag}"
+    text = f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))} ({_utc(row.start_ts)}){flag}"
     details = [
         f"*Proposed by* <@{row.proposer}>",
         f"*Window* {window_text(row.start_ts, row.end_ts)}",

@@ -14,8 +14,13 @@ from chatops.domain import evaluate
 from chatops.domain.models import Region, SensitivePeriod, Window
 from tests import oracle
 
+LA, SANTIAGO, HAVANA = "America/Los_Angeles", "America/Santiago", "America/Havana"
+LORD_HOWE, APIA = "Australia/Lord_Howe", "Pacific/Apia"
 
-def region(zone: str, *peak: str, periods: tuple[tuple[str, str], ...] = (), sensitive: bool = True) -> Region:
+
+def region(
+    zone: str, *peak: str, periods: tuple[tuple[str, str], ...] = (), sensitive: bool = True
+) -> Region:
     return Region(
         id="r",
         name="Region",
@@ -45,15 +50,15 @@ def peak_minutes(start: str, minutes: int, reg: Region) -> int:
     ("case", "zone", "peak", "start", "minutes", "expected"),
     [
         # DST fold: America/Los_Angeles 2026-11-01, 02:00 PDT becomes 01:00 PST; 01:00-01:59 happens twice.
-        ("fold repeats a short range", "America/Los_Angeles", "01:00-01:30", "2026-11-01T00:00-07:00", 240, 60),
-        ("fold repeats a whole hour", "America/Los_Angeles", "01:00-02:00", "2026-11-01T00:00-07:00", 240, 120),
-        ("fold: only the second 01:xx", "America/Los_Angeles", "01:00-02:00", "2026-11-01T01:00-08:00", 60, 60),
-        ("fold day, range after the fold", "America/Los_Angeles", "02:00-03:00", "2026-11-01T00:00-07:00", 240, 60),
+        ("fold repeats a short range", LA, "01:00-01:30", "2026-11-01T00:00-07:00", 240, 60),
+        ("fold repeats a whole hour", LA, "01:00-02:00", "2026-11-01T00:00-07:00", 240, 120),
+        ("fold: only the second 01:xx", LA, "01:00-02:00", "2026-11-01T01:00-08:00", 60, 60),
+        ("fold day, range after the fold", LA, "02:00-03:00", "2026-11-01T00:00-07:00", 240, 60),
         # DST gap: 2026-03-08, 02:00 PST becomes 03:00 PDT; 02:00-02:59 never happens.
-        ("a range inside the gap", "America/Los_Angeles", "02:00-03:00", "2026-03-08T00:00-08:00", 1380, 0),
-        ("a range inside the gap, partly", "America/Los_Angeles", "02:15-02:45", "2026-03-08T00:00-08:00", 1380, 0),
-        ("a range across the gap", "America/Los_Angeles", "01:30-03:30", "2026-03-08T00:00-08:00", 1380, 60),
-        ("the day after the gap is whole", "America/Los_Angeles", "02:00-03:00", "2026-03-09T00:00-07:00", 1440, 60),
+        ("a range inside the gap", LA, "02:00-03:00", "2026-03-08T00:00-08:00", 1380, 0),
+        ("a range inside the gap, partly", LA, "02:15-02:45", "2026-03-08T00:00-08:00", 1380, 0),
+        ("a range across the gap", LA, "01:30-03:30", "2026-03-08T00:00-08:00", 1380, 60),
+        ("the day after the gap is whole", LA, "02:00-03:00", "2026-03-09T00:00-07:00", 1440, 60),
         # Half- and quarter-hour offsets.
         ("Kolkata +05:30", "Asia/Kolkata", "09:00-17:00", "2026-01-15T03:00Z", 60, 30),
         ("Kathmandu +05:45", "Asia/Kathmandu", "09:00-17:00", "2026-01-15T03:00Z", 60, 45),
@@ -61,16 +66,16 @@ def peak_minutes(start: str, minutes: int, reg: Region) -> int:
         ("Chatham +13:45 in summer", "Pacific/Chatham", "09:00-17:00", "2026-01-14T19:00Z", 60, 45),
         ("St Johns -03:30", "America/St_Johns", "09:00-17:00", "2026-01-15T12:00Z", 60, 30),
         # Lord Howe: DST is 30 minutes (+10:30 / +11:00).
-        ("Lord Howe fold 01:30-02:00 twice", "Australia/Lord_Howe", "01:30-02:00", "2026-04-04T13:00Z", 240, 60),
-        ("Lord Howe gap 02:00-02:30 never", "Australia/Lord_Howe", "02:00-02:30", "2026-10-03T13:00Z", 300, 0),
-        ("Lord Howe day of the gap", "Australia/Lord_Howe", "00:00-24:00", "2026-10-03T13:30Z", 1410, 1410),
+        ("Lord Howe fold 01:30-02:00 twice", LORD_HOWE, "01:30-02:00", "2026-04-04T13:00Z", 240, 60),
+        ("Lord Howe gap 02:00-02:30 never", LORD_HOWE, "02:00-02:30", "2026-10-03T13:00Z", 300, 0),
+        ("Lord Howe day of the gap", LORD_HOWE, "00:00-24:00", "2026-10-03T13:30Z", 1410, 1410),
         # DST changes at midnight: the day starts at 01:00, or the previous evening's last hour repeats.
-        ("Santiago: no 00:xx on 2026-09-06", "America/Santiago", "sun 00:00-01:00", "2026-09-05T12:00Z", 1440, 0),
-        ("Santiago: Saturday's last hour", "America/Santiago", "sat 23:00-24:00", "2026-09-05T12:00Z", 1440, 60),
-        ("Santiago: wrapping across the gap", "America/Santiago", "sat 22:00-02:00", "2026-09-05T12:00Z", 1440, 180),
-        ("Santiago: 23:xx twice on 2026-04-04", "America/Santiago", "sat 23:00-24:00", "2026-04-04T12:00Z", 1440, 120),
-        ("Havana: no 00:xx on 2026-03-08", "America/Havana", "00:00-01:00", "2026-03-07T12:00Z", 1440, 0),
-        ("Havana: 00:xx on 2026-03-09", "America/Havana", "00:00-01:00", "2026-03-08T12:00Z", 1440, 60),
+        ("Santiago: no 00:xx on 2026-09-06", SANTIAGO, "sun 00:00-01:00", "2026-09-05T12:00Z", 1440, 0),
+        ("Santiago: Saturday's last hour", SANTIAGO, "sat 23:00-24:00", "2026-09-05T12:00Z", 1440, 60),
+        ("Santiago: wrapping across the gap", SANTIAGO, "sat 22:00-02:00", "2026-09-05T12:00Z", 1440, 180),
+        ("Santiago: 23:xx twice on 2026-04-04", SANTIAGO, "sat 23:00-24:00", "2026-04-04T12:00Z", 1440, 120),
+        ("Havana: no 00:xx on 2026-03-08", HAVANA, "00:00-01:00", "2026-03-07T12:00Z", 1440, 0),
+        ("Havana: 00:xx on 2026-03-09", HAVANA, "00:00-01:00", "2026-03-08T12:00Z", 1440, 60),
         ("Tehran 2009: no 00:xx on 03-22", "Asia/Tehran", "00:00-01:00", "2009-03-21T18:00Z", 1440, 0),
         ("Tehran 2009: 23:xx twice on 09-21", "Asia/Tehran", "23:00-24:00", "2009-09-21T12:00Z", 720, 120),
         # Ranges that wrap midnight belong to the day they start on.
@@ -86,7 +91,7 @@ def peak_minutes(start: str, minutes: int, reg: Region) -> int:
         ("00:00-24:00 is the whole day", "UTC", "00:00-24:00", "2026-01-17T05:00Z", 1440, 1440),
         # Windows spanning several days.
         ("three days of office hours", "UTC", "09:00-17:00", "2026-01-12T00:00Z", 3 * 1440, 3 * 480),
-        ("weekdays only, over a weekend", "UTC", "mon-fri 09:00-17:00", "2026-01-16T00:00Z", 4 * 1440, 2 * 480),
+        ("weekdays only, over a weekend", "UTC", "mon-fri 09:00-17:00", "2026-01-16T00:00Z", 5760, 960),
         ("a week in Tehran", "Asia/Tehran", "08:00-23:00", "2026-01-12T00:00Z", 7 * 1440, 7 * 900),
         # Southern hemisphere: DST in January, not in July.
         ("Sydney in January (+11)", "Australia/Sydney", "10:00-11:00", "2026-01-15T00:00Z", 60, 0),
@@ -98,9 +103,9 @@ def peak_minutes(start: str, minutes: int, reg: Region) -> int:
         ("Dublin fold 01:00-02:00 twice", "Europe/Dublin", "01:00-02:00", "2026-10-24T23:00Z", 240, 120),
         ("Dublin gap 01:00-02:00 never", "Europe/Dublin", "01:00-02:00", "2026-03-28T23:00Z", 240, 0),
         # Pacific/Apia skipped Friday 2011-12-30 entirely (-10:00 to +14:00).
-        ("Apia: no Friday 2011-12-30", "Pacific/Apia", "fri 00:00-24:00", "2011-12-29T00:00Z", 3 * 1440, 0),
-        ("Apia: Thursday night ends at 24:00", "Pacific/Apia", "thu 22:00-02:00", "2011-12-29T00:00Z", 2880, 120),
-        ("Apia: Saturday is whole", "Pacific/Apia", "sat 00:00-24:00", "2011-12-29T00:00Z", 3 * 1440, 1440),
+        ("Apia: no Friday 2011-12-30", APIA, "fri 00:00-24:00", "2011-12-29T00:00Z", 3 * 1440, 0),
+        ("Apia: Thursday night ends at 24:00", APIA, "thu 22:00-02:00", "2011-12-29T00:00Z", 2880, 120),
+        ("Apia: Saturday is whole", APIA, "sat 00:00-24:00", "2011-12-29T00:00Z", 3 * 1440, 1440),
         # Historical offsets: Moscow was +04:00 from 2011 to 2014, +03:00 since.
         ("Moscow 2012 (+04)", "Europe/Moscow", "09:00-10:00", "2012-06-15T06:00Z", 60, 0),
         ("Moscow 2016 (+03)", "Europe/Moscow", "09:00-10:00", "2016-06-15T06:00Z", 60, 60),
@@ -115,23 +120,86 @@ def test_peak_minutes_are_real_elapsed_minutes(
 @pytest.mark.parametrize(
     ("case", "zone", "period", "start", "minutes", "sensitive"),
     [
-        # Santiago 2026-09-06 starts at 01:00 (00:00-00:59 is skipped): 04:00Z is the first instant of that date.
-        ("ends just before the date", "America/Santiago", ("2026-09-06", "2026-09-30"), "2026-09-06T03:00Z", 60, False),
-        ("touches its first minute", "America/Santiago", ("2026-09-06", "2026-09-30"), "2026-09-06T03:00Z", 61, True),
+        # Santiago 2026-09-06 starts at 01:00 (00:00-00:59 is skipped): 04:00Z is that date's first instant.
+        ("ends just before the date", SANTIAGO, ("2026-09-06", "2026-09-30"), "2026-09-06T03:00Z", 60, False),
+        ("touches its first minute", SANTIAGO, ("2026-09-06", "2026-09-30"), "2026-09-06T03:00Z", 61, True),
         # Santiago 2026-04-04 ends twice: 23:xx repeats, so the date lasts until 04:00Z.
-        ("the repeated hour is that date", "America/Santiago", ("2026-01-01", "2026-04-04"), "2026-04-05T03:30Z", 30, True),
-        ("the next date starts at 04:00Z", "America/Santiago", ("2026-01-01", "2026-04-04"), "2026-04-05T04:00Z", 60, False),
+        (
+            "the repeated hour is that date",
+            SANTIAGO,
+            ("2026-01-01", "2026-04-04"),
+            "2026-04-05T03:30Z",
+            30,
+            True,
+        ),
+        (
+            "the next date starts at 04:00Z",
+            SANTIAGO,
+            ("2026-01-01", "2026-04-04"),
+            "2026-04-05T04:00Z",
+            60,
+            False,
+        ),
         # Tehran 2009-03-22 started at 01:00 (+04:30), i.e. at 2009-03-21T20:30Z.
-        ("Tehran: before 2009-03-22", "Asia/Tehran", ("2009-03-22", "2009-03-22"), "2009-03-21T19:30Z", 60, False),
-        ("Tehran: first minute of 03-22", "Asia/Tehran", ("2009-03-22", "2009-03-22"), "2009-03-21T19:30Z", 61, True),
-        ("Havana: 2026-03-08 from 05:00Z", "America/Havana", ("2026-03-08", "2026-03-08"), "2026-03-08T04:00Z", 60, False),
-        ("Havana: 2026-03-08 first minute", "America/Havana", ("2026-03-08", "2026-03-08"), "2026-03-08T04:00Z", 61, True),
+        (
+            "Tehran: before 2009-03-22",
+            "Asia/Tehran",
+            ("2009-03-22", "2009-03-22"),
+            "2009-03-21T19:30Z",
+            60,
+            False,
+        ),
+        (
+            "Tehran: first minute of 03-22",
+            "Asia/Tehran",
+            ("2009-03-22", "2009-03-22"),
+            "2009-03-21T19:30Z",
+            61,
+            True,
+        ),
+        (
+            "Havana: 2026-03-08 from 05:00Z",
+            HAVANA,
+            ("2026-03-08", "2026-03-08"),
+            "2026-03-08T04:00Z",
+            60,
+            False,
+        ),
+        (
+            "Havana: 2026-03-08 first minute",
+            HAVANA,
+            ("2026-03-08", "2026-03-08"),
+            "2026-03-08T04:00Z",
+            61,
+            True,
+        ),
         # A date that never happened locally is never touched.
-        ("Apia: 2011-12-30 never happened", "Pacific/Apia", ("2011-12-30", "2011-12-30"), "2011-12-29T00:00Z", 2880, False),
-        ("Apia: 2011-12-31 did", "Pacific/Apia", ("2011-12-30", "2011-12-31"), "2011-12-30T09:00Z", 61, True),
+        (
+            "Apia: 2011-12-30 never happened",
+            APIA,
+            ("2011-12-30", "2011-12-30"),
+            "2011-12-29T00:00Z",
+            2880,
+            False,
+        ),
+        ("Apia: 2011-12-31 did", APIA, ("2011-12-30", "2011-12-31"), "2011-12-30T09:00Z", 61, True),
         # Local dates, not UTC dates: in Tokyo 2026-01-15T15:00Z is already the 16th.
-        ("Tokyo: the local date counts", "Asia/Tokyo", ("2026-01-16", "2026-01-16"), "2026-01-15T15:00Z", 1, True),
-        ("Tokyo: the UTC date does not", "Asia/Tokyo", ("2026-01-15", "2026-01-15"), "2026-01-15T15:00Z", 60, False),
+        (
+            "Tokyo: the local date counts",
+            "Asia/Tokyo",
+            ("2026-01-16", "2026-01-16"),
+            "2026-01-15T15:00Z",
+            1,
+            True,
+        ),
+        (
+            "Tokyo: the UTC date does not",
+            "Asia/Tokyo",
+            ("2026-01-15", "2026-01-15"),
+            "2026-01-15T15:00Z",
+            60,
+            False,
+        ),
         ("Inclusive end date", "UTC", ("2026-01-10", "2026-01-15"), "2026-01-15T23:59Z", 1, True),
         ("The day after the end", "UTC", ("2026-01-10", "2026-01-15"), "2026-01-16T00:00Z", 600, False),
     ],
@@ -179,14 +247,21 @@ def test_flags_need_sensitivity_and_peak_and_reasons_keep_their_order() -> None:
     assert by_id["a"].reasons == ("Ongoing unrest", "January", "February")
     assert (by_id["a"].flagged, by_id["a"].peak_overlap_minutes) == (True, 60 + 480)
     assert (by_id["q"].sensitive, by_id["q"].flagged, by_id["q"].peak_overlap_minutes) == (False, False, 540)
-    assert (by_id["u"].sensitive, by_id["u"].flagged, by_id["u"].reasons) == (True, False, ("Always sensitive",))
+    assert (by_id["u"].sensitive, by_id["u"].flagged, by_id["u"].reasons) == (
+        True,
+        False,
+        ("Always sensitive",),
+    )
     assert evaluation.flagged
     assert [r.id for r in evaluation.flagged_regions] == ["a"]
 
 
 def test_a_partial_minute_of_peak_counts_as_one_minute_so_flag_and_minutes_agree() -> None:
     reg = region("UTC", "09:00-17:00")
-    w = Window(start=datetime.fromisoformat("2026-01-15T08:59:30Z"), end=datetime.fromisoformat("2026-01-15T09:00:10Z"))
+    w = Window(
+        start=datetime.fromisoformat("2026-01-15T08:59:30Z"),
+        end=datetime.fromisoformat("2026-01-15T09:00:10Z"),
+    )
     result = evaluate(w, regions=[reg]).regions[0]
     assert (result.peak_overlap_minutes, result.flagged) == (1, True)
 

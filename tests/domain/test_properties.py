@@ -1,7 +1,7 @@
 """Property-based checks: the engine agrees exactly with the minute-by-minute oracle on random inputs.
 
-Windows are whole minutes between 1980 and 2037, where every zone's offset is a whole number of minutes, so the
-engine's ``ceil(seconds / 60)`` peak minutes and the oracle's count of peak minutes are the same number.
+Windows are whole minutes between 1980 and 2037, where every zone's offset is a whole number of minutes, so
+the engine's ``ceil(seconds / 60)`` peak minutes and the oracle's count of peak minutes are the same number.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def regions(draw: st.DrawFn, *, near: Window, index: int = 0) -> Region:
 
 
 @st.composite
-def cases(draw: st.DrawFn, *, max_minutes: int = 3 * 1440, max_regions: int = 3) -> tuple[Window, list[Region]]:
+def cases(
+    draw: st.DrawFn, *, max_minutes: int = 3 * 1440, max_regions: int = 3
+) -> tuple[Window, list[Region]]:
     window = draw(windows(max_minutes=max_minutes))
     count = draw(st.integers(1, max_regions))
     return window, [draw(regions(near=window, index=i)) for i in range(count)]
@@ -138,7 +140,10 @@ def test_a_one_day_sensitive_period_is_reported_exactly_when_the_window_touches_
 ) -> None:
     day = window.start.date() + timedelta(days=days_after_start)
     region = Region(
-        id="x", name="X", timezone=zone, sensitive_periods=(SensitivePeriod(start=day, end=day, reason="that day"),)
+        id="x",
+        name="X",
+        timezone=zone,
+        sensitive_periods=(SensitivePeriod(start=day, end=day, reason="that day"),),
     )
     touched = {t.astimezone(zoneinfo.ZoneInfo(zone)).date() for t in oracle.minutes_of(window)}
     assert evaluate(window, regions=[region]).regions[0].sensitive == (day in touched)

@@ -40,7 +40,13 @@ def imported_roots(tree: ast.AST) -> set[str]:
 
 
 def test_the_domain_package_has_modules_to_check() -> None:
-    assert {p.name for p in MODULES} >= {"models.py", "evaluate.py", "suggest.py", "timeline.py", "windows.py"}
+    assert {p.name for p in MODULES} >= {
+        "models.py",
+        "evaluate.py",
+        "suggest.py",
+        "timeline.py",
+        "windows.py",
+    }
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

@@ -1,4 +1,4 @@
-"""suggest(): the earliest unflagged windows of the same length, on the 15-minute UTC grid, within the horizon."""
+"""suggest(): the earliest unflagged windows of the same length, on the 15-minute UTC grid, within horizon."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def test_suggestions_around_an_always_sensitive_office_day(
 
 def test_the_horizon_is_inclusive_and_measured_from_the_proposed_start() -> None:
     w = window("2026-01-15T10:00Z", 60)
-    assert starts(suggest(w, regions=[ALWAYS_UTC], horizon=timedelta(hours=7), count=3)) == ["2026-01-15T17:00"]
+    assert starts(suggest(w, regions=[ALWAYS_UTC], horizon=timedelta(hours=7), count=3)) == [
+        "2026-01-15T17:00"
+    ]
     assert suggest(w, regions=[ALWAYS_UTC], horizon=timedelta(hours=6, minutes=59), count=3) == []
 
 
@@ -60,7 +62,9 @@ def test_team_hours_keep_suggestions_inside_working_time() -> None:
     found = suggest(w, regions=[TEHRAN], team=team, horizon=timedelta(days=14), count=3)
     # Tehran's peak ends at 23:00 +04:30 = 18:30Z = 11:30 PDT; the team works until 17:00 PDT = 00:00Z.
     assert starts(found) == ["2009-06-16T18:30", "2009-06-16T18:45", "2009-06-16T19:00"]
-    late = suggest(window("2009-06-16T23:15Z", 60), regions=[TEHRAN], team=team, horizon=timedelta(days=3), count=1)
+    late = suggest(
+        window("2009-06-16T23:15Z", 60), regions=[TEHRAN], team=team, horizon=timedelta(days=3), count=1
+    )
     assert starts(late) == ["2009-06-17T18:30"]  # 23:15Z + 1h ends after 17:00 PDT
     for option in found + late:
         assert oracle.in_team_hours(option, team)

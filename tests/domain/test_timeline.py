@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ def test_no_zone_changes_its_utc_offset_twice_within_two_days() -> None:
     too_close = []
     for key in ZONES:
         changes = _offset_changes(key)
-        for (a, _), (b, _) in zip(changes, changes[1:], strict=False):
+        for (a, _), (b, _) in itertools.pairwise(changes):
             if b - a < MIN_GAP:
                 too_close.append((key, datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)))
     assert too_close == []
@@ -94,7 +95,7 @@ def test_segments_cover_the_span_without_gaps() -> None:
     end = int(datetime(2013, 1, 1, tzinfo=UTC).timestamp())
     segs = timeline.segments(zone, start, end)
     assert segs[0][0] == start and segs[-1][1] == end
-    assert all(a[1] == b[0] for a, b in zip(segs, segs[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(segs))
     assert [off // 3600 for _, _, off in segs] == [-10, -11, -10, 14, 13, 14]
     assert timeline.segments(zone, end, end) == []
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatops.domain.windows import format_duration, parse_date_time, parse_duration, parse_start, resolve_local
+from chatops.domain.windows import (
+    format_duration,
+    parse_date_time,
+    parse_duration,
+    parse_start,
+    resolve_local,
+)
 from chatops.errors import AmbiguousTimeError, NonexistentTimeError, TimeInputError
 
 
@@ -28,7 +34,9 @@ def test_parse_duration_reads_days_hours_and_minutes(text: str, expected: timede
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "  ", "1", "h", "1.5h", "-1h", "1x", "1h30", "m1", "99999d", "one hour"])
+@pytest.mark.parametrize(
+    "text", ["", "  ", "1", "h", "1.5h", "-1h", "1x", "1h30", "m1", "99999d", "one hour"]
+)
 def test_parse_duration_refuses_what_it_cannot_read_and_says_how_to_write_it(text: str) -> None:
     with pytest.raises(TimeInputError, match="is not a duration; write it like 90m, 1h, 1h30m or 2d") as info:
         parse_duration(text)
@@ -68,13 +76,17 @@ def test_parse_start_reads_local_times_and_explicit_offsets(text: str, tz: str, 
     assert parse_start(text, tz=tz).isoformat() == expected
 
 
-@pytest.mark.parametrize("text", ["", "2009-06-15", "yesterday", "2009-13-01T00:00", "2009-06-15T24:00", "22:00"])
+@pytest.mark.parametrize(
+    "text", ["", "2009-06-15", "yesterday", "2009-13-01T00:00", "2009-06-15T24:00", "22:00"]
+)
 def test_parse_start_refuses_what_is_not_a_date_and_time(text: str) -> None:
-    with pytest.raises(TimeInputError, match="is not a date and time; write e.g. 2009-06-15T22:00"):
+    with pytest.raises(TimeInputError, match=r"is not a date and time; write e\.g\. 2009-06-15T22:00"):
         parse_start(text)
 
 
-@pytest.mark.parametrize("text", ["9999-12-31T00:00Z", "9999-12-31T23:59", "0001-01-01T00:00", "0999-06-01T00:00Z"])
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T00:00Z", "9999-12-31T23:59", "0001-01-01T00:00", "0999-06-01T00:00Z"]
+)
 def test_parse_start_refuses_years_the_engine_cannot_look_around(text: str) -> None:
     with pytest.raises(TimeInputError, match="is out of range; give a year from 1000 to 9000"):
         parse_start(text, tz="America/Los_Angeles")
@@ -98,20 +110,36 @@ def test_a_time_in_a_dst_fold_is_refused_with_both_readings() -> None:
     with pytest.raises(AmbiguousTimeError) as info:
         parse_start("2026-11-01T01:30", tz="America/Los_Angeles")
     assert str(info.value) == (
-        "2026-11-01 01:30 happens twice in America/Los_Angeles: first at UTC-07:00 PDT, then at UTC-08:00 PST; "
-        "give the offset to choose, e.g. 2026-11-01T01:30-07:00 or 2026-11-01T01:30-08:00"
+        "2026-11-01 01:30 happens twice in America/Los_Angeles: first at UTC-07:00 PDT, "
+        "then at UTC-08:00 PST; give the offset to choose, "
+        "e.g. 2026-11-01T01:30-07:00 or 2026-11-01T01:30-08:00"
     )
 
 
 @pytest.mark.parametrize(
     ("naive", "tz", "error", "words"),
     [
-        ("2026-09-06T00:30", "America/Santiago", NonexistentTimeError, "clocks jump from 00:00 to 01:00 that day"),
+        (
+            "2026-09-06T00:30",
+            "America/Santiago",
+            NonexistentTimeError,
+            "clocks jump from 00:00 to 01:00 that day",
+        ),
         ("2026-10-04T02:15", "Australia/Lord_Howe", NonexistentTimeError, "from 02:00 to 02:30 that day"),
-        ("2026-04-05T01:45", "Australia/Lord_Howe", AmbiguousTimeError, "first at UTC+11:00, then at UTC+10:30"),
+        (
+            "2026-04-05T01:45",
+            "Australia/Lord_Howe",
+            AmbiguousTimeError,
+            "first at UTC+11:00, then at UTC+10:30",
+        ),
         ("2009-03-22T00:30", "Asia/Tehran", NonexistentTimeError, "(UTC+03:30 to UTC+04:30)"),
         ("2026-03-29T01:30", "Europe/Dublin", NonexistentTimeError, "(UTC+00:00 GMT to UTC+01:00 IST)"),
-        ("2026-10-25T01:30", "Europe/Dublin", AmbiguousTimeError, "first at UTC+01:00 IST, then at UTC+00:00 GMT"),
+        (
+            "2026-10-25T01:30",
+            "Europe/Dublin",
+            AmbiguousTimeError,
+            "first at UTC+01:00 IST, then at UTC+00:00 GMT",
+        ),
         (
             "2011-12-30T12:00",
             "Pacific/Apia",
@@ -154,7 +182,9 @@ def test_resolve_local_takes_only_naive_datetimes() -> None:
         (" 2026-06-16 ", " 09:30 ", "Asia/Tehran", "2026-06-16T06:00:00+00:00"),
     ],
 )
-def test_parse_date_time_reads_a_date_and_a_clock_in_a_zone(day: str, clock: str, tz: str, expected: str) -> None:
+def test_parse_date_time_reads_a_date_and_a_clock_in_a_zone(
+    day: str, clock: str, tz: str, expected: str
+) -> None:
     assert parse_date_time(day, clock, tz=tz).isoformat() == expected
 
 
@@ -163,7 +193,12 @@ def test_parse_date_time_reads_a_date_and_a_clock_in_a_zone(day: str, clock: str
     [
         ("2026-13-07", "22:00", TimeInputError, "'2026-13-07' is not a date; write it as YYYY-MM-DD"),
         ("tomorrow", "22:00", TimeInputError, "'tomorrow' is not a date"),
-        ("2026-12-07", "24:00", TimeInputError, "'24:00' is not a time of day; write it as HH:MM in 24-hour form"),
+        (
+            "2026-12-07",
+            "24:00",
+            TimeInputError,
+            "'24:00' is not a time of day; write it as HH:MM in 24-hour form",
+        ),
         ("2026-12-07", "7pm", TimeInputError, "'7pm' is not a time of day"),
         ("2026-12-07", "12:60", TimeInputError, "'12:60' is not a time of day"),
         ("2026-03-08", "02:30", NonexistentTimeError, "clocks jump from 02:00 to 03:00"),

@@ -1,0 +1,206 @@
+"""Engine benchmark: evaluate() and suggest() against the minute-by-minute oracle in tests/oracle.py.
+
+Not part of the test run. From the repository root::
+
+    .venv/bin/python benchmarks/engine.py [--json out.json] [--repeat N]
+
+Each case is timed with ``time.perf_counter`` over several runs and the median is reported, for the engine and
+for the oracle; the speed-up is oracle median / engine median. Every case also checks that both give the same
+answer, so the figures compare equal work. The issue's target: the engine at least 100x the oracle, and under
+5 ms for one window against 400 regions. Results are in docs/performance.md ("Engine").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for tests.oracle
+
+from chatops.domain import evaluate, suggest  # noqa: E402
+from chatops.domain.models import Region, SensitivePeriod, Team, Window  # noqa: E402
+from tests import oracle  # noqa: E402
+
+AREAS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+START = datetime(2026, 6, 16, 5, 0, tzinfo=UTC)
+TEAM = Team(timezone="America/Los_Angeles", working_hours=("mon-fri 09:00-17:00",))
+
+
+def canonical_zones() -> list[str]:
+    """IANA zones named Area/Place (no Etc/, no legacy names such as US/Pacific or Iran), sorted."""
+    return [k for k in sorted(zoneinfo.available_timezones()) if k.split("/")[0] in AREAS and "/" in k]
+
+
+def world(count: int, *, sensitive_days: tuple[int, int] | None = None) -> list[Region]:
+    """``count`` regions over the canonical zones with realistic peak hours.
+
+    Without ``sensitive_days`` every fourth region has a sensitive period covering the benchmark window and every
+    tenth is always sensitive (so sensitivity is computed, and some regions flag). With ``sensitive_days=(a, b)``
+    every region is sensitive from day ``a`` to day ``b`` after START (local dates).
+    """
+    zones = canonical_zones()
+    if len(zones) < count:
+        raise SystemExit(f"only {len(zones)} canonical zones are installed; {count} are needed")
+    regions = []
+    for i, key in enumerate(zones[:count]):
+        periods: tuple[SensitivePeriod, ...] = ()
+        always = False
+        if sensitive_days is not None:
+            first, last = (START.date() + timedelta(days=d) for d in sensitive_days)
+            periods = (SensitivePeriod(start=first, end=last, reason="benchmark"),)
+        elif i % 10 == 0:
+            always = True
+        elif i % 4 == 0:
+            periods = (SensitivePeriod(start=date(2026, 6, 10), end=date(2026, 6, 20), reason="election"),)
+        regions.append(
+            Region(
+                id=f"r{i}",
+                name=key,
+                timezone=key,
+                peak_hours=("mon-fri 07:00-23:00", "sat-sun 09:00-24:00", "fri 23:00-01:00"),
+                sensitive=always,
+                sensitive_reason="always" if always else None,
+                sensitive_periods=periods,
+            )
+        )
+    return regions
+
+
+@dataclass
+class Result:
+    case: str
+    engine_ms: float
+    oracle_ms: float
+    speedup: float
+    engine_runs: int
+    oracle_runs: int
+    answer: str
+
+
+def median_ms(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    times = []
+    value = None
+    for _ in range(runs):
+        began = time.perf_counter()
+        value = fn()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times), value
+
+
+def bench(
+    case: str, engine: Callable[[], Any], slow: Callable[[], Any], *, runs: int, oracle_runs: int, answer: str
+) -> Result:
+    engine()  # warm caches (zoneinfo's, pydantic's) once, as a long-running app would have them
+    engine_ms, fast_value = median_ms(engine, runs)
+    oracle_ms, slow_value = median_ms(slow, oracle_runs)
+    if fast_value != slow_value:
+        raise SystemExit(f"{case}: the engine and the oracle disagree:\n{fast_value}\n{slow_value}")
+    return Result(case, engine_ms, oracle_ms, oracle_ms / engine_ms, runs, oracle_runs, answer)
+
+
+def evaluation_case(window: Window, regions: list[Region], *, runs: int, oracle_runs: int, case: str) -> Result:
+    def fast() -> list[tuple[str, int, bool, bool]]:
+        return [
+            (r.id, r.peak_overlap_minutes, r.sensitive, r.flagged) for r in evaluate(window, regions=regions).regions
+        ]
+
+    def slow() -> list[tuple[str, int, bool, bool]]:
+        return [(r.id, r.peak_minutes, r.sensitive, r.flagged) for r in oracle.evaluate(window, regions)]
+
+    flagged = sum(flag for *_, flag in fast())
+    return bench(case, fast, slow, runs=runs, oracle_runs=oracle_runs, answer=f"{flagged} regions flagged")
+
+
+def suggestion_case(*, runs: int, oracle_runs: int) -> Result:
+    regions = world(50, sensitive_days=(0, 9))
+    window = Window.of(START, timedelta(hours=1))
+    horizon = timedelta(days=14)
+
+    def fast() -> list[Window]:
+        return suggest(window, regions=regions, team=TEAM, horizon=horizon, count=3)
+
+    def slow() -> list[Window]:
+        return oracle.suggest(window, regions=regions, team=TEAM, horizon=horizon, count=3)
+
+    found = fast()
+    answer = ", ".join(f"{w.start:%m-%d %H:%M}Z" for w in found) or "none"
+    return bench(
+        "suggest: 1h, 14-day horizon, 50 sensitive regions, team hours",
+        fast,
+        slow,
+        runs=runs,
+        oracle_runs=oracle_runs,
+        answer=answer,
+    )
+
+
+def run(repeat: int) -> list[Result]:
+    one_hour = Window.of(START, timedelta(hours=1))
+    thirty_days = Window.of(START, timedelta(days=30))
+    return [
+        evaluation_case(one_hour, world(1), runs=repeat * 10, oracle_runs=repeat, case="evaluate: 1h, 1 region"),
+        evaluation_case(one_hour, world(50), runs=repeat * 5, oracle_runs=repeat, case="evaluate: 1h, 50 regions"),
+        evaluation_case(one_hour, world(400), runs=repeat, oracle_runs=3, case="evaluate: 1h, 400 regions"),
+        evaluation_case(thirty_days, world(50), runs=repeat, oracle_runs=1, case="evaluate: 30 days, 50 regions"),
+        suggestion_case(runs=repeat, oracle_runs=1),
+    ]
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "tzdata_zones": len(zoneinfo.available_timezones()),
+    }
+
+
+def table(results: list[Result]) -> str:
+    rows = [["case", "engine ms", "oracle ms", "speed-up", "answer"]]
+    rows += [
+        [r.case, f"{r.engine_ms:.3f}", f"{r.oracle_ms:.1f}", f"{r.speedup:,.0f}x", r.answer] for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    align = [str.ljust, str.rjust, str.rjust, str.rjust, str.ljust]
+    return "\n".join(
+        "  ".join(a(cell, w) for a, cell, w in zip(align, row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--repeat", type=int, default=20, help="engine runs per case (x10 and x5 for small ones)")
+    args = parser.parse_args(argv)
+    results = run(max(1, args.repeat))
+    info = machine()
+    print(f"Python {info['python']} ({info['implementation']}), {info['cpus']} CPUs, {info['platform']}")
+    print(table(results))
+    four_hundred = next(r for r in results if "400" in r.case)
+    slowest = min(r.speedup for r in results)
+    print(
+        f"target: >= 100x the oracle (lowest {slowest:,.0f}x), < 5 ms for 400 regions "
+        f"({four_hundred.engine_ms:.2f} ms): {'met' if slowest >= 100 and four_hundred.engine_ms < 5 else 'NOT met'}"
+    )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
