@@ -107,9 +107,11 @@ class WsgiApp:
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        response = self.runtime.app.dispatch(
-            BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
-        )
+        try:
+            request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
+        except ValueError:  # Bolt parses the body up front: a payload that is not JSON
+            return _respond(start_response, "400 Bad Request", "malformed payload\n")
+        response = self.runtime.app.dispatch(request)
         data = (response.body or "").encode()
         out_headers = [(k, v) for k, values in response.headers.items() for v in values if k.lower() != "content-length"]
         out_headers.append(("Content-Length", str(len(data))))
@@ -148,6 +150,9 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
                 "accesslog": None,
                 "worker_exit": worker_exit,
             }
+            if "control_socket_disable" in self.cfg.settings:
+                # Newer gunicorns open a control socket at a fixed path; instances side by side would collide.
+                options["control_socket_disable"] = True
             for key, value in options.items():
                 self.cfg.set(key, value)
 
