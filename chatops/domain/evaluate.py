@@ -7,14 +7,22 @@ at least part of a minute inside its peak hours. The window is flagged when any 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+
 from chatops.domain import timeline
-from chatops.domain.models import Evaluation, Region, RegionResult, Window
+from chatops.domain.models import Evaluation, HoursRange, Region, RegionResult, Window
 
 
 def _peak_minutes(seconds: int) -> int:
     # Any overlap counts as at least one minute, so "flagged" and "peak minutes > 0" never disagree.
     return -(-seconds // 60)
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(ranges: tuple[HoursRange, ...]) -> tuple[str, ...]:
+    # Writing ranges back as text was a third of evaluate()'s time with many regions; they never change.
+    return tuple(str(r) for r in ranges)
 
 
 def sensitivity_reasons(region: Region, segs: Sequence[timeline.Segment]) -> list[str]:
@@ -29,9 +37,11 @@ def sensitivity_reasons(region: Region, segs: Sequence[timeline.Segment]) -> lis
     return reasons
 
 
-def evaluate_region(region: Region, window: Window) -> RegionResult:
+def evaluate_region(region: Region, window: Window, *, span: timeline.Interval | None = None) -> RegionResult:
+    """How ``window`` looks from ``region``; ``span`` is the window in POSIX seconds, when already known."""
     zone = region.zone
-    segs = timeline.segments(zone, timeline.to_ts(window.start), timeline.to_ts(window.end))
+    start, end = span or (timeline.to_ts(window.start), timeline.to_ts(window.end))
+    segs = timeline.segments(zone, start, end)
     minutes = _peak_minutes(timeline.total(timeline.in_wall_hours(segs, region.peak_hours)))
     reasons = sensitivity_reasons(region, segs)
     sensitive = bool(reasons)
@@ -45,10 +55,11 @@ def evaluate_region(region: Region, window: Window) -> RegionResult:
         peak_overlap_minutes=minutes,
         flagged=sensitive and minutes > 0,
         reasons=tuple(reasons),
-        peak_hours=tuple(str(r) for r in region.peak_hours),
+        peak_hours=_labels(region.peak_hours),
     )
 
 
 def evaluate(window: Window, *, regions: Sequence[Region]) -> Evaluation:
     """Evaluate ``window`` against every region, in the order given."""
-    return Evaluation(window=window, regions=tuple(evaluate_region(r, window) for r in regions))
+    span = (timeline.to_ts(window.start), timeline.to_ts(window.end))
+    return Evaluation(window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions))

@@ -118,6 +118,9 @@ def in_wall_hours(segs: Sequence[Segment], ranges: Sequence[HoursRange]) -> list
     """Instants within the segments whose local time falls within ``ranges``."""
     if not ranges:
         return []
+    if len(segs) == 1:  # the usual case (no offset change in the span): instants() already sorts and merges
+        seg = segs[0]
+        return instants(segs, wall_hours(ranges, seg[0] + seg[2], seg[1] + seg[2]))
     result: list[Interval] = []
     for seg in segs:
         result.extend(instants((seg,), wall_hours(ranges, seg[0] + seg[2], seg[1] + seg[2])))
