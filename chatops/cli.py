@@ -18,8 +18,11 @@ from chatops.config import load_regions
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import Evaluation, Window
 from chatops.domain.policy import check_window
+from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
-from chatops.errors import ChatopsError, InputError
+from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
+from chatops.store import EventRow, Store
+from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 
@@ -159,7 +162,145 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode instead")
     serve.set_defaults(handler=cmd_serve)
+
+    database = _Parser(add_help=False)
+    database.add_argument(
+        "--database-url", default=None, help="database URL (default: $CHATOPS_DATABASE_URL or sqlite:///chatops.db)"
+    )
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    upgrade = db_sub.add_parser("upgrade", parents=[database], help="apply pending schema migrations")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit", help="read and verify the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    export = audit_sub.add_parser("export", parents=[database], help="every audit event, as JSON lines or CSV")
+    export.add_argument("--since", help="only events at or after this UTC date or time (2026-11-01, 2026-11-01T12:00)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.set_defaults(handler=cmd_audit_export)
+    show = audit_sub.add_parser("show", parents=[database], help="one change's history and thread")
+    show.add_argument("proposal", help="the change number: 12 or CHG-12")
+    show.set_defaults(handler=cmd_audit_show)
+    verify = audit_sub.add_parser("verify", parents=[database], help="check every proposal's hash chain")
+    verify.set_defaults(handler=cmd_audit_verify)
     return parser
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    return str(args.database_url or os.environ.get("CHATOPS_DATABASE_URL") or "sqlite:///chatops.db")
+
+
+def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> Store:
+    from sqlalchemy.engine import make_url
+
+    url = _database_url(args)
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        raise ConfigError(f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)") from None
+    try:
+        return SqlStore.open(url, migrate=migrate)
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ConfigError(f"cannot open the database at {shown}: {first_line}") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.store.migrate import head_revision
+
+    store = _open_store(args)
+    store.close()
+    out.write(f"database is at schema revision {head_revision()}\n")
+    return 0
+
+
+def _proposal_number(text: str) -> int:
+    digits = text.strip().upper().removeprefix("CHG-")
+    if not digits.isdigit():
+        raise InputError(f"{text!r} is not a change number (write 12 or CHG-12)")
+    return int(digits)
+
+
+def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.audit import export_csv, export_jsonl
+
+    since = None
+    if args.since:
+        since = to_ts(parse_start(args.since, tz="UTC")) if "T" in args.since else to_ts(
+            parse_start(f"{args.since}T00:00", tz="UTC")
+        )
+    store = _open_store(args)
+    try:
+        writer = export_csv if args.format == "csv" else export_jsonl
+        for chunk in writer(store.iter_events(since=since)):
+            out.write(chunk)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.audit import describe
+
+    number = _proposal_number(args.proposal)
+    store = _open_store(args)
+    try:
+        row = store.get_proposal(number)
+        if row is None:
+            raise NotFoundError(f"there is no change CHG-{number} in this database")
+        events = store.events(row.id)
+    finally:
+        store.close()
+    out.write(f"CHG-{row.id}: {row.title}\n")
+    out.write(f"status {row.status.value}; proposed by {row.proposer}; window {from_ts(row.start_ts).isoformat()}"
+              f" -> {from_ts(row.end_ts).isoformat()}{' (flagged)' if row.flagged else ''}\n")
+    out.write(f"thread: {_permalink(row.channel, row.message_ts)}\n\n")
+    for event in events:
+        out.write(describe(event) + "\n")
+    return 0
+
+
+def _permalink(channel: str, message_ts: str | None) -> str:
+    """The thread's permalink from Slack when a bot token is set; else where to find it."""
+    if not message_ts:
+        return f"not posted yet (channel {channel})"
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10)
+        try:
+            return str(client.chat_getPermalink(channel=channel, message_ts=message_ts)["permalink"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            return f"channel {channel}, message {message_ts} (permalink unavailable: {exc.__class__.__name__})"
+    return f"channel {channel}, message {message_ts} (set SLACK_BOT_TOKEN for a permalink)"
+
+
+def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.audit import verify_chains
+
+    store = _open_store(args)
+    try:
+        counted: list[int] = []
+
+        def counting() -> Iterator[EventRow]:
+            for event in store.iter_events():
+                counted.append(event.proposal_id)
+                yield event
+
+        problems = verify_chains(counting())
+    finally:
+        store.close()
+    for problem in problems:
+        out.write(f"BROKEN: {problem}\n")
+    proposals = len(set(counted))
+    if problems:
+        out.write(f"{len(problems)} problem(s) in the audit log ({len(counted)} events, {proposals} proposals)\n")
+        return 1
+    out.write(f"audit log intact: {len(counted)} events in {proposals} proposals, every hash chain verified\n")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:

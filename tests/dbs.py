@@ -1,18 +1,19 @@
 """Fresh, isolated databases for tests, one per backend: reuse these for any test that needs a real store.
 
 - SQLite: a file in the test's ``tmp_path``.
-- PostgreSQL: the server at ``CHATOPS_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
-  Each test gets its own schema, ``t_<random hex>``, created for it and dropped (``CASCADE``) afterwards; the URL
-  handed to the test carries ``options=-csearch_path=t_…``, so every connection the store opens creates and finds
-  its tables there, and the ``test`` database itself stays clean. An unreachable server FAILS the test (never
-  skips), with a message saying where it looked.
+- PostgreSQL: the server at ``CHATOPS_TEST_POSTGRES_URL`` (default
+  ``postgresql://postgres@127.0.0.1:5432/test``). Each test gets its own schema, ``t_<random hex>``, created
+  for it and dropped (``CASCADE``) afterwards; the URL handed to the test carries
+  ``options=-csearch_path=t_…``, so every connection the store opens creates and finds its tables there, and
+  the ``test`` database itself stays clean. An unreachable server FAILS the test (never skips), with a
+  message saying where it looked.
 
 Use in a conftest::
 
     from dbs import db_backend, db_url, store  # noqa: F401  (re-exported fixtures)
 
-``db_backend`` is parametrized over :data:`BACKENDS`, so every test that uses ``db_url`` or ``store`` runs once per
-backend. ``fresh_url(backend, tmp_path)`` is the same thing as a context manager, for a second database in a test.
+``db_backend`` is parametrized over :data:`BACKENDS`, so every test that uses ``db_url`` or ``store`` runs
+once per backend. ``fresh_url(backend, tmp_path)`` is the same as a context manager, for a second database.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _admin_url(url: str) -> str:
 
 @contextmanager
 def postgres_schema_url(base_url: str = POSTGRES_URL) -> Iterator[str]:
-    """Create a unique schema on the server at ``base_url``, yield a URL whose connections use it, drop it after."""
+    """Create a unique schema at ``base_url``, yield a URL whose connections use it, drop it afterwards."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(_admin_url(base_url), poolclass=NullPool)
     try:

@@ -12,6 +12,7 @@ change :mod:`chatops.store.schema` to match; ``tests/store/test_migrations.py`` 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # pg_advisory_xact_lock(int4, int4): a fixed class id for "chatops schema migration", and the schema's hash.
 _LOCK_CLASS = 0x0C4A7095
+_PROCESS_LOCK = threading.RLock()
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(coalesce(current_schema(), '')))")
 
 
@@ -42,16 +44,19 @@ def head_revision() -> str:
 
 
 def _lock(conn: Connection) -> None:
-    if False:
+    if conn.dialect.name == "postgresql":
         conn.execute(_PG_LOCK, {"cls": _LOCK_CLASS})
 
 
 def upgrade_connection(conn: Connection) -> None:
     """Migrate to head inside ``conn``'s current transaction (which the caller commits)."""
-    _lock(conn)
-    cfg = alembic_config()
-    cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    # Alembic's ``context`` and ``op`` are process-wide proxies, so two threads must never migrate at once,
+    # even on different databases; the database lock then orders processes.
+    with _PROCESS_LOCK:
+        _lock(conn)
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
 
 
 def _with_engine(url_or_engine: str | Engine) -> tuple[Engine, bool]:
@@ -66,7 +71,7 @@ def upgrade(url_or_engine: str | Engine) -> None:
     """Bring the database to the newest schema; a no-op when it is there already."""
     engine, owned = _with_engine(url_or_engine)
     try:
-        with engine.begin() as conn:
+        with _PROCESS_LOCK, engine.begin() as conn:
             upgrade_connection(conn)
     finally:
         if owned:

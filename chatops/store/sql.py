@@ -205,7 +205,7 @@ def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
 def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = False) -> ProposalRow | None:
     stmt = select(proposals).where(proposals.c.id == proposal_id)
     if for_update:
-        pass
+        stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
     return None if row is None else _proposal(row)
 
@@ -489,7 +489,7 @@ class SqlStore:
             )
             .order_by(outbox.c.id)
             .limit(limit)
-            
+            .with_for_update(skip_locked=True, of=outbox)
         )
         with self.transaction() as tx:
             conn = tx._conn

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import oracle  # tests/oracle.py: pytest puts tests/ on sys.path (it has no __init__.py)
 import pytest
 
 from chatops.domain import evaluate
 from chatops.domain.models import Region, SensitivePeriod, Window
-from tests import oracle
 
 LA, SANTIAGO, HAVANA = "America/Los_Angeles", "America/Santiago", "America/Havana"
 LORD_HOWE, APIA = "Australia/Lord_Howe", "Pacific/Apia"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
+import oracle  # tests/oracle.py: pytest puts tests/ on sys.path (it has no __init__.py)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import HoursRange, Region, SensitivePeriod, Team, Window
-from tests import oracle
 
 ZONES = sorted(zoneinfo.available_timezones())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,11 +45,10 @@ def regions(draw: st.DrawFn, *, near: Window, index: int = 0) -> Region:
     """A region in a random zone whose sensitive periods (if any) fall near the window, so they matter."""
     base = near.start.date()
     periods = []
-    for _ in range(draw(st.integers(0, 2))):
+    for n in range(draw(st.integers(0, 2))):
         first = base + timedelta(days=draw(st.integers(-3, 5)))
-        periods.append(
-            SensitivePeriod(start=first, end=first + timedelta(days=draw(st.integers(0, 2))), reason=f"p{_}")
-        )
+        last = first + timedelta(days=draw(st.integers(0, 2)))
+        periods.append(SensitivePeriod(start=first, end=last, reason=f"period {n}"))
     return Region(
         id=f"r{index}",
         name=f"Region {index}",

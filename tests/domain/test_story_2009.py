@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import oracle  # tests/oracle.py: pytest puts tests/ on sys.path (it has no __init__.py)
 import pytest
 
 from chatops.config import load_regions
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import RegionsConfig, Window
 from chatops.domain.windows import parse_start
-from tests import oracle
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iran-2009.toml"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import oracle  # tests/oracle.py: pytest puts tests/ on sys.path (it has no __init__.py)
 import pytest
 
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import Region, SensitivePeriod, Team, Window
-from tests import oracle
 
 TEHRAN = Region(
     id="ir",

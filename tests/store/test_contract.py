@@ -272,7 +272,14 @@ def test_events_are_numbered_and_hash_chained_per_proposal(store: SqlStore) -> N
     assert e1.prev_hash == "" and f1.prev_hash == ""
     assert e2.prev_hash == e1.hash and e3.prev_hash == e2.hash
     assert e1.hash == event_hash(
-        prev_hash="", proposal_id=a.id, seq=1, kind="proposed", actor="U1", at=T0, reason="", data={"window": [1, 2]}
+        prev_hash="",
+        proposal_id=a.id,
+        seq=1,
+        kind="proposed",
+        actor="U1",
+        at=T0,
+        reason="",
+        data={"window": [1, 2]},
     )
     stored = store.events(a.id)
     assert stored == [e1, e2, e3]
@@ -303,7 +310,12 @@ def test_iter_events_streams_everything_in_proposal_then_seq_order(store: SqlSto
         tx.append_event(a.id, kind="proposed", actor="U", at=T0 + 1)
         tx.append_event(b.id, kind="approved", actor="U", at=T0 + 2)
         tx.append_event(a.id, kind="approved", actor="U", at=T0 + 3)
-    assert [(e.proposal_id, e.seq) for e in store.iter_events()] == [(a.id, 1), (a.id, 2), (b.id, 1), (b.id, 2)]
+    assert [(e.proposal_id, e.seq) for e in store.iter_events()] == [
+        (a.id, 1),
+        (a.id, 2),
+        (b.id, 1),
+        (b.id, 2),
+    ]
     assert [(e.proposal_id, e.seq) for e in store.iter_events(since=T0 + 2)] == [(a.id, 2), (b.id, 2)]
 
 
@@ -321,7 +333,9 @@ def test_iter_events_handles_more_rows_than_one_batch(store: SqlStore) -> None:
 
 def enqueue(store: SqlStore, proposal_id: int, kind: str, *, at: int = T0) -> int:
     with store.transaction() as tx:
-        return tx.enqueue(proposal_id, kind=kind, payload={"kind": kind, "blocks": [{"type": "section"}]}, at=at)
+        return tx.enqueue(
+            proposal_id, kind=kind, payload={"kind": kind, "blocks": [{"type": "section"}]}, at=at
+        )
 
 
 def claimed(store: SqlStore, now: int, **kwargs: Any) -> list[int]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from importlib.resources import files
 
 from alembic.autogenerate import compare_metadata
@@ -100,3 +103,32 @@ def test_instances_starting_at_once_on_a_fresh_database_both_succeed(db_url: str
     finally:
         for s in opened:
             s.close()
+
+
+# Waits for an agreed instant, so the processes hit the fresh database together, then opens (and migrates) it.
+_OPEN_AT = """
+import sys, time
+from chatops.store.sql import SqlStore
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+SqlStore.open(sys.argv[1]).close()
+"""
+
+
+def test_processes_starting_at_once_on_a_fresh_database_all_succeed(db_url: str) -> None:
+    start_at = f"{time.time() + 3:.3f}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, db_url, start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    failures = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            failures.append(err)
+    assert not failures, failures[0]
+    assert current_revision(db_url) == head_revision()
