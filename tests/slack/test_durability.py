@@ -120,11 +120,12 @@ def test_two_instances_on_postgresql_count_racing_clicks_once(tmp_path: Path, st
                     lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)), message="Approved"
                 )
                 standin.wait_until(lambda: len(standin.ephemerals()) >= 1 + 6, message="six refusals")
+                standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 3, message="both approvals")
         finally:
             stop_server(a)
             stop_server(b)
         texts = [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
-        assert len(texts) == 3, texts
+        assert len(texts) == 3, standin.dump()
         assert sum("now approved" in t for t in texts) == 1
         store = open_store(url)
         try:

@@ -1,0 +1,142 @@
+"""How the SQL store sets up connections: URLs, SQLite pragmas and transactions, the in-memory database."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from test_contract import T0, new, run_threads
+
+from chatops.store import NewProposal, open_store
+from chatops.store.sql import SqlStore, create_store_engine
+
+
+def test_postgresql_urls_use_psycopg_3() -> None:
+    engine = create_store_engine("postgresql://someone@db.example:5432/chatops")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+        assert engine.dialect.driver == "psycopg"
+    finally:
+        engine.dispose()
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        create_store_engine("mysql://root@localhost/chatops")
+
+
+def test_sqlite_files_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        # Foreign keys are enforced: no outbox message for a proposal that does not exist.
+        with pytest.raises(IntegrityError), store.transaction() as tx:
+            tx.enqueue(4242, kind="post", payload={}, at=T0)
+    finally:
+        store.close()
+
+
+def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
+    statements: list[str] = []
+    try:
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+            statements.append(statement)
+
+        with store.transaction() as tx:
+            tx.lock_proposal(1)
+        store.get_proposal(1)
+    finally:
+        store.close()
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN DEFERRED"]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_store_is_one_database_shared_by_all_threads(url: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, SqlStore)
+    try:
+        with store.transaction() as tx:
+            p = tx.insert_proposal(new("k", approvals_required=0))
+
+        def bump(i: int) -> None:
+            with store.transaction() as tx:
+                row = tx.lock_proposal(p.id)
+                assert row is not None
+                tx.update_proposal(p.id, at=T0 + i, approvals_required=row.approvals_required + 1)
+                tx.append_event(p.id, kind="note", actor=f"U{i}", at=T0 + i)
+
+        run_threads(8, bump)
+        got = store.get_proposal(p.id)
+        assert got is not None
+        assert got.approvals_required == 8
+        # iter_events on the shared connection can be consumed while the store is used.
+        for event in store.iter_events():
+            assert store.get_proposal(event.proposal_id) is not None
+        assert len(list(store.iter_events())) == 8
+    finally:
+        store.close()
+
+
+def test_two_in_memory_stores_are_separate_databases() -> None:
+    a = SqlStore.open("sqlite://")
+    b = SqlStore.open("sqlite://")
+    try:
+        with a.transaction() as tx:
+            tx.insert_proposal(
+                NewProposal(
+                    idempotency_key=None,
+                    title="t",
+                    proposer="U",
+                    channel="C",
+                    input_tz="UTC",
+                    start_ts=1,
+                    end_ts=2,
+                    flagged=False,
+                    approvals_required=1,
+                    evaluation={},
+                    created_at=0,
+                )
+            )
+        assert (a.count_proposals(), b.count_proposals()) == (1, 0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_readers_are_not_blocked_by_a_writer_on_sqlite(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
+    try:
+        with store.transaction() as tx:
+            p = tx.insert_proposal(new("k"))
+        in_write = threading.Event()
+        release = threading.Event()
+
+        def writer() -> None:
+            with store.transaction() as tx:
+                tx.update_proposal(p.id, at=T0 + 1, round=2)
+                in_write.set()
+                release.wait(timeout=30)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            assert in_write.wait(timeout=30)
+            got = store.get_proposal(p.id)  # WAL: the committed state, without waiting for the writer
+            assert got is not None and got.round == 1
+        finally:
+            release.set()
+            t.join(timeout=30)
+        got = store.get_proposal(p.id)
+        assert got is not None and got.round == 2
+    finally:
+        store.close()
