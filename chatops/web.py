@@ -138,7 +138,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
         for runtime in runtimes:
             runtime.close()
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             options = {
                 "bind": f"{host}:{port}",

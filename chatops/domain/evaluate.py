@@ -45,7 +45,8 @@ def evaluate_region(region: Region, window: Window, *, span: timeline.Interval |
     minutes = _peak_minutes(timeline.total(timeline.in_wall_hours(segs, region.peak_hours)))
     reasons = sensitivity_reasons(region, segs)
     sensitive = bool(reasons)
-    return RegionResult(
+    # Every field comes from validated models or is computed here: skip re-validation (half the per-region cost).
+    return RegionResult.model_construct(
         id=region.id,
         name=region.name,
         timezone=region.timezone,
@@ -62,4 +63,6 @@ def evaluate_region(region: Region, window: Window, *, span: timeline.Interval |
 def evaluate(window: Window, *, regions: Sequence[Region]) -> Evaluation:
     """Evaluate ``window`` against every region, in the order given."""
     span = (timeline.to_ts(window.start), timeline.to_ts(window.end))
-    return Evaluation(window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions))
+    return Evaluation.model_construct(
+        window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions)
+    )

@@ -1,0 +1,117 @@
+"""The /maintenance parser and the Block Kit builders: pure, so tested (and fuzzed) without Slack."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chatops.errors import InputError
+from chatops.slack import blocks
+from chatops.slack.commands import Verb, parse_command
+
+
+@pytest.mark.parametrize(
+    ("text", "verb", "zone", "duration", "title"),
+    [
+        ("propose 2026-12-07 22:00 America/Los_Angeles 1h Core network upgrade", Verb.PROPOSE,
+         "America/Los_Angeles", timedelta(hours=1), "Core network upgrade"),
+        ("propose 2026-12-07 22:00 1h30m   Spaces   kept  inside", Verb.PROPOSE, None,
+         timedelta(minutes=90), "Spaces   kept  inside"),
+        ("PROPOSE 2026-12-07 22:00 UTC 2d <!channel> & friends", Verb.PROPOSE, "UTC", timedelta(days=2),
+         "<!channel> & friends"),
+        ("check 2026-12-07 22:00 Asia/Kathmandu 45m", Verb.CHECK, "Asia/Kathmandu", timedelta(minutes=45), ""),
+        ("check 2026-12-07 22:00 90m", Verb.CHECK, None, timedelta(minutes=90), ""),
+    ],
+)
+def test_reads_what_people_type(
+    text: str, verb: Verb, zone: str | None, duration: timedelta, title: str
+) -> None:
+    command = parse_command(text)
+    assert command.verb is verb and command.window is not None
+    assert command.window.zone == zone and command.window.duration == duration and command.title == title
+
+
+@pytest.mark.parametrize(("text", "verb"), [("", Verb.HELP), ("  help ", Verb.HELP), ("list", Verb.LIST),
+                                            ("propose", Verb.PROPOSE_FORM)])
+def test_short_forms(text: str, verb: Verb) -> None:
+    assert parse_command(text).verb is verb
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("propose 2026-12-07", "not enough"),
+        ("propose 2026-12-07 22:00 UTC", "not a duration"),
+        ("propose 2026-12-07 22:00 1h", "needs a title"),
+        ("check 2026-12-07 22:00 1h and more", "unexpected"),
+        ("deploy now", "unknown subcommand"),
+        ("x" * 5000, "characters long"),
+    ],
+)
+def test_refuses_clearly(text: str, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        parse_command(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_or_is_refused_with_an_input_error(text: str) -> None:
+    try:
+        command = parse_command(text)
+    except InputError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert command.verb in Verb
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=200).filter(lambda t: t.strip() and "\x00" not in t))
+def test_any_title_survives_verbatim(title: str) -> None:
+    command = parse_command(f"propose 2026-12-07 22:00 UTC 1h {title}")
+    assert command.title == title.strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=500))
+def test_escaped_user_text_cannot_mention_or_link(text: str) -> None:
+    escaped = blocks.escape(text)
+    assert "<" not in escaped and ">" not in escaped
+    assert escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text  # nothing lost
+
+
+def test_messages_keep_slacks_limits_with_hundreds_of_regions() -> None:
+    regions = [
+        {
+            "id": f"r{i}", "name": f"Region {i} " + "x" * 80, "timezone": "Asia/Tehran",
+            "local_start": "2026-12-08T09:30:00+03:30", "local_end": "2026-12-08T10:30:00+03:30",
+            "sensitive": True, "peak_overlap_minutes": 60, "flagged": True, "reasons": ["<!here> " + "y" * 400],
+        }
+        for i in range(400)
+    ]
+    evaluation = {
+        "window": {"start": "2026-12-08T06:00:00+00:00", "end": "2026-12-08T07:00:00+00:00"},
+        "flagged": True, "regions": regions,
+        "suggestions": [{"start": "2026-12-08T19:30:00+00:00", "end": "2026-12-08T20:30:00+00:00"}],
+    }
+    message = blocks.assessment_message(evaluation, heading="Check")
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        for text in _texts(block):
+            assert len(text) <= 3000
+    shown = json.dumps(message)
+    assert "390 more sensitive regions" in shown
+    assert "<!here>" not in shown
+
+
+def _texts(block: dict) -> list[str]:
+    out = []
+    if isinstance(block.get("text"), dict):
+        out.append(block["text"]["text"])
+    for element in block.get("elements", []):
+        if isinstance(element, dict) and "text" in element and isinstance(element["text"], str):
+            out.append(element["text"])
+    return out
