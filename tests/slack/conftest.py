@@ -159,7 +159,9 @@ def server(tmp_path: Path, standin: SlackStandIn, database_url: str) -> Iterator
     running = start_server(tmp_path, standin, database_url)
     yield running
     stop_server(running)
-    assert "Traceback" not in running.output(), running.output()
+    output = running.output()
+    assert "Traceback" not in output, output
+    assert TOKEN not in output and SECRET not in output  # secrets never reach the logs
 
 
 @pytest.fixture

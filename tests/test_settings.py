@@ -1,0 +1,58 @@
+"""Settings come from the environment once; a missing one is named; secrets never show."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from chatops.config import load_settings
+from chatops.errors import ConfigError
+
+TOKEN = "xoxb-1111-2222-supersecrettoken"
+SIGNING = "0123456789abcdef-signing-secret"
+
+
+def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHATOPS_CHANNEL"):
+        assert f"{name} is not set" in message
+
+
+def test_secrets_stay_out_of_reprs_errors_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    monkeypatch.setenv("CHATOPS_CHANNEL", "C1")
+    monkeypatch.setenv("CHATOPS_APPROVERS", "U1, S2 U3")
+    settings = load_settings()
+    assert settings.approver_ids == {"U1", "S2", "U3"}
+    assert settings.slack_bot_token.get_secret_value() == TOKEN
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert TOKEN not in text and SIGNING not in text
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("chatops").info("settings: %s", settings)
+    assert TOKEN not in caplog.text and SIGNING not in caplog.text
+
+    monkeypatch.setenv("SLACK_API_URL", "ftp://nowhere")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "SLACK_API_URL" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_serve_without_settings_says_which_and_exits_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatops", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "SLACK_BOT_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
