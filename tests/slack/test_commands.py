@@ -149,3 +149,29 @@ def test_front_door_refuses_oversized_and_odd_requests(server: Server) -> None:
     odd = b"payload=%7Bnot-json"
     assert httpx.post(server.events_url, content=odd, headers={
         **sign(odd, SECRET), "Content-Type": "application/x-www-form-urlencoded"}).status_code < 500
+
+
+def test_unknown_actions_and_views_for_missing_changes_change_nothing(
+    slack: SlackClientSim, standin: SlackStandIn
+) -> None:
+    unknown = slack.block_action("chatops_self_destruct", value="1", user_id=PROPOSER)
+    assert unknown.status_code < 500
+    forged = slack.block_action(ids.APPROVE, value="not-a-number", user_id=PROPOSER)
+    assert forged.status_code == 200
+    assert "does not name a change" in private_answer(standin)
+    ghost = slack.view_submission(
+        ids.REJECT_VIEW,
+        values={ids.REASON: {ids.REASON: payloads.plain_text_input("why not")}},
+        private_metadata=json.dumps({"proposal": 424242, "version": 1}),
+        user_id=PROPOSER,
+    )
+    assert ghost.status_code == 200
+    assert "no change #424242" in json.dumps(ghost.json()["errors"])
+    garbage_meta = slack.view_submission(
+        ids.REJECT_VIEW,
+        values={ids.REASON: {ids.REASON: payloads.plain_text_input("why not")}},
+        private_metadata="{not json",
+        user_id=PROPOSER,
+    )
+    assert garbage_meta.json()["response_action"] == "errors"
+    assert not standin.calls_to("chat.postMessage")
