@@ -7,9 +7,10 @@ to Slack directly. Errors are :mod:`chatops.errors` values whose text is meant f
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,12 @@ from chatops.domain.models import Evaluation, RegionsConfig, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
-from chatops.store import DuplicateKey, NewProposal, ProposalRow, Store
+from chatops.store import DuplicateKey, NewProposal, ProposalRow, Store, Tx
 
 TITLE_MAX = 150
 TEXT_MAX = 2000
 REASON_MAX = 500
+logger = logging.getLogger(__name__)
 _URL_RE = re.compile(r"^https?://[^\s<>|]+$")
 
 
@@ -91,7 +93,6 @@ class Outcome:
     approvals: tuple[str, ...] = ()
     created: bool = True
     assessment: Assessment | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def clean_text(value: str, *, field_name: str, limit: int, required: bool = False) -> str:
@@ -118,6 +119,7 @@ class Service:
         approvers: Callable[[], frozenset[str]],
         clock: Callable[[], datetime] = utcnow,
         on_enqueue: Callable[[], None] | None = None,
+        on_event: Callable[[str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -125,6 +127,7 @@ class Service:
         self._approvers = approvers
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
+        self._on_event = on_event or (lambda kind, proposal_id: None)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -152,20 +155,11 @@ class Service:
         check_window(window, policy=self.config.policy)
         return self.assess(window)
 
-    def get(self, proposal_id: int) -> Outcome:
-        row = self.store.get_proposal(proposal_id)
-        if row is None:
-            raise NotFoundError(f"there is no change #{proposal_id}")
-        return Outcome(proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False)
-
     def upcoming(self) -> list[ProposalRow]:
         """Pending and approved windows that have not ended yet, soonest first."""
         return self.store.list_proposals(
             statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now()), limit=50
         )
-
-    def is_approver(self, user_id: str) -> bool:
-        return user_id in self._approvers()
 
     # -- changing --------------------------------------------------------------------------------------------
 
@@ -222,7 +216,7 @@ class Service:
             if existing is None:  # pragma: no cover - the key was just seen
                 raise
             return self._existing(existing)
-        self._on_enqueue()
+        self._committed("proposed", row.id)
         return Outcome(proposal=row, created=True, assessment=assessment)
 
     def _existing(self, row: ProposalRow) -> Outcome:
@@ -268,7 +262,7 @@ class Service:
                 row = tx.update_proposal(row.id, at=at, status=Status.APPROVED)
             tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
             tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
-        self._on_enqueue()
+        self._committed("approved", row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
     def reject(self, proposal_id: int, *, actor: str, reason: str) -> Outcome:
@@ -317,7 +311,7 @@ class Service:
             row = tx.update_proposal(row.id, at=at, status=status)
             tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
             tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
-        self._on_enqueue()
+        self._committed(status.value, row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
     def postpone(
@@ -376,12 +370,20 @@ class Service:
             )
             tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
             tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
-        self._on_enqueue()
+        self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
+    def _committed(self, kind: str, proposal_id: int) -> None:
+        """After a commit: wake the delivery worker, then tell the ``on_event`` hook (metrics, logs)."""
+        self._on_enqueue()
+        try:
+            self._on_event(kind, proposal_id)
+        except Exception:  # the change is committed: a failing observer must not make it look failed
+            logger.exception("the on_event hook failed for %s of proposal %s", kind, proposal_id)
+
     @staticmethod
-    def _lock(tx: Any, proposal_id: int) -> ProposalRow:
-        row: ProposalRow | None = tx.lock_proposal(proposal_id)
+    def _lock(tx: Tx, proposal_id: int) -> ProposalRow:
+        row = tx.lock_proposal(proposal_id)
         if row is None:
             raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
         return row

@@ -1,0 +1,118 @@
+"""The outbox worker against the Web API stand-in, with the clock in the test's hands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+from slackfake.standin import SlackStandIn
+
+from chatops.config import parse_regions
+from chatops.delivery import DeliveryWorker
+from chatops.service import ProposalRequest, Service
+from chatops.store.sql import SqlStore
+
+T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+CONFIG = parse_regions(
+    '[[regions]]\nid = "de"\nname = "Germany"\ntimezone = "Europe/Berlin"\npeak_hours = ["08:00-22:00"]\n',
+    source="test",
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[SlackStandIn, SqlStore, Service, DeliveryWorker, Clock]]:
+    clock = Clock()
+    with SlackStandIn() as standin:
+        store = SqlStore.open(f"sqlite:///{tmp_path / 'd.db'}")
+        service = Service(
+            store=store,
+            config=CONFIG,
+            channel="C1",
+            approvers=lambda: frozenset({"UA", "UB"}),
+            clock=lambda: datetime.fromtimestamp(clock.now, UTC),
+        )
+        worker = DeliveryWorker(
+            store=store,
+            client=WebClient(token=standin.token, base_url=standin.url),
+            give_up_after=3600,
+            retry_cap=300,
+            clock=clock,
+        )
+        try:
+            yield standin, store, service, worker, clock
+        finally:
+            store.close()
+
+
+def propose(service: Service) -> int:
+    request = ProposalRequest(
+        idempotency_key=None, proposer="UP", title="t", start=T0 + timedelta(days=1),
+        duration=timedelta(hours=1), input_tz="UTC",
+    )
+    return service.propose(request).proposal.id
+
+
+def drain(worker: DeliveryWorker) -> None:
+    while worker.run_once():
+        pass
+
+
+def test_delivers_in_order_once(setup: tuple) -> None:
+    standin, store, service, worker, _ = setup
+    pid = propose(service)
+    service.approve(pid, actor="UA")
+    drain(worker)
+    kinds = [c.method for c in standin.calls]
+    assert kinds == ["chat.postMessage", "chat.postMessage", "chat.postMessage", "chat.update"]
+    parent_ts = standin.calls[0].response["ts"]
+    assert [c.params.get("thread_ts") for c in standin.calls[1:3]] == [parent_ts, parent_ts]
+    assert store.outbox_stats(now=int(T0.timestamp()))[0] == 0
+    drain(worker)
+    assert len(standin.calls) == 4  # nothing sent twice
+
+
+def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    propose(service)
+    standin.rate_limit_next("chat.postMessage", 1, retry_after=7)
+    worker.run_once()
+    assert standin.calls[-1].status == 429
+    clock.now += 6
+    assert worker.run_once() == 0  # not before Retry-After
+    clock.now += 1
+    standin.fail_next("chat.postMessage", 1, status=502)
+    assert worker.run_once() == 1
+    assert standin.calls[-1].status == 502
+    clock.now += 1  # second attempt: backoff 2 s
+    assert worker.run_once() == 0
+    clock.now += 1
+    drain(worker)
+    assert [c.status for c in standin.calls] == [429, 502, 200, 200]
+
+
+def test_gives_up_after_the_configured_time_and_says_so(
+    setup: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin, store, service, worker, clock = setup
+    propose(service)
+    standin.fail_next("chat.postMessage", 10_000, status=500)
+    with caplog.at_level(logging.WARNING, logger="chatops.delivery"):
+        for _ in range(40):
+            worker.run_once()
+            clock.now += 300
+    assert "gave up delivering outbox message" in caplog.text
+    depth, _ = store.outbox_stats(now=int(clock.now))
+    assert depth == 0  # abandoned, not pending forever; the reply after it was abandoned too (no parent)
+    assert any(r.levelno == logging.ERROR and "gave up" in r.getMessage() for r in caplog.records)
