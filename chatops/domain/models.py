@@ -96,6 +96,8 @@ class HoursRange(BaseModel):
         days = _parse_days(match["days"]) if match["days"] else frozenset(range(7))
         start = _parse_clock(match["start"], allow_24=False)
         end = _parse_clock(match["end"], allow_24=True)
+        if start == end:
+            raise ValueError(f"{text!r}: the range is empty; for a whole day write 00:00-24:00")
         return cls(days=days, start_minute=start, end_minute=end)
 
     @property
