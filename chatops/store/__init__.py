@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from datetime import date
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -114,6 +115,22 @@ class OutboxRow(BaseModel):
     next_attempt_at: int
     delivered_at: int | None
     last_error: str | None
+
+
+class SensitiveRow(BaseModel):
+    """A sensitive period an admin declared from Slack (local dates of the region, inclusive)."""
+
+    model_config = _ROW
+
+    id: int
+    region_id: str
+    start_date: date
+    end_date: date
+    reason: str
+    declared_by: str
+    declared_at: int
+    lifted_by: str | None
+    lifted_at: int | None
 
 
 def canonical_json(value: Any) -> str:
@@ -223,6 +240,17 @@ class Store(Protocol):
 
     def count_proposals(self) -> int:
         """How many proposals are stored."""
+
+    def declare_sensitive(
+        self, *, region_id: str, start_date: date, end_date: date, reason: str, actor: str, at: int
+    ) -> SensitiveRow:
+        """Record a sensitive period declared by ``actor``."""
+
+    def lift_sensitive(self, period_id: int, *, actor: str, at: int) -> SensitiveRow | None:
+        """Mark a declared period lifted; None when there is no such period or it was already lifted."""
+
+    def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
+        """Declared periods not lifted (ending on or after the date, when given), by start date."""
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -114,3 +114,20 @@ outbox = Table(
         sqlite_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
     ),
 )
+
+# Sensitive periods declared from Slack by admins, on top of those in the regions file. Rows are never deleted:
+# lifting one sets lifted_at/lifted_by, so the table is its own record of who declared and lifted what.
+sensitive_periods = Table(
+    "sensitive_periods",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("region_id", String(64), nullable=False),
+    Column("start_date", String(10), nullable=False),
+    Column("end_date", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("declared_by", String(64), nullable=False),
+    Column("declared_at", BigInteger, nullable=False),
+    Column("lifted_by", String(64), nullable=True),
+    Column("lifted_at", BigInteger, nullable=True),
+    Index("ix_sensitive_periods_end_date", "end_date"),
+)

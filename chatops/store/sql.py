@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -48,10 +49,11 @@ from chatops.store import (
     NewProposal,
     OutboxRow,
     ProposalRow,
+    SensitiveRow,
     canonical_json,
     event_hash,
 )
-from chatops.store.schema import approvals, events, outbox, proposals
+from chatops.store.schema import approvals, events, outbox, proposals, sensitive_periods
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _BEGIN_MODE = "chatops_sqlite_begin"
@@ -161,6 +163,20 @@ def _event(row: Row[Any]) -> EventRow:
         data=_loads(m["data"]),
         prev_hash=m["prev_hash"],
         hash=m["hash"],
+    )
+
+
+def _sensitive(row: Row[Any]) -> SensitiveRow:
+    return SensitiveRow(
+        id=row.id,
+        region_id=row.region_id,
+        start_date=date.fromisoformat(row.start_date),
+        end_date=date.fromisoformat(row.end_date),
+        reason=row.reason,
+        declared_by=row.declared_by,
+        declared_at=row.declared_at,
+        lifted_by=row.lifted_by,
+        lifted_at=row.lifted_at,
     )
 
 
@@ -430,6 +446,46 @@ class SqlStore:
         stmt = stmt.order_by(proposals.c.start_ts, proposals.c.id).limit(limit)
         with self._read() as conn:
             return [_proposal(r) for r in conn.execute(stmt)]
+
+    # -- declared sensitivity --------------------------------------------------------------------------------
+
+    def declare_sensitive(
+        self, *, region_id: str, start_date: date, end_date: date, reason: str, actor: str, at: int
+    ) -> SensitiveRow:
+        with self.transaction() as tx:
+            result = tx._conn.execute(
+                sensitive_periods.insert().values(
+                    region_id=region_id,
+                    start_date=start_date.isoformat(),
+                    end_date=end_date.isoformat(),
+                    reason=reason,
+                    declared_by=actor,
+                    declared_at=at,
+                )
+            )
+            new_id = _new_id(result)
+            row = tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == new_id)).one()
+        return _sensitive(row)
+
+    def lift_sensitive(self, period_id: int, *, actor: str, at: int) -> SensitiveRow | None:
+        with self.transaction() as tx:
+            result = tx._conn.execute(
+                update(sensitive_periods)
+                .where(sensitive_periods.c.id == period_id, sensitive_periods.c.lifted_at.is_(None))
+                .values(lifted_by=actor, lifted_at=at)
+            )
+            if result.rowcount != 1:
+                return None
+            row = tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == period_id)).one()
+        return _sensitive(row)
+
+    def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
+        stmt = select(sensitive_periods).where(sensitive_periods.c.lifted_at.is_(None))
+        if ending_on_or_after is not None:
+            stmt = stmt.where(sensitive_periods.c.end_date >= ending_on_or_after.isoformat())
+        with self._read() as conn:
+            rows = conn.execute(stmt.order_by(sensitive_periods.c.start_date, sensitive_periods.c.id)).all()
+        return [_sensitive(r) for r in rows]
 
     def count_proposals(self) -> int:
         with self._read() as conn:

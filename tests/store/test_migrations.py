@@ -17,14 +17,15 @@ from chatops.store.migrate import current_revision, head_revision, upgrade
 from chatops.store.schema import metadata
 from chatops.store.sql import SqlStore, create_store_engine
 
-TABLES = {"proposals", "approvals", "events", "outbox", "alembic_version"}
+TABLES = {"proposals", "approvals", "events", "outbox", "sensitive_periods", "alembic_version"}
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
     migrations = files("chatops.store") / "migrations"
     assert (migrations / "env.py").is_file()
     assert (migrations / "versions" / "0001_initial.py").is_file()
-    assert head_revision() == "0001"
+    assert (migrations / "versions" / "0002_sensitive_periods.py").is_file()
+    assert head_revision() == "0002"
 
 
 def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
