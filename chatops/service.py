@@ -11,15 +11,15 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chatops.domain import evaluate, suggest
-from chatops.domain.models import Evaluation, RegionsConfig, Window
+from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
-from chatops.store import DuplicateKey, NewProposal, ProposalRow, Store, Tx
+from chatops.store import DuplicateKey, NewProposal, ProposalRow, SensitiveRow, Store, Tx
 
 TITLE_MAX = 150
 TEXT_MAX = 2000
@@ -120,11 +120,13 @@ class Service:
         clock: Callable[[], datetime] = utcnow,
         on_enqueue: Callable[[], None] | None = None,
         on_event: Callable[[str, int], None] | None = None,
+        admins: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self.store = store
         self.config = config
         self.channel = channel
         self._approvers = approvers
+        self._admins = admins
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self._on_event = on_event or (lambda kind, proposal_id: None)
@@ -134,15 +136,31 @@ class Service:
     def now(self) -> datetime:
         return self._clock()
 
-    def assess(self, window: Window) -> Assessment:
+    def regions(self) -> tuple[Region, ...]:
+        """The regions file's regions, with the sensitive periods admins declared from Slack added."""
+        declared = self.store.sensitive_periods()
+        if not declared:
+            return self.config.regions
+        extra: dict[str, list[SensitivePeriod]] = {}
+        for period in declared:
+            extra.setdefault(period.region_id, []).append(
+                SensitivePeriod(start=period.start_date, end=period.end_date, reason=period.reason)
+            )
+        return tuple(
+            r.model_copy(update={"sensitive_periods": (*r.sensitive_periods, *extra[r.id])}) if r.id in extra else r
+            for r in self.config.regions
+        )
+
+    def assess(self, window: Window, *, regions: tuple[Region, ...] | None = None) -> Assessment:
         """Evaluate a window and, if it is flagged, find the nearest better ones."""
         policy = self.config.policy
-        evaluation = evaluate(window, regions=self.config.regions)
+        regions = self.regions() if regions is None else regions
+        evaluation = evaluate(window, regions=regions)
         suggestions: list[Window] = []
         if evaluation.flagged:
             suggestions = suggest(
                 window,
-                regions=self.config.regions,
+                regions=regions,
                 team=self.config.team,
                 horizon=policy.horizon,
                 count=policy.suggestions,
@@ -380,6 +398,91 @@ class Service:
             self._on_event(kind, proposal_id)
         except Exception:  # the change is committed: a failing observer must not make it look failed
             logger.exception("the on_event hook failed for %s of proposal %s", kind, proposal_id)
+
+    # -- declared sensitivity (admins) ----------------------------------------------------------------------
+
+    def declared_sensitive(self) -> list[SensitiveRow]:
+        return self.store.sensitive_periods()
+
+    def declare_sensitive(self, *, actor: str, region_id: str, start: date, end: date, reason: str) -> SensitiveRow:
+        """An admin marks a region sensitive for some local dates; open proposals are evaluated again."""
+        self._require_admin(actor)
+        known = {r.id: r for r in self.config.regions}
+        if region_id not in known:
+            some = ", ".join(sorted(known)[:12])
+            raise InputError(f"there is no region {region_id!r}; regions include {some}")
+        if end < start:
+            raise InputError(f"the period ends ({end}) before it starts ({start})")
+        if (end - start).days > 366:
+            raise InputError("a sensitive period can last a year at the most; declare another one after it")
+        if end < self.now().date() - timedelta(days=1):
+            raise InputError(f"that period ended on {end}; declare periods that are current or to come")
+        reason = clean_text(reason, field_name="reason", limit=300, required=True)
+        row = self.store.declare_sensitive(
+            region_id=region_id, start_date=start, end_date=end, reason=reason, actor=actor, at=to_ts(self.now())
+        )
+        self.reevaluate_open(actor=actor, why=f"{known[region_id].name} declared sensitive: {reason}")
+        return row
+
+    def lift_sensitive(self, period_id: int, *, actor: str) -> SensitiveRow:
+        self._require_admin(actor)
+        row = self.store.lift_sensitive(period_id, actor=actor, at=to_ts(self.now()))
+        if row is None:
+            raise NotFoundError(f"there is no declared sensitive period #{period_id} in force")
+        self.reevaluate_open(actor=actor, why=f"sensitive period #{period_id} lifted ({row.reason})")
+        return row
+
+    def _require_admin(self, actor: str) -> None:
+        if actor not in self._admins():
+            raise NotAllowedError("only chatops admins (CHATOPS_ADMINS) can declare or lift sensitive periods")
+
+    def reevaluate_open(self, *, actor: str, why: str) -> list[int]:
+        """Evaluate pending and upcoming approved changes again; record those whose verdict changed."""
+        regions = self.regions()
+        changed: list[int] = []
+        at = to_ts(self.now())
+        for row in self.store.list_proposals(statuses=(Status.PENDING, Status.APPROVED), end_after=at, limit=500):
+            assessment = self.assess(proposal_window(row), regions=regions)
+            if assessment.flagged == row.flagged:
+                continue
+            snapshot = assessment.document()
+            with self.store.transaction() as tx:
+                current = tx.lock_proposal(row.id)
+                if current is None or current.version != row.version:
+                    continue  # it changed meanwhile; its own transition evaluated it afresh
+                required = self.config.policy.approvals_for(flagged=assessment.flagged)
+                approvals = tx.approvers(row.id, round=row.round)
+                status = current.status
+                if status is Status.PENDING and len(approvals) >= required:
+                    status = Status.APPROVED
+                event = tx.append_event(
+                    row.id,
+                    kind="sensitivity_changed",
+                    actor=actor,
+                    at=at,
+                    reason=why,
+                    data={
+                        "flagged": assessment.flagged,
+                        "required": required,
+                        "approvals": len(approvals),
+                        "status_after": status.value,
+                        "evaluation": snapshot,
+                    },
+                )
+                tx.update_proposal(
+                    row.id,
+                    at=at,
+                    flagged=assessment.flagged,
+                    approvals_required=required if current.status is Status.PENDING else current.approvals_required,
+                    evaluation=snapshot,
+                    status=status,
+                )
+                tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+                tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+            changed.append(row.id)
+        if changed:
+            self._on_enqueue()
+        return changed
 
     @staticmethod
     def _lock(tx: Tx, proposal_id: int) -> ProposalRow:

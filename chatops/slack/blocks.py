@@ -33,7 +33,7 @@ from chatops.domain.policy import Status
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
 from chatops.slack import ids
-from chatops.store import ProposalRow
+from chatops.store import ProposalRow, SensitiveRow
 
 SECTION_MAX = 3000
 DETAIL_REGIONS = 10
@@ -240,6 +240,19 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
             f"{verdict}; {reset} earlier approval{'s' if reset != 1 else ''} reset, "
             f"now needs {data.get('required')}.{reason}"
         )
+    elif kind == "sensitivity_changed":
+        verdict = (
+            ":warning: *this window is now flagged*" if data.get("flagged") else "this window is no longer flagged"
+        )
+        text = (
+            f":rotating_light: {verdict} ({escape(event.get('reason', ''))}; {actor}, {when}). "
+            f"It needs {data.get('required')} approval{'s' if data.get('required') != 1 else ''}"
+            f" and has {data.get('approvals')}."
+        )
+        if data.get("status_after") == Status.APPROVED.value and data.get("flagged"):
+            text += " It was approved already: consider postponing it."
+        elif data.get("status_after") == Status.APPROVED.value:
+            text += " *The change is now approved.*"
     else:
         text = f"{actor}: {escape(kind)} on {when}.{reason}"
     return {"text": clip(text, SECTION_MAX)}
@@ -264,8 +277,32 @@ USAGE = (
     "• `/maintenance propose`: the same, in a form.\n"
     "• `/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>`: see how a window looks, only to you.\n"
     "• `/maintenance list`: pending and upcoming approved windows.\n"
+    "• `/maintenance sensitive [list]`, and for admins `/maintenance sensitive add <region> <YYYY-MM-DD> "
+    "[<YYYY-MM-DD>] <reason…>` and `/maintenance sensitive lift <number>`.\n"
     "Durations: `90m`, `1h`, `1h30m`, `2d`. Zones: IANA names such as `Europe/Berlin`, or `UTC`."
 )
+
+
+def sensitive_message(
+    declared: Sequence[SensitiveRow], configured: Sequence[tuple[str, str, str, str]], *, note: str = ""
+) -> dict[str, Any]:
+    """Current and coming sensitive periods: declared ones (numbered, liftable) and the regions file's."""
+    lines = [f"{escape(note)}\n"] if note else []
+    lines.append("*Declared in Slack* (admins: `/maintenance sensitive lift <number>`):")
+    declared_lines = [
+        f"• #{p.id} *{escape(p.region_id)}* {p.start_date} – {p.end_date}: {escape(clip(p.reason, 200))} "
+        f"(by <@{p.declared_by}>)"
+        for p in declared[:40]
+    ]
+    lines.extend(declared_lines or ["• none"])
+    lines.append("*From the regions file:*")
+    configured_lines = [
+        f"• *{escape(region)}* {start} – {end}: {escape(clip(reason, 200))}"
+        for region, start, end, reason in configured[:40]
+    ]
+    lines.extend(configured_lines or ["• none"])
+    text = clip("\n".join(lines), SECTION_MAX)
+    return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
 def usage_message(problem: str | None = None) -> dict[str, Any]:

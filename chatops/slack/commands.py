@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from chatops.domain.windows import parse_duration
@@ -20,6 +20,9 @@ class Verb(StrEnum):
     PROPOSE_FORM = "propose-form"
     CHECK = "check"
     LIST = "list"
+    SENSITIVE_LIST = "sensitive-list"
+    SENSITIVE_ADD = "sensitive-add"
+    SENSITIVE_LIFT = "sensitive-lift"
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,25 @@ class WindowArgs:
 
 
 @dataclass(frozen=True)
+class SensitiveArgs:
+    """``<region> <start date> [<end date>] <reason…>``: local dates of the region, inclusive."""
+
+    region_id: str
+    start: date
+    end: date
+    reason: str
+
+
+@dataclass(frozen=True)
 class Command:
     verb: Verb
     window: WindowArgs | None = None
     title: str = ""
+    sensitive: SensitiveArgs | None = None
+    number: int | None = None
 
 
+SENSITIVE_SHAPE = "/maintenance sensitive add <region> <YYYY-MM-DD> [<YYYY-MM-DD>] <reason…>"
 PROPOSE_SHAPE = "/maintenance propose <YYYY-MM-DD> <HH:MM> [zone] <duration> <title…>"
 CHECK_SHAPE = "/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>"
 
@@ -68,6 +84,42 @@ def _window(text: str, shape: str) -> tuple[WindowArgs, str]:
     return WindowArgs(day=day, clock=clock, zone=zone, duration=duration), rest
 
 
+def _date(token: str) -> date | None:
+    try:
+        return date.fromisoformat(token) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", token) else None
+    except ValueError:
+        raise InputError(f"{token!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _sensitive(rest: str) -> Command:
+    sub, _, args = rest.partition(" ")
+    sub = sub.lower()
+    if sub in ("", "list"):
+        return Command(Verb.SENSITIVE_LIST)
+    if sub == "lift":
+        number = args.strip().lstrip("#")
+        if not number.isdigit() or len(number) > 12:
+            raise InputError("write /maintenance sensitive lift <number>, with the number /maintenance sensitive shows")
+        return Command(Verb.SENSITIVE_LIFT, number=int(number))
+    if sub != "add":
+        raise InputError(f"unknown sensitive subcommand {sub[:40]!r}; use add, lift or list")
+    tokens = list(_TOKEN.finditer(args))
+    if len(tokens) < 3:
+        raise InputError(f"not enough to go on; write {SENSITIVE_SHAPE}")
+    start = _date(tokens[1].group())
+    if start is None:
+        raise InputError(f"{tokens[1].group()!r} is not a date; write {SENSITIVE_SHAPE}")
+    end = _date(tokens[2].group())
+    reason_at = 3 if end is not None else 2
+    if len(tokens) <= reason_at:
+        raise InputError(f"say why the region is sensitive; write {SENSITIVE_SHAPE}")
+    reason = args[tokens[reason_at].start() :].strip()
+    return Command(
+        Verb.SENSITIVE_ADD,
+        sensitive=SensitiveArgs(region_id=tokens[0].group(), start=start, end=end or start, reason=reason),
+    )
+
+
 def parse_command(text: str) -> Command:
     """``propose …``, ``propose``, ``check …``, ``list``, ``help`` or nothing. InputError says what is wrong."""
     if len(text) > MAX_TEXT:
@@ -89,6 +141,8 @@ def parse_command(text: str) -> Command:
         if not title:
             raise InputError(f"the change needs a title after the duration; write {PROPOSE_SHAPE}")
         return Command(Verb.PROPOSE, window=window, title=title)
+    if verb == "sensitive":
+        return _sensitive(rest)
     if verb == "check":
         window, extra = _window(rest, CHECK_SHAPE)
         if extra:
