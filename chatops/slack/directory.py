@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 class Directory:
-    """Approvers named in ``CHATOPS_APPROVERS`` (``U…``/``W…`` users, ``S…`` groups) and users' Slack zones.
+    """Approvers and admins named in ``CHATOPS_APPROVERS``/``CHATOPS_ADMINS`` (``U…``/``W…`` users, ``S…``
+    groups) and users' Slack zones.
 
     Group members come from ``usergroups.users.list`` and are kept for ``ttl`` seconds. When Slack cannot be
     asked, the last members seen are used; a group never seen counts as empty, so an outage never widens who may
@@ -28,12 +29,13 @@ class Directory:
         client: WebClient,
         approver_ids: frozenset[str],
         *,
+        admin_ids: frozenset[str] = frozenset(),
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._users = frozenset(i for i in approver_ids if not i.startswith("S"))
-        self._groups = tuple(sorted(i for i in approver_ids if i.startswith("S")))
+        self._approver_ids = approver_ids
+        self._admin_ids = admin_ids
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -41,8 +43,15 @@ class Directory:
         self._zones: dict[str, tuple[float, str]] = {}
 
     def approvers(self) -> frozenset[str]:
-        users = set(self._users)
-        for group in self._groups:
+        return self._resolve(self._approver_ids)
+
+    def admins(self) -> frozenset[str]:
+        """Users named in ``CHATOPS_ADMINS``, groups resolved the same way as approvers."""
+        return self._resolve(self._admin_ids)
+
+    def _resolve(self, ids: frozenset[str]) -> frozenset[str]:
+        users = {i for i in ids if not i.startswith("S")}
+        for group in sorted(i for i in ids if i.startswith("S")):
             users |= self._group_members(group)
         return frozenset(users)
 
