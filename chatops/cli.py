@@ -10,9 +10,11 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from chatops.config import load_regions
@@ -26,6 +28,7 @@ from chatops.store import EventRow, Store
 from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client (see chatops.metrics)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -162,7 +165,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     serve.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode instead")
+    serve.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json",
+        help="logs on stderr: one JSON object per line (default) or plain text",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+    manifest = sub.add_parser(
+        "manifest",
+        help="print the Slack app manifest for your server (paste it at api.slack.com/apps)",
+        description="Print manifest.yml with the request URLs set to URL/slack/events, or for socket mode.",
+    )
+    where = manifest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="the server's public base URL, e.g. https://chatops.example.org")
+    where.add_argument("--socket-mode", action="store_true", help="socket mode: no request URLs")
+    manifest.set_defaults(handler=cmd_manifest)
+
+    config = sub.add_parser("config", help="the regions file")
+    config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    validate = config_sub.add_parser(
+        "validate",
+        help="report every problem in a regions file (exit 0 ok, 2 problems)",
+        description="Check a regions file and list every problem at once, one per line, with line numbers.",
+    )
+    validate.add_argument(
+        "file", nargs="?", default=None, help="regions file (default: $CHATOPS_CONFIG or the bundled one)"
+    )
+    validate.set_defaults(handler=cmd_config_validate)
 
     database = _Parser(add_help=False)
     database.add_argument(
@@ -304,25 +335,139 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import logging
+MANIFEST_PLACEHOLDER = "https://chatops.example.org"
 
+
+def base_url(text: str) -> str:
+    """The scheme and host (and port) of a server's public URL; anything else in it is refused."""
+    from urllib.parse import urlsplit
+
+    example = "give the server's base URL, e.g. https://chatops.example.org (/slack/events is added)"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"--url {text!r} is not a URL ({exc}); {example}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--url {text!r} is not an http(s) URL; {example}")
+    host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
+    if not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
+        raise InputError(f"--url {text!r} has a user, a password or odd characters in its host; {example}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(f"--url {text!r} has a path, query or fragment; {example}")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def manifest_text(*, url: str | None = None, socket_mode: bool = False) -> str:
+    """manifest.yml with its request URLs pointing at ``url``/slack/events, or set up for socket mode."""
+    from importlib import resources
+
+    source = resources.files("chatops.data").joinpath("manifest.yml").read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)  # the file's own instructions, about the placeholder
+    body = "".join(lines)
+    if MANIFEST_PLACEHOLDER not in body or "socket_mode_enabled: false" not in body:  # pragma: no cover
+        raise ConfigError("the bundled manifest.yml has no placeholder URL or socket_mode_enabled setting")
+    if socket_mode:
+        body = "".join(line for line in lines if MANIFEST_PLACEHOLDER not in line)
+        body = body.replace("socket_mode_enabled: false", "socket_mode_enabled: true")
+        how = "chatops manifest --socket-mode"
+    else:
+        assert url is not None
+        body = body.replace(MANIFEST_PLACEHOLDER, url)
+        how = f"chatops manifest --url {url}"
+    return f"# Slack app manifest for chatops ({how}): paste it at api.slack.com/apps.\n{body}"
+
+
+def cmd_manifest(args: argparse.Namespace, out: TextIO) -> int:
+    url = None if args.socket_mode else base_url(args.url)
+    out.write(manifest_text(url=url, socket_mode=args.socket_mode))
+    return 0
+
+
+def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from importlib import resources
+
+    from chatops.config import BUNDLED_REGIONS, regions_file_problems
+
+    path = args.file or os.environ.get("CHATOPS_CONFIG") or BUNDLED_REGIONS
+    if path == BUNDLED_REGIONS:
+        text = resources.files("chatops.data").joinpath("regions.toml").read_text(encoding="utf-8")
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a directory, not a regions file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
+    config, problems = regions_file_problems(text, source=str(path))
+    if config is None:
+        err: TextIO = getattr(args, "err", None) or sys.stderr
+        err.write("".join(f"{problem}\n" for problem in problems))
+        err.write(f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n")
+        return EXIT_USAGE
+    regions = config.regions
+    always = sum(r.sensitive for r in regions)
+    periods = sum(len(r.sensitive_periods) for r in regions)
+    policy = config.policy
+    out.write(
+        f"ok: {path}: {len(regions)} region{'s' if len(regions) != 1 else ''} ({always} always sensitive, "
+        f"{periods} sensitive period{'s' if periods != 1 else ''}); approvals {policy.approvals_required}, "
+        f"flagged {policy.flagged_approvals_required}; horizon {policy.horizon_days} days"
+        f"{'; team ' + config.team.timezone if config.team else ''}\n"
+    )
+    return EXIT_CLEAR
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.config import load_settings
-    from chatops.web import build_runtime, serve_http, serve_socket_mode
+    from chatops.observability import configure_logging
 
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port} is not a port number (1-65535)")
     if args.workers < 1 or args.threads < 1:
         raise InputError("--workers and --threads must be at least 1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_format)
     settings = load_settings()
-    # Fail fast, before forking, on a bad regions file or an unreachable database (this also migrates it).
-    build_runtime(settings, start_worker=False).store.close()
-    if args.socket_mode:
-        serve_socket_mode(settings)
-    else:
-        serve_http(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    with _metrics_directory(enabled=not args.socket_mode):
+        # Imported only now: prometheus_client chooses its storage (per process or shared) at import.
+        from chatops.web import build_runtime, serve_http, serve_socket_mode
+
+        # Fail fast, before forking, on a bad regions file or an unreachable database (this also migrates it).
+        build_runtime(settings, start_worker=False).store.close()
+        if args.socket_mode:
+            serve_socket_mode(settings)
+        else:
+            serve_http(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory(*, enabled: bool) -> Iterator[None]:
+    """gunicorn's workers are separate processes: they add up their metrics in files in a directory
+    (``PROMETHEUS_MULTIPROC_DIR``). Use the one the environment names, or make one and remove it at exit."""
+    import logging
+    import shutil
+    import tempfile
+
+    if not enabled or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="chatops-metrics-")
+    os.environ[MULTIPROC_ENV] = directory
+    owner = os.getpid()
+    logging.getLogger("chatops.metrics").info("metrics of all worker processes are added up in %s", directory)
+    try:
+        yield
+    finally:
+        # A gunicorn worker leaves through here too (it is a fork of this process): only the one that made
+        # the directory removes it.
+        if os.getpid() == owner:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -339,6 +484,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         # The zone given with --tz is checked up front, so a typo is reported even with an offset in --start.
         if getattr(args, "tz", None) is not None:
             zone(args.tz)
+        args.err = err  # for handlers that report more than one line of problems
         return int(args.handler(args, out))
     except ChatopsError as exc:
         err.write(f"chatops {args.command}: {exc}\n")

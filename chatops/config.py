@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -36,9 +37,12 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
     return ", ".join(parts) or "the file"
 
 
-def config_problems(exc: ValidationError, data: dict[str, Any]) -> list[str]:
-    """One readable line per problem pydantic found."""
-    lines = []
+Location = tuple[int | str, ...]
+
+
+def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[Location, str]]:
+    """Each problem pydantic found, as (its location in the data, one readable line)."""
+    found: list[tuple[Location, str]] = []
     errors = exc.errors(include_url=False)
     # pydantic also reports "at least 1 item after validation" for the regions list when its only region is
     # invalid; that is the same problem again, so it is left out when a region's own error is reported.
@@ -51,8 +55,105 @@ def config_problems(exc: ValidationError, data: dict[str, Any]) -> list[str]:
             message = "unknown field (check its spelling)"
         elif err["type"] == "missing":
             message = "required field is missing"
-        lines.append(f"{_describe_location(tuple(err['loc']), data)}: {message}")
-    return lines
+        loc = tuple(err["loc"])
+        found.append((loc, f"{_describe_location(loc, data)}: {message}"))
+    return found
+
+
+def config_problems(exc: ValidationError, data: dict[str, Any]) -> list[str]:
+    """One readable line per problem pydantic found."""
+    return [line for _, line in located_problems(exc, data)]
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    name = re.escape(key)
+    return re.compile(r"^\s*(?:" + name + r"|\"" + name + r"\"|'" + name + r"')\s*=")
+
+
+def toml_line(text: str, loc: Location) -> int | None:
+    """The 1-based line of ``text`` that a validation error at ``loc`` is about, found by a line scan.
+
+    ``('regions', 2, 'timezone')`` is the ``timezone =`` line inside the third ``[[regions]]`` table (or that
+    table's header, when the key is missing); ``('regions', 0, 'sensitive_periods', 1, 'end')`` looks inside
+    the second ``[[regions.sensitive_periods]]`` of the first region; ``('policy', 'horizon_days')`` inside
+    ``[policy]``. None when the file is written in a way the scan does not follow (inline tables).
+    """
+    lines = text.splitlines()
+    headers = []  # (index, kind "[" or "[[", dotted name)
+    for index, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match:
+            headers.append((index, match.group(1), match.group(2).replace(" ", "")))
+
+    def section(start: int) -> range:
+        """The lines of the table whose header is at ``start`` (-1: the top, before any header)."""
+        following = [i for i, _, _ in headers if i > start]
+        return range(start + 1, following[0] if following else len(lines))
+
+    def nth_table(name: str, n: int, within: range) -> int | None:
+        matching = [i for i, kind, dotted in headers if kind == "[[" and dotted == name and i in within]
+        return matching[n] if n < len(matching) else None
+
+    def key_line(key: str, within: range) -> int | None:
+        pattern = _key_pattern(key)
+        return next((i for i in within if pattern.match(lines[i])), None)
+
+    rest = list(loc)
+    if not rest:
+        return None
+    found: int | None = None
+    if rest[0] == "regions":
+        if len(rest) == 1 or not isinstance(rest[1], int):
+            found = key_line("regions", section(-1))
+            if found is None:
+                found = next((i for i, _, dotted in headers if dotted == "regions"), None)
+            return None if found is None else found + 1
+        region = nth_table("regions", rest[1], range(len(lines)))
+        if region is None:
+            return None
+        following = [i for i, kind, dotted in headers if i > region and dotted == "regions"]
+        whole = range(region, following[0] if following else len(lines))  # the region and its sub-tables
+        found, rest = region, rest[2:]
+        if rest and rest[0] == "sensitive_periods" and len(rest) > 1 and isinstance(rest[1], int):
+            period = nth_table("regions.sensitive_periods", rest[1], whole)
+            if period is not None:
+                found, rest = period, rest[2:]
+            else:
+                rest = rest[:1]
+        if rest and isinstance(rest[0], str):
+            found = key_line(rest[0], section(found)) or found
+        return found + 1
+    if isinstance(rest[0], str):
+        table = next((i for i, kind, dotted in headers if kind == "[" and dotted == rest[0]), None)
+        if table is None:
+            found = key_line(rest[0], section(-1))
+            return None if found is None else found + 1
+        found = table
+        if len(rest) > 1 and isinstance(rest[1], str):
+            found = key_line(rest[1], section(table)) or table
+        return found + 1
+    return None
+
+
+def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | None, list[str]]:
+    """Every problem in a regions file's text, each ``source:LINE: …`` where the line is known."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{source}:{match.group(1)}" if match else source
+        return None, [f"{where}: not valid TOML: {exc}"]
+    try:
+        return RegionsConfig.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for loc, line in located_problems(exc, data):
+            number = toml_line(text, loc)
+            problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
+        return None, problems
 
 
 def parse_regions(text: str, *, source: str) -> RegionsConfig:
@@ -97,6 +198,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     chatops_channel: str
     chatops_approvers: str = ""
+    chatops_admins: str = ""
+    """Who may declare and lift sensitive periods from Slack: user (``U…``) and user-group (``S…``) ids."""
     chatops_database_url: str = "sqlite:///chatops.db"
     chatops_config: str | None = None
     chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
@@ -122,7 +225,16 @@ class Settings(BaseSettings):
     @property
     def approver_ids(self) -> frozenset[str]:
         """Users (``U…``/``W…``) and user groups (``S…``) named in CHATOPS_APPROVERS."""
-        return frozenset(part for part in self.chatops_approvers.replace(",", " ").split() if part)
+        return _ids(self.chatops_approvers)
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """Users and user groups named in CHATOPS_ADMINS."""
+        return _ids(self.chatops_admins)
+
+
+def _ids(text: str) -> frozenset[str]:
+    return frozenset(part for part in text.replace(",", " ").split() if part)
 
 
 def load_settings(**overrides: Any) -> Settings:

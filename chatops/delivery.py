@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.observability import log_context
 from chatops.slack import blocks
 from chatops.store import OutboxRow, Store
 
@@ -65,6 +66,8 @@ class DeliveryWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("the delivery worker did not stop within %ss; its lease will run out", timeout)
             self._thread = None
 
     def _run(self) -> None:
@@ -87,7 +90,8 @@ class DeliveryWorker:
         for message in messages:
             if self._stop.is_set():
                 break  # the lease runs out and another worker (or the next start) takes it
-            self._attempt(message)
+            with log_context(proposal_id=message.proposal_id):
+                self._attempt(message)
         return len(messages)
 
     def _attempt(self, message: OutboxRow) -> None:

@@ -401,8 +401,21 @@ class Service:
 
     # -- declared sensitivity (admins) ----------------------------------------------------------------------
 
-    def declared_sensitive(self) -> list[SensitiveRow]:
-        return self.store.sensitive_periods()
+    def sensitivity_overview(self) -> tuple[list[SensitiveRow], list[tuple[str, str, str, str]]]:
+        """Current and coming sensitive periods: declared ones, and the regions file's as
+        ``(region name, start, end, reason)``; "always" for regions that are always sensitive."""
+        today = self.now().date() - timedelta(days=1)
+        declared = self.store.sensitive_periods(ending_on_or_after=today)
+        configured: list[tuple[str, str, str, str]] = []
+        for region in self.config.regions:
+            if region.sensitive:
+                configured.append((region.name, "always", "", region.sensitive_reason or "always sensitive"))
+            configured.extend(
+                (region.name, p.start.isoformat(), p.end.isoformat(), p.reason)
+                for p in region.sensitive_periods
+                if p.end >= today
+            )
+        return declared, configured
 
     def declare_sensitive(self, *, actor: str, region_id: str, start: date, end: date, reason: str) -> SensitiveRow:
         """An admin marks a region sensitive for some local dates; open proposals are evaluated again."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,15 +15,18 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
+from chatops import metrics
 from chatops.config import Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
+from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
 from chatops.slack.directory import Directory
 from chatops.store import Store, open_store
 
 logger = logging.getLogger(__name__)
+access_log = logging.getLogger("chatops.access")
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused before it is read.
 StartResponse = Callable[..., Any]
@@ -35,8 +42,20 @@ class Runtime:
     app: App
 
     def close(self) -> None:
+        """Stop the delivery worker (after the message in hand) and close the store; what is undelivered stays
+        in the outbox for the next start."""
         self.worker.stop()
+        try:
+            left = self.store.outbox_stats(now=int(time.time()))[0]
+            logger.info("stopped; %s undelivered message(s) left in the outbox", left)
+        except Exception as exc:
+            logger.warning("stopped; the outbox could not be read (%s)", exc.__class__.__name__)
         self.store.close()
+
+
+def _record_decision(kind: str, proposal_id: int) -> None:
+    metrics.count_decision(kind)
+    logger.info("CHG-%s %s", proposal_id, kind, extra={"proposal_id": proposal_id, "kind": kind})
 
 
 def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
@@ -53,13 +72,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
     )
-    directory = Directory(client, settings.approver_ids)
+    directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
     service = Service(
         store=store,
         config=config,
         channel=settings.chatops_channel,
         approvers=directory.approvers,
+        admins=directory.admins,
         on_enqueue=worker.wake,
+        on_event=_record_decision,
     )
     app = build_app(settings, service, directory, client=client)
     if start_worker:
@@ -73,10 +94,62 @@ def _respond(start_response: StartResponse, status: str, body: str, *, content_t
     return [data]
 
 
-class WsgiApp:
-    """``POST /slack/events`` to Bolt (signature checked there), ``GET /healthz``; everything else 404.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-    Bodies over ``MAX_BODY`` get 413 without being read; bodies that are not UTF-8 get 400.
+
+def _request_id(environ: dict[str, Any]) -> str:
+    """The caller's ``X-Request-Id`` when it is a sane token, else a fresh one."""
+    given = str(environ.get("HTTP_X_REQUEST_ID") or "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _retry_num(environ: dict[str, Any]) -> int | None:
+    raw = str(environ.get("HTTP_X_SLACK_RETRY_NUM") or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+
+
+@functools.cache
+def _head_revision() -> str:
+    from chatops.store.migrate import head_revision
+
+    return head_revision()
+
+
+def readiness(store: Store) -> str | None:
+    """None when the database answers and its schema is the one this code expects; else why not (one line)."""
+    try:
+        store.ping()
+    except Exception as exc:
+        logger.warning("not ready: database unreachable (%s: %s)", exc.__class__.__name__, _first_line(exc))
+        return f"database unreachable ({exc.__class__.__name__})"
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        return None
+    from chatops.store.migrate import current_revision
+
+    try:
+        current = current_revision(engine)
+    except Exception as exc:
+        logger.warning("not ready: no schema revision (%s: %s)", exc.__class__.__name__, _first_line(exc))
+        return f"cannot read the schema revision ({exc.__class__.__name__})"
+    head = _head_revision()
+    if current != head:
+        return f"database schema is at {current or 'nothing'}, this code needs {head} (chatops db upgrade)"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+class WsgiApp:
+    """``POST /slack/events`` to Bolt (signature checked there); ``GET /healthz`` (alive), ``GET /readyz``
+    (database reachable and migrated) and ``GET /metrics`` (Prometheus); everything else 404.
+
+    Bodies over ``MAX_BODY`` get 413 without being read; bodies that are not UTF-8 get 400. Every request gets
+    a request id (the caller's ``X-Request-Id`` or a new one, echoed in the response), logs with it and with
+    Slack's ``X-Slack-Retry-Num``, and ends with one access log line and its metrics.
     """
 
     def __init__(self, runtime: Runtime, *, max_body: int = MAX_BODY) -> None:
@@ -84,10 +157,63 @@ class WsgiApp:
         self.max_body = max_body
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        rid = _request_id(environ)
+        retry = _retry_num(environ)
+        answered: list[int] = []
+
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered.append(int(status.split(" ", 1)[0]))
+            extra = [exc_info] if exc_info else []
+            return start_response(status, [*headers, ("X-Request-Id", rid)], *extra)
+
+        # proposal_id too: a listener running in this thread may set it; it must not outlive the request.
+        with log_context(request_id=rid, slack_retry_num=retry, proposal_id=None):
+            try:
+                return self._route(environ, respond, path=path, method=method)
+            except Exception:
+                logger.exception("the request failed")
+                if answered:
+                    raise
+                return _respond(respond, "500 Internal Server Error", "internal error\n")
+            finally:
+                seconds = time.perf_counter() - started
+                status = answered[-1] if answered else 500
+                metrics.observe_request(path, status, seconds)
+                access_log.info(
+                    "%s %s %s %.1fms%s",
+                    method,
+                    path,
+                    status,
+                    seconds * 1000,
+                    f" (Slack retry {retry})" if retry is not None else "",
+                    extra={
+                        "request_id": rid,
+                        "slack_retry_num": retry,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "latency_ms": round(seconds * 1000, 1),
+                    },
+                )
+
+    def _route(
+        self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
+    ) -> list[bytes]:
         if path == "/healthz":
             return _respond(start_response, "200 OK", "ok\n")
+        if path == "/readyz":
+            reason = readiness(self.runtime.store)
+            if reason is None:
+                return _respond(start_response, "200 OK", "ready\n")
+            return _respond(start_response, "503 Service Unavailable", f"not ready: {reason}\n")
+        if path == "/metrics":
+            exposition, content_type = metrics.render(self.runtime.store)
+            size = str(len(exposition))
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", size)])
+            return [exposition]
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -113,7 +239,9 @@ class WsgiApp:
             return _respond(start_response, "400 Bad Request", "malformed payload\n")
         response = self.runtime.app.dispatch(request)
         data = (response.body or "").encode()
-        out_headers = [(k, v) for k, values in response.headers.items() for v in values if k.lower() != "content-length"]
+        out_headers = [
+            (k, v) for k, values in response.headers.items() for v in values if k.lower() != "content-length"
+        ]
         out_headers.append(("Content-Length", str(len(data))))
         start_response(f"{response.status} {_reason(response.status)}", out_headers)
         return [data]
@@ -128,15 +256,37 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
+def _gunicorn_logger_class() -> type:
+    """gunicorn's logger, but its records go to the root handler (so they are JSON lines like ours)."""
+    from gunicorn.glogging import Logger
+
+    class _Logger(Logger):
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in list(self.error_log.handlers):
+                if getattr(handler, "_gunicorn", False):
+                    self.error_log.removeHandler(handler)
+            self.error_log.propagate = True
+
+    return _Logger
+
+
 def serve_http(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve with gunicorn (threaded workers); each worker builds its own runtime after the fork."""
+    """Serve with gunicorn (threaded workers); each worker builds its own runtime after the fork.
+
+    SIGTERM: gunicorn stops accepting, lets in-flight requests finish (``graceful_timeout``), then each worker
+    runs ``worker_exit``, which stops its delivery worker after the message in hand and closes its store.
+    """
     from gunicorn.app.base import BaseApplication
 
     runtimes: list[Runtime] = []
 
     def worker_exit(server: Any, worker: Any) -> None:
-        for runtime in runtimes:
-            runtime.close()
+        while runtimes:
+            runtimes.pop().close()
+
+    def child_exit(server: Any, worker: Any) -> None:
+        metrics.mark_process_dead(worker.pid)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -148,7 +298,9 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
                 "timeout": 30,
                 "graceful_timeout": 20,
                 "accesslog": None,
+                "logger_class": _gunicorn_logger_class(),
                 "worker_exit": worker_exit,
+                "child_exit": child_exit,
             }
             if "control_socket_disable" in self.cfg.settings:
                 # Newer gunicorns open a control socket at a fixed path; instances side by side would collide.
@@ -172,7 +324,12 @@ def serve_socket_mode(settings: Settings) -> None:
 
     if settings.slack_app_token is None:
         raise ConfigError("SLACK_APP_TOKEN is not set (socket mode needs an app-level token, xapp-…)")
+    import signal
+    import sys
+
     runtime = build_runtime(settings)
+    # SIGTERM (docker stop) ends the process through ``finally``: the worker stops and the store closes.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value()).start()
     finally:

@@ -167,3 +167,126 @@ def test_a_file_error_names_the_path_given(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe not utf-8")
     with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: cannot be read \(UnicodeDecodeError"):
         load_regions(str(path))
+
+
+# -- chatops config validate -------------------------------------------------------------------------------
+
+MANY_PROBLEMS = """\
+# a regions file with a mistake in almost every table
+[policy]
+approvals_required = 0
+horizon_days = 14
+
+[team]
+timezone = "America/Los_Angles"
+
+[[regions]]
+id = "ir"
+name = "Iran"
+timezone = "Asia/Teheran"
+peak_hours = ["08:00-23:00"]
+
+[[regions.sensitive_periods]]
+start = 2009-06-12
+end = 2009-06-30
+reason = "Presidential election protests"
+
+[[regions.sensitive_periods]]
+start = 2009-07-12
+end = 2009-06-30
+reason = "backwards"
+
+[[regions]]
+id = "us-west"
+timezone = "America/Los_Angeles"
+peak_hours = ["mon-fri 07:00-23:00", "25:00-26:00"]
+colour = "red"
+"""
+
+
+def _validate(tmp_path: Path, text: str | None, *args: str) -> tuple[int, str, str, str]:
+    import io
+
+    from chatops.cli import main
+
+    path = tmp_path / "regions.toml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["config", "validate", *(args or (str(path),))], out=out, err=err)
+    return code, out.getvalue(), err.getvalue(), str(path)
+
+
+def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
+    code, out, err, path = _validate(tmp_path, MANY_PROBLEMS)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{path}:3: field policy.approvals_required: Input should be greater than or equal to 1",
+        f"{path}:7: field team.timezone: unknown time zone 'America/Los_Angles' "
+        "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
+        f"{path}:12: region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
+        "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
+        f"{path}:20: region 'ir' (regions[0]), field sensitive_periods[1]: "
+        "end 2009-06-30 is before start 2009-07-12",
+        f"{path}:25: region 'us-west' (regions[1]), field name: required field is missing",
+        f"{path}:28: region 'us-west' (regions[1]), field peak_hours: "
+        "'25:00' is not a time of day (00:00 to 23:59)",
+        f"{path}:29: region 'us-west' (regions[1]), field colour: unknown field (check its spelling)",
+        f"{path}: 7 problems",
+    ]
+
+
+def test_validate_points_at_a_toml_syntax_error(tmp_path: Path) -> None:
+    code, _, err, path = _validate(tmp_path, IRAN + 'peak_hours = ["08:00-23:00"\nsensitive = true\n')
+    assert code == 2
+    first = err.splitlines()[0]
+    assert re.match(re.escape(path) + r":6: not valid TOML: ", first), first
+
+
+def test_validate_says_ok_with_a_summary(tmp_path: Path) -> None:
+    code, out, err, _ = _validate(tmp_path, None, str(EXAMPLE))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"ok: {EXAMPLE}: 2 regions (0 always sensitive, 1 sensitive period)")
+
+
+def test_validate_defaults_to_chatops_config_then_the_bundled_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from chatops.cli import main
+
+    out = io.StringIO()
+    assert main(["config", "validate"], out=out, err=io.StringIO()) == 0
+    assert out.getvalue().startswith(f"ok: {BUNDLED_REGIONS}: ")
+    monkeypatch.setenv("CHATOPS_CONFIG", str(EXAMPLE))
+    out = io.StringIO()
+    assert main(["config", "validate"], out=out, err=io.StringIO()) == 0
+    assert out.getvalue().startswith(f"ok: {EXAMPLE}: ")
+
+
+def test_validate_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    code, out, err, _ = _validate(tmp_path, None, str(tmp_path / "nope.toml"))
+    assert (code, out) == (2, "")
+    assert err == f"chatops config: {tmp_path / 'nope.toml'}: no such file\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "loc", "line"),
+    [
+        ('regions = [{id = "x"}]\n', ("regions", 0, "name"), None),  # inline tables: no line, no guess
+        ("[policy]\nhorizon_days = 0\n", ("policy", "horizon_days"), 2),
+        ("[policy]\n", ("policy", "horizon_days"), 1),
+        ("bogus = 1\n[[regions]]\n", ("bogus",), 1),
+        ("[[regions]]\nid='a'\n[[regions]]\n 'name' = 'x'\n", ("regions", 1, "name"), 4),
+        ("[[regions]]\n[[regions.sensitive_periods]]\nend=1\n", ("regions", 0, "sensitive_periods", 0), 2),
+        (
+            "[[regions]]\n[[regions.sensitive_periods]]\nend=1\n",
+            ("regions", 0, "sensitive_periods", 0, "end"),
+            3,
+        ),
+        ("[[regions]]\n[[regions.sensitive_periods]]\n", ("regions", 0, "sensitive_periods", 3, "end"), 1),
+    ],
+)
+def test_toml_line_finds_the_line_of_a_location(text: str, loc: tuple, line: int | None) -> None:
+    from chatops.config import toml_line
+
+    assert toml_line(text, loc) == line

@@ -55,3 +55,81 @@ def test_manifest_declares_the_command_interactivity_and_only_the_scopes_used() 
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "users:read", "usergroups:read"}
     assert manifest["features"]["slash_commands"][0]["url"].endswith("/slack/events")
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+
+
+# -- chatops manifest --------------------------------------------------------------------------------------
+
+
+def _run_manifest(*args: str) -> tuple[int, str, str]:
+    import io
+
+    from chatops.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["manifest", *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_packaged_manifest_is_the_root_manifest() -> None:
+    assert (ROOT / "chatops" / "data" / "manifest.yml").read_bytes() == (ROOT / "manifest.yml").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("https://ops.example.com", "https://ops.example.com"),
+        ("https://Ops.Example.com/", "https://ops.example.com"),
+        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+    ],
+)
+def test_manifest_with_a_url_points_slack_at_its_events_path(given: str, base: str) -> None:
+    code, out, err = _run_manifest("--url", given)
+    assert (code, err) == (0, "")
+    manifest = yaml.safe_load(out)
+    errors = list(_validator().iter_errors(manifest))
+    assert not errors, [e.message for e in errors]
+    assert manifest["features"]["slash_commands"][0]["url"] == f"{base}/slack/events"
+    assert manifest["settings"]["interactivity"]["request_url"] == f"{base}/slack/events"
+    assert manifest["settings"]["socket_mode_enabled"] is False
+    assert "example.org" not in out
+    rest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    for document in (manifest, rest):
+        del document["features"]["slash_commands"][0]["url"]
+        del document["settings"]["interactivity"]["request_url"]
+    assert manifest == rest  # nothing else changed
+
+
+def test_manifest_for_socket_mode_has_no_request_urls() -> None:
+    code, out, _ = _run_manifest("--socket-mode")
+    assert code == 0
+    manifest = yaml.safe_load(out)
+    assert not list(_validator().iter_errors(manifest))
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "url" not in manifest["features"]["slash_commands"][0]
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    assert "http" not in out.split("\n", 1)[1].replace("https://api.slack.com", "")
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("chatops.example.org", "not an http(s) URL"),
+        ("ftp://chatops.example.org", "not an http(s) URL"),
+        ("https://", "not an http(s) URL"),
+        ("https://chatops.example.org/slack/events", "has a path"),
+        ("https://chatops.example.org/?x=1", "has a path, query"),
+        ("https://chatops.example.org#top", "has a path, query or fragment"),
+        ("https://user:secret@chatops.example.org", "has a user"),
+        ("https://chatops.example.org:99999", "is not a URL"),
+        ("https://chat ops.example.org", "odd characters"),
+    ],
+)
+def test_manifest_refuses_a_url_that_is_not_a_base_url(given: str, says: str) -> None:
+    code, out, err = _run_manifest("--url", given)
+    assert (code, out) == (2, "")
+    assert err.startswith("chatops manifest: --url ") and says in err and err.count("\n") == 1
+
+
+def test_manifest_needs_a_url_or_socket_mode() -> None:
+    assert _run_manifest()[0] == 2
+    assert _run_manifest("--url", "https://a.example", "--socket-mode")[0] == 2

@@ -20,6 +20,7 @@ from chatops.domain.policy import Action
 from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
 from chatops.errors import ChatopsError, InputError, WindowError
+from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Service, proposal_window
 from chatops.slack import blocks, forms, ids
 from chatops.slack.commands import Verb, parse_command
@@ -36,7 +37,10 @@ def web_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=1)],
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=1),
+        ],
     )
 
 
@@ -60,10 +64,18 @@ def _button_proposal(body: dict[str, Any]) -> int:
     value = str(actions[0].get("value", ""))
     if not value.isdigit() or len(value) > 18:
         raise InputError("that button does not name a change; reload the message and try again")
-    return int(value)
+    return _acting_on(int(value))
+
+
+def _acting_on(number: int) -> int:
+    """Put the proposal in the log context of this listener (each runs in its own copy of the context)."""
+    proposal_id.set(number)
+    return number
 
 
 def build_app(settings: Settings, service: Service, directory: Directory, *, client: WebClient) -> App:
+    # The work after an ack runs in this pool, in a copy of the request's log context (its request id).
+    after_ack = ContextThreadPoolExecutor(max_workers=5, thread_name_prefix="chatops-listener")
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -71,7 +83,16 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("chatops.bolt"),
+        # Listeners run in the request's thread and the response leaves as soon as they return: each acks,
+        # hands its work to ``after_ack`` and returns. (Bolt's default runner runs them in a pool and polls
+        # for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py, docs/performance.md.)
+        # Modal submissions ack after their work, with any errors, as before.
+        process_before_response=True,
+        listener_executor=after_ack,
     )
+
+    def later(respond: Respond, work: Callable[[], None]) -> None:
+        after_ack.submit(_guard, respond, work)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
@@ -95,10 +116,24 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                 _private(respond, blocks.usage_message())
             elif parsed.verb is Verb.LIST:
                 _private(respond, blocks.list_message(service.upcoming()))
+            elif parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
+                note = ""
+                if parsed.sensitive is not None:
+                    a = parsed.sensitive
+                    period = service.declare_sensitive(
+                        actor=user, region_id=a.region_id, start=a.start, end=a.end, reason=a.reason
+                    )
+                    note = f"Declared #{period.id}: {a.region_id} sensitive {a.start} – {a.end}."
+                elif parsed.number is not None:
+                    lifted = service.lift_sensitive(parsed.number, actor=user)
+                    note = f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
+                _private(respond, blocks.sensitive_message(*service.sensitivity_overview(), note=note))
             elif parsed.verb is Verb.PROPOSE_FORM:
                 client.views_open(
                     trigger_id=command["trigger_id"],
-                    view=blocks.propose_modal(tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now())),
+                    view=blocks.propose_modal(
+                        tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now())
+                    ),
                 )
             else:
                 assert parsed.window is not None
@@ -110,7 +145,9 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                     return
                 outcome = service.propose(
                     ProposalRequest(
-                        idempotency_key=f"command:{command.get('trigger_id') or ''}" if command.get("trigger_id") else None,
+                        idempotency_key=f"command:{command.get('trigger_id') or ''}"
+                        if command.get("trigger_id")
+                        else None,
                         proposer=user,
                         title=parsed.title,
                         start=start,
@@ -120,7 +157,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                 )
                 _private(respond, blocks.confirmation_message(outcome.proposal, created=outcome.created))
 
-        _guard(respond, work)
+        later(respond, work)
 
     # -- buttons -------------------------------------------------------------------------------------------
 
@@ -131,23 +168,31 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         def work() -> None:
             service.approve(_button_proposal(body), actor=body["user"]["id"])
 
-        _guard(respond, work)
+        later(respond, work)
 
-    def reason_modal_opener(action: Action, callback_id: str, title: str, submit: str, optional: bool) -> Callable[..., None]:
+    def reason_modal_opener(
+        action: Action, callback_id: str, title: str, submit: str, optional: bool
+    ) -> Callable[..., None]:
         def on_click(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
             ack()
 
             def work() -> None:
                 row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=action)
-                view = blocks.reason_modal(row, callback_id=callback_id, title=title, submit=submit, optional=optional)
+                view = blocks.reason_modal(
+                    row, callback_id=callback_id, title=title, submit=submit, optional=optional
+                )
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
-            _guard(respond, work)
+            later(respond, work)
 
         return on_click
 
-    app.action(ids.REJECT)(reason_modal_opener(Action.REJECT, ids.REJECT_VIEW, "Reject change", "Reject", False))
-    app.action(ids.CANCEL)(reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True))
+    app.action(ids.REJECT)(
+        reason_modal_opener(Action.REJECT, ids.REJECT_VIEW, "Reject change", "Reject", False)
+    )
+    app.action(ids.CANCEL)(
+        reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True)
+    )
 
     @app.action(ids.POSTPONE)
     def on_postpone(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -159,12 +204,16 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
             options = [(to_ts(s.start), to_ts(s.end)) for s in assessment.suggestions]
             client.views_open(trigger_id=body["trigger_id"], view=blocks.postpone_modal(row, options))
 
-        _guard(respond, work)
+        later(respond, work)
 
     # -- modals --------------------------------------------------------------------------------------------
 
     def submit(
-        ack: Ack, work: Callable[[], dict[str, Any] | None], *, error_block: str, window_block: str | None = None
+        ack: Ack,
+        work: Callable[[], dict[str, Any] | None],
+        *,
+        error_block: str,
+        window_block: str | None = None,
     ) -> None:
         """Run a modal's work; errors go back into the modal, next to the field they are about."""
         try:
@@ -204,7 +253,9 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                     ticket_url=form.ticket_url,
                 )
             )
-            return blocks.done_modal(blocks.confirmation_message(outcome.proposal, created=outcome.created)["text"])
+            return blocks.done_modal(
+                blocks.confirmation_message(outcome.proposal, created=outcome.created)["text"]
+            )
 
         submit(ack, work, error_block=ids.TITLE, window_block=ids.START)
 
@@ -212,7 +263,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     def on_reject_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         def work() -> None:
             reason = forms.read_reason(view["state"]["values"], required=True)
-            service.reject(forms.proposal_id(view), actor=body["user"]["id"], reason=reason)
+            service.reject(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
 
         submit(ack, work, error_block=ids.REASON)
 
@@ -220,7 +271,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     def on_cancel_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         def work() -> None:
             reason = forms.read_reason(view["state"]["values"], required=False)
-            service.cancel(forms.proposal_id(view), actor=body["user"]["id"], reason=reason)
+            service.cancel(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
 
         submit(ack, work, error_block=ids.REASON)
 
@@ -229,7 +280,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         def work() -> None:
             window, reason = forms.read_postpone(view["state"]["values"])
             service.postpone(
-                forms.proposal_id(view),
+                _acting_on(forms.proposal_id(view)),
                 actor=body["user"]["id"],
                 start=window.start,
                 duration=window.duration,
@@ -240,4 +291,3 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         submit(ack, work, error_block=ids.REASON, window_block=ids.START)
 
     return app
-

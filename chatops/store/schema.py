@@ -59,6 +59,9 @@ proposals = Table(
     # NULLs never collide in a unique index (SQLite and PostgreSQL alike): the key is unique where it is set.
     Index("ix_proposals_idempotency_key", "idempotency_key", unique=True),
     Index("ix_proposals_status_start_ts", "status", "start_ts"),
+    # /maintenance list: (status IN (pending, approved), end_ts > now) finds only the windows still to come;
+    # by start_ts alone it would walk every approved window in history (benchmarks/scale.py).
+    Index("ix_proposals_status_end_ts", "status", "end_ts"),
 )
 
 approvals = Table(
@@ -113,10 +116,18 @@ outbox = Table(
         postgresql_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
         sqlite_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
     ),
+    # The claim query walks pending messages in id order; without this SQLite scans every delivered row too.
+    Index(
+        "ix_outbox_pending_id",
+        "id",
+        postgresql_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
+        sqlite_where=text("delivered_at IS NULL AND abandoned_at IS NULL"),
+    ),
 )
 
-# Sensitive periods declared from Slack by admins, on top of those in the regions file. Rows are never deleted:
-# lifting one sets lifted_at/lifted_by, so the table is its own record of who declared and lifted what.
+# Sensitive periods declared from Slack by admins, on top of those in the regions file. Rows are never
+# deleted: lifting one sets lifted_at/lifted_by, so the table is its own record of who declared and lifted
+# what.
 sensitive_periods = Table(
     "sensitive_periods",
     metadata,

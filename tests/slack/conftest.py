@@ -30,6 +30,7 @@ PROPOSER = "U0PROPOSER"
 APPROVER_1 = "U0APPROVER1"
 APPROVER_2 = "U0APPROVER2"  # an approver through the user group below
 OUTSIDER = "U0OUTSIDER"
+ADMIN = "U0ADMIN"
 GROUP = "S0OPS"
 
 
@@ -85,7 +86,13 @@ class Server:
 
 
 def start_server(
-    tmp_path: Path, standin: SlackStandIn, database_url: str, *, name: str = "app", extra_env: dict[str, str] | None = None
+    tmp_path: Path,
+    standin: SlackStandIn,
+    database_url: str,
+    *,
+    name: str = "app",
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Server:
     port = free_port()
     log = tmp_path / f"{name}.log"
@@ -98,6 +105,7 @@ def start_server(
             "CHATOPS_CHANNEL": CHANNEL,
             # The proposer is an approver too: self-approval must be refused by the rule, not by membership.
             "CHATOPS_APPROVERS": f"{PROPOSER} {APPROVER_1} {GROUP}",
+            "CHATOPS_ADMINS": ADMIN,
             "CHATOPS_DATABASE_URL": database_url,
             "CHATOPS_CONFIG": str(regions_file(tmp_path / "regions.toml", today=datetime.now(UTC).date())),
             "CHATOPS_DELIVERY_RETRY_CAP": "1",
@@ -107,7 +115,7 @@ def start_server(
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--threads", "4"],
+             "--workers", str(workers), "--threads", "4"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -25,7 +25,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (migrations / "env.py").is_file()
     assert (migrations / "versions" / "0001_initial.py").is_file()
     assert (migrations / "versions" / "0002_sensitive_periods.py").is_file()
-    assert head_revision() == "0002"
+    assert (migrations / "versions" / "0003_query_indexes.py").is_file()
+    assert head_revision() == "0003"
 
 
 def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
