@@ -15,10 +15,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from chatops.config import load_regions
 from chatops.domain import evaluate, suggest
+from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Window
 from chatops.domain.policy import check_window
 from chatops.domain.timeline import from_ts, to_ts
@@ -40,29 +41,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def evaluation_json(evaluation: Evaluation, suggestions: Sequence[Window]) -> dict[str, Any]:
-    """The ``--json`` document of ``chatops check``."""
-    return {
-        "window": {"start": _iso(evaluation.window.start), "end": _iso(evaluation.window.end)},
-        "flagged": evaluation.flagged,
-        "regions": [
-            {
-                "id": r.id,
-                "name": r.name,
-                "timezone": r.timezone,
-                "local_start": _iso(r.local_start),
-                "local_end": _iso(r.local_end),
-                "sensitive": r.sensitive,
-                "peak_overlap_minutes": r.peak_overlap_minutes,
-                "flagged": r.flagged,
-                "reasons": list(r.reasons),
-            }
-            for r in evaluation.regions
-        ],
-        "suggestions": [{"start": _iso(s.start), "end": _iso(s.end)} for s in suggestions],
-    }
 
 
 def _both(moment: datetime, tz_name: str) -> str:
@@ -133,7 +111,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         else []
     )
     if args.json:
-        out.write(json.dumps(evaluation_json(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(evaluation_document(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(render_text(evaluation, suggestions, tz_name=args.tz) + "\n")
     return EXIT_FLAGGED if evaluation.flagged else EXIT_CLEAR

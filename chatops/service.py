@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chatops.domain import evaluate, suggest
+from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.timeline import from_ts, to_ts
@@ -45,29 +46,7 @@ class Assessment:
 
     def document(self) -> dict[str, Any]:
         """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
-        return assessment_document(self.evaluation, self.suggestions)
-
-
-def assessment_document(evaluation: Evaluation, suggestions: tuple[Window, ...] | list[Window]) -> dict[str, Any]:
-    return {
-        "window": {"start": evaluation.window.start.isoformat(), "end": evaluation.window.end.isoformat()},
-        "flagged": evaluation.flagged,
-        "regions": [
-            {
-                "id": r.id,
-                "name": r.name,
-                "timezone": r.timezone,
-                "local_start": r.local_start.isoformat(),
-                "local_end": r.local_end.isoformat(),
-                "sensitive": r.sensitive,
-                "peak_overlap_minutes": r.peak_overlap_minutes,
-                "flagged": r.flagged,
-                "reasons": list(r.reasons),
-            }
-            for r in evaluation.regions
-        ],
-        "suggestions": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in suggestions],
-    }
+        return evaluation_document(self.evaluation, self.suggestions)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from chatops.domain import timeline
 from chatops.domain.models import Evaluation, HoursRange, Region, RegionResult, Window
@@ -66,3 +67,27 @@ def evaluate(window: Window, *, regions: Sequence[Region]) -> Evaluation:
     return Evaluation.model_construct(
         window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions)
     )
+
+
+def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = ()) -> dict[str, Any]:
+    """The JSON form of an evaluation and its suggestions: ``chatops check --json``, and the snapshot stored
+    with a proposal and its audit events."""
+    return {
+        "window": {"start": evaluation.window.start.isoformat(), "end": evaluation.window.end.isoformat()},
+        "flagged": evaluation.flagged,
+        "regions": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "timezone": r.timezone,
+                "local_start": r.local_start.isoformat(),
+                "local_end": r.local_end.isoformat(),
+                "sensitive": r.sensitive,
+                "peak_overlap_minutes": r.peak_overlap_minutes,
+                "flagged": r.flagged,
+                "reasons": list(r.reasons),
+            }
+            for r in evaluation.regions
+        ],
+        "suggestions": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in suggestions],
+    }
