@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -135,6 +135,18 @@ def _hours_list(value: Any) -> Any:
     return value
 
 
+def _known_zone(value: str) -> str:
+    zone_of(value)
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA zone name that tzdata knows."""
+
+HoursList = Annotated[tuple[HoursRange, ...], BeforeValidator(_hours_list)]
+"""Hour ranges, written in a file as strings like ``"mon-fri 09:00-17:00"``."""
+
+
 class SensitivePeriod(BaseModel):
     """Local dates, both inclusive, during which a region is sensitive, and why."""
 
@@ -165,22 +177,11 @@ class Region(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str = Field(min_length=1, max_length=100)
-    timezone: str
-    peak_hours: tuple[HoursRange, ...] = ()
+    timezone: ZoneName
+    peak_hours: HoursList = ()
     sensitive: bool = False
     sensitive_reason: str | None = Field(default=None, max_length=300)
     sensitive_periods: tuple[SensitivePeriod, ...] = ()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        zone_of(value)
-        return value
-
-    @field_validator("peak_hours", mode="before")
-    @classmethod
-    def _parse_hours(cls, value: Any) -> Any:
-        return _hours_list(value)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -215,19 +216,8 @@ class Team(BaseModel):
 
     model_config = _FROZEN
 
-    timezone: str
-    working_hours: tuple[HoursRange, ...] = ()
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        zone_of(value)
-        return value
-
-    @field_validator("working_hours", mode="before")
-    @classmethod
-    def _parse_hours(cls, value: Any) -> Any:
-        return _hours_list(value)
+    timezone: ZoneName
+    working_hours: HoursList = ()
 
     @property
     def zone(self) -> ZoneInfo:
