@@ -20,7 +20,7 @@ from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePe
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
-from chatops.store import DuplicateKey, NewProposal, ProposalRow, SensitiveRow, Store, Tx
+from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, SensitiveRow, Store, Tx
 
 TITLE_MAX = 150
 TEXT_MAX = 2000
@@ -257,8 +257,7 @@ class Service:
             )
             if complete:
                 row = tx.update_proposal(row.id, at=at, status=Status.APPROVED)
-            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
-            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+            _announce(tx, event)
         self._committed("approved", row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
@@ -306,8 +305,7 @@ class Service:
                 data={"round": row.round, "approvals": len(approvals), "window": row.evaluation.get("window", {})},
             )
             row = tx.update_proposal(row.id, at=at, status=status)
-            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
-            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+            _announce(tx, event)
         self._committed(status.value, row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
@@ -365,8 +363,7 @@ class Service:
                 round=row.round + 1,
                 evaluation=snapshot,
             )
-            tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
-            tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+            _announce(tx, event)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -469,8 +466,7 @@ class Service:
                     evaluation=snapshot,
                     status=status,
                 )
-                tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
-                tx.enqueue(row.id, kind="update_parent", payload={}, at=at)
+                _announce(tx, event)
             changed.append(row.id)
         if changed:
             self._on_enqueue()
@@ -486,3 +482,9 @@ class Service:
 
 def _flagged_ids(snapshot: dict[str, Any]) -> list[str]:
     return [r["id"] for r in snapshot.get("regions", []) if r.get("flagged")]
+
+
+def _announce(tx: Tx, event: EventRow) -> None:
+    """Queue the event's thread reply, then the parent message's update to the proposal's new state."""
+    tx.enqueue(event.proposal_id, kind="reply", payload={"event": event.model_dump()}, at=event.at)
+    tx.enqueue(event.proposal_id, kind="update_parent", payload={}, at=event.at)
