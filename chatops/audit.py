@@ -40,7 +40,9 @@ def verify_chains(events: Iterable[EventRow]) -> list[ChainProblem]:
         if event.seq != expected_seq:
             problems.append(ChainProblem(event.proposal_id, event.seq, f"expected event {expected_seq} here"))
         if event.prev_hash != prev_hash:
-            problems.append(ChainProblem(event.proposal_id, event.seq, "does not follow the previous event's hash"))
+            problems.append(
+                ChainProblem(event.proposal_id, event.seq, "does not follow the previous event's hash")
+            )
         recomputed = event_hash(
             prev_hash=event.prev_hash,
             proposal_id=event.proposal_id,

@@ -111,7 +111,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         else []
     )
     if args.json:
-        out.write(json.dumps(evaluation_document(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(evaluation_document(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         out.write(render_text(evaluation, suggestions, tz_name=args.tz) + "\n")
     return EXIT_FLAGGED if evaluation.flagged else EXIT_CLEAR
@@ -126,8 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate a window against every region (exit 0 clear, 1 flagged, 2 bad input)",
         description="Evaluate a maintenance window against every region's peak hours and sensitivity.",
     )
-    check.add_argument("--start", required=True, help="ISO 8601 start: 2009-06-15T22:00 (local to --tz) or with Z/offset")
-    check.add_argument("--tz", default="UTC", help="IANA zone for a start without offset, and for output (default UTC)")
+    check.add_argument(
+        "--start", required=True, help="ISO 8601 start: 2009-06-15T22:00 (local to --tz) or with Z/offset"
+    )
+    check.add_argument(
+        "--tz", default="UTC", help="IANA zone for a start without offset, and for output (default UTC)"
+    )
     check.add_argument("--duration", required=True, help="90m, 1h, 1h30m, 2d")
     check.add_argument("--config", default=None, help="regions file (default: the bundled one)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -175,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     database = _Parser(add_help=False)
     database.add_argument(
-        "--database-url", default=None, help="database URL (default: $CHATOPS_DATABASE_URL or sqlite:///chatops.db)"
+        "--database-url",
+        default=None,
+        help="database URL (default: $CHATOPS_DATABASE_URL or sqlite:///chatops.db)",
     )
 
     db = sub.add_parser("db", help="database schema")
@@ -185,8 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="read and verify the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
-    export = audit_sub.add_parser("export", parents=[database], help="every audit event, as JSON lines or CSV")
-    export.add_argument("--since", help="only events at or after this UTC date or time (2026-11-01, 2026-11-01T12:00)")
+    export = audit_sub.add_parser(
+        "export", parents=[database], help="every audit event, as JSON lines or CSV"
+    )
+    export.add_argument(
+        "--since", help="only events at or after this UTC date or time (2026-11-01, 2026-11-01T12:00)"
+    )
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.set_defaults(handler=cmd_audit_export)
     show = audit_sub.add_parser("show", parents=[database], help="one change's history and thread")
@@ -208,7 +220,9 @@ def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> Store:
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except Exception:
-        raise ConfigError(f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)") from None
+        raise ConfigError(
+            f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)"
+        ) from None
     try:
         return SqlStore.open(url, migrate=migrate)
     except Exception as exc:
@@ -237,8 +251,10 @@ def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
 
     since = None
     if args.since:
-        since = to_ts(parse_start(args.since, tz="UTC")) if "T" in args.since else to_ts(
-            parse_start(f"{args.since}T00:00", tz="UTC")
+        since = (
+            to_ts(parse_start(args.since, tz="UTC"))
+            if "T" in args.since
+            else to_ts(parse_start(f"{args.since}T00:00", tz="UTC"))
         )
     store = _open_store(args)
     try:
@@ -263,8 +279,10 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         store.close()
     out.write(f"CHG-{row.id}: {row.title}\n")
-    out.write(f"status {row.status.value}; proposed by {row.proposer}; window {from_ts(row.start_ts).isoformat()}"
-              f" -> {from_ts(row.end_ts).isoformat()}{' (flagged)' if row.flagged else ''}\n")
+    out.write(
+        f"status {row.status.value}; proposed by {row.proposer}; window {from_ts(row.start_ts).isoformat()}"
+        f" -> {from_ts(row.end_ts).isoformat()}{' (flagged)' if row.flagged else ''}\n"
+    )
     out.write(f"thread: {_permalink(row.channel, row.message_ts)}\n\n")
     for event in events:
         out.write(describe(event) + "\n")
@@ -280,11 +298,15 @@ def _permalink(channel: str, message_ts: str | None) -> str:
         from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError, SlackClientError
 
-        client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10)
+        client = WebClient(
+            token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
+        )
         try:
             return str(client.chat_getPermalink(channel=channel, message_ts=message_ts)["permalink"])
         except (SlackApiError, SlackClientError, OSError) as exc:
-            return f"channel {channel}, message {message_ts} (permalink unavailable: {exc.__class__.__name__})"
+            return (
+                f"channel {channel}, message {message_ts} (permalink unavailable: {exc.__class__.__name__})"
+            )
     return f"channel {channel}, message {message_ts} (set SLACK_BOT_TOKEN for a permalink)"
 
 
@@ -307,9 +329,13 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"BROKEN: {problem}\n")
     proposals = len(set(counted))
     if problems:
-        out.write(f"{len(problems)} problem(s) in the audit log ({len(counted)} events, {proposals} proposals)\n")
+        out.write(
+            f"{len(problems)} problem(s) in the audit log ({len(counted)} events, {proposals} proposals)\n"
+        )
         return 1
-    out.write(f"audit log intact: {len(counted)} events in {proposals} proposals, every hash chain verified\n")
+    out.write(
+        f"audit log intact: {len(counted)} events in {proposals} proposals, every hash chain verified\n"
+    )
     return 0
 
 

@@ -166,7 +166,11 @@ def parse_regions(text: str, *, source: str) -> RegionsConfig:
         return RegionsConfig.model_validate(data)
     except ValidationError as exc:
         problems = config_problems(exc, data)
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        more = (
+            f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+            if len(problems) > 1
+            else ""
+        )
         raise ConfigError(f"{source}: {problems[0]}{more}") from None
 
 

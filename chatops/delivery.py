@@ -112,7 +112,9 @@ class DeliveryWorker:
         else:
             self.store.mark_delivered(message.id, at=int(self._clock()))
 
-    def _retry(self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False) -> None:
+    def _retry(
+        self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False
+    ) -> None:
         now = int(self._clock())
         if now - message.created_at >= self.give_up_after:
             self.store.mark_abandoned(message.id, error=error, at=now)
@@ -129,27 +131,39 @@ class DeliveryWorker:
         backoff = delay if delay is not None else min(self.retry_cap, 2 ** min(message.attempts, 16))
         self.store.mark_failed(message.id, error=error, retry_at=now + max(1, backoff))
         log = logger.error if log_error else logger.warning
-        log("delivery of outbox message %s of proposal %s failed (%s); retrying in %ss",
-            message.id, message.proposal_id, error, backoff)
+        log(
+            "delivery of outbox message %s of proposal %s failed (%s); retrying in %ss",
+            message.id,
+            message.proposal_id,
+            error,
+            backoff,
+        )
 
     def deliver(self, message: OutboxRow) -> None:
         """Send one message to Slack; raises on failure."""
         row = self.store.get_proposal(message.proposal_id)
         if row is None:
-            raise LookupError(f"outbox message {message.id} names proposal {message.proposal_id}, which is gone")
+            raise LookupError(
+                f"outbox message {message.id} names proposal {message.proposal_id}, which is gone"
+            )
         approvals = self.store.approvers(row.id, round=row.round)
         if message.kind == "post_parent":
             if row.message_ts:
                 return  # already posted (the process died after posting and before marking it)
             response = self.client.chat_postMessage(
-                channel=row.channel, unfurl_links=False, unfurl_media=False, **blocks.proposal_message(row, approvals)
+                channel=row.channel,
+                unfurl_links=False,
+                unfurl_media=False,
+                **blocks.proposal_message(row, approvals),
             )
             self.store.set_message_ts(row.id, str(response["ts"]))
             return
         if not row.message_ts:
             raise LookupError(f"proposal {row.id} has no parent message yet")
         if message.kind == "update_parent":
-            self.client.chat_update(channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals))
+            self.client.chat_update(
+                channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals)
+            )
         elif message.kind == "reply":
             self.client.chat_postMessage(
                 channel=row.channel,

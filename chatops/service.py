@@ -126,7 +126,9 @@ class Service:
                 SensitivePeriod(start=period.start_date, end=period.end_date, reason=period.reason)
             )
         return tuple(
-            r.model_copy(update={"sensitive_periods": (*r.sensitive_periods, *extra[r.id])}) if r.id in extra else r
+            r.model_copy(update={"sensitive_periods": (*r.sensitive_periods, *extra[r.id])})
+            if r.id in extra
+            else r
             for r in self.config.regions
         )
 
@@ -263,11 +265,15 @@ class Service:
 
     def reject(self, proposal_id: int, *, actor: str, reason: str) -> Outcome:
         reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True)
-        return self._close(proposal_id, actor=actor, action=Action.REJECT, status=Status.REJECTED, reason=reason)
+        return self._close(
+            proposal_id, actor=actor, action=Action.REJECT, status=Status.REJECTED, reason=reason
+        )
 
     def cancel(self, proposal_id: int, *, actor: str, reason: str = "") -> Outcome:
         reason = clean_text(reason, field_name="reason", limit=REASON_MAX)
-        return self._close(proposal_id, actor=actor, action=Action.CANCEL, status=Status.CANCELLED, reason=reason)
+        return self._close(
+            proposal_id, actor=actor, action=Action.CANCEL, status=Status.CANCELLED, reason=reason
+        )
 
     def check_may(self, proposal_id: int, *, actor: str, action: Action) -> ProposalRow:
         """Raise NotAllowedError unless ``actor`` may take ``action`` now (used before opening a modal)."""
@@ -292,7 +298,9 @@ class Service:
         at = to_ts(self.now())
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
-            decision = may_act(action, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status)
+            decision = may_act(
+                action, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+            )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
             approvals = tx.approvers(row.id, round=row.round)
@@ -302,7 +310,11 @@ class Service:
                 actor=actor,
                 at=at,
                 reason=reason,
-                data={"round": row.round, "approvals": len(approvals), "window": row.evaluation.get("window", {})},
+                data={
+                    "round": row.round,
+                    "approvals": len(approvals),
+                    "window": row.evaluation.get("window", {}),
+                },
             )
             row = tx.update_proposal(row.id, at=at, status=status)
             _announce(tx, event)
@@ -330,11 +342,15 @@ class Service:
         at = to_ts(now)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
-            decision = may_act(Action.POSTPONE, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status)
+            decision = may_act(
+                Action.POSTPONE, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+            )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
             if expected_version is not None and row.version != expected_version:
-                raise ConflictError("this change was updated while you were editing; close this and look again")
+                raise ConflictError(
+                    "this change was updated while you were editing; close this and look again"
+                )
             if to_ts(window.start) == row.start_ts and to_ts(window.end) == row.end_ts:
                 raise InputError("that is the window the change already has; pick another start or duration")
             dropped = tx.approvers(row.id, round=row.round)
@@ -393,7 +409,9 @@ class Service:
             )
         return declared, configured
 
-    def declare_sensitive(self, *, actor: str, region_id: str, start: date, end: date, reason: str) -> SensitiveRow:
+    def declare_sensitive(
+        self, *, actor: str, region_id: str, start: date, end: date, reason: str
+    ) -> SensitiveRow:
         """An admin marks a region sensitive for some local dates; open proposals are evaluated again."""
         self._require_admin(actor)
         known = {r.id: r for r in self.config.regions}
@@ -408,7 +426,12 @@ class Service:
             raise InputError(f"that period ended on {end}; declare periods that are current or to come")
         reason = clean_text(reason, field_name="reason", limit=300, required=True)
         row = self.store.declare_sensitive(
-            region_id=region_id, start_date=start, end_date=end, reason=reason, actor=actor, at=to_ts(self.now())
+            region_id=region_id,
+            start_date=start,
+            end_date=end,
+            reason=reason,
+            actor=actor,
+            at=to_ts(self.now()),
         )
         self.reevaluate_open(actor=actor, why=f"{known[region_id].name} declared sensitive: {reason}")
         return row
@@ -423,14 +446,18 @@ class Service:
 
     def _require_admin(self, actor: str) -> None:
         if actor not in self._admins():
-            raise NotAllowedError("only chatops admins (CHATOPS_ADMINS) can declare or lift sensitive periods")
+            raise NotAllowedError(
+                "only chatops admins (CHATOPS_ADMINS) can declare or lift sensitive periods"
+            )
 
     def reevaluate_open(self, *, actor: str, why: str) -> list[int]:
         """Evaluate pending and upcoming approved changes again; record those whose verdict changed."""
         regions = self.regions()
         changed: list[int] = []
         at = to_ts(self.now())
-        for row in self.store.list_proposals(statuses=(Status.PENDING, Status.APPROVED), end_after=at, limit=500):
+        for row in self.store.list_proposals(
+            statuses=(Status.PENDING, Status.APPROVED), end_after=at, limit=500
+        ):
             assessment = self.assess(proposal_window(row), regions=regions)
             if assessment.flagged == row.flagged:
                 continue
@@ -462,7 +489,9 @@ class Service:
                     row.id,
                     at=at,
                     flagged=assessment.flagged,
-                    approvals_required=required if current.status is Status.PENDING else current.approvals_required,
+                    approvals_required=required
+                    if current.status is Status.PENDING
+                    else current.approvals_required,
                     evaluation=snapshot,
                     status=status,
                 )

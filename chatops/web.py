@@ -88,9 +88,13 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     return Runtime(settings=settings, config=config, store=store, service=service, worker=worker, app=app)
 
 
-def _respond(start_response: StartResponse, status: str, body: str, *, content_type: str = "text/plain") -> list[bytes]:
+def _respond(
+    start_response: StartResponse, status: str, body: str, *, content_type: str = "text/plain"
+) -> list[bytes]:
     data = body.encode()
-    start_response(status, [("Content-Type", f"{content_type}; charset=utf-8"), ("Content-Length", str(len(data)))])
+    start_response(
+        status, [("Content-Type", f"{content_type}; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
     return [data]
 
 
@@ -229,7 +233,9 @@ class WsgiApp:
         except UnicodeDecodeError:
             return _respond(start_response, "400 Bad Request", "body is not UTF-8\n")
         headers = {
-            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]

@@ -58,8 +58,12 @@ def setup(tmp_path: Path) -> Iterator[tuple[SlackStandIn, SqlStore, Service, Del
 
 def propose(service: Service) -> int:
     request = ProposalRequest(
-        idempotency_key=None, proposer="UP", title="t", start=T0 + timedelta(days=1),
-        duration=timedelta(hours=1), input_tz="UTC",
+        idempotency_key=None,
+        proposer="UP",
+        title="t",
+        start=T0 + timedelta(days=1),
+        duration=timedelta(hours=1),
+        input_tz="UTC",
     )
     return service.propose(request).proposal.id
 
@@ -84,7 +88,7 @@ def test_delivers_in_order_once(setup: tuple) -> None:
 
 
 def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:
-    standin, store, service, worker, clock = setup
+    standin, _store, service, worker, clock = setup
     propose(service)
     standin.rate_limit_next("chat.postMessage", 1, retry_after=7)
     worker.run_once()

@@ -54,14 +54,22 @@ def test_dates_and_times(day: str, clock: str, tz: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.from_regex(r"[a-z, -]{0,12}\s?\d{1,2}:\d{2}\s?-\s?\d{1,2}:\d{2}", fullmatch=True) | st.text(max_size=30))
+@given(
+    st.from_regex(r"[a-z, -]{0,12}\s?\d{1,2}:\d{2}\s?-\s?\d{1,2}:\d{2}", fullmatch=True)
+    | st.text(max_size=30)
+)
 def test_hour_ranges(text: str) -> None:
     try:
         r = HoursRange.parse(text)
     except ValueError as exc:
         one_line(exc)
     else:
-        assert 0 <= r.start_minute < 1440 and 0 <= r.end_minute <= 1440 and r.start_minute != r.end_minute and r.days
+        assert (
+            0 <= r.start_minute < 1440
+            and 0 <= r.end_minute <= 1440
+            and r.start_minute != r.end_minute
+            and r.days
+        )
 
 
 @settings(max_examples=300, deadline=None)

@@ -52,7 +52,12 @@ def test_manifest_declares_the_command_interactivity_and_only_the_scopes_used() 
     commands = [c["command"] for c in manifest["features"]["slash_commands"]]
     assert commands == ["/maintenance"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "users:read", "usergroups:read"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "commands",
+        "chat:write",
+        "users:read",
+        "usergroups:read",
+    }
     assert manifest["features"]["slash_commands"][0]["url"].endswith("/slack/events")
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
 

@@ -4,7 +4,16 @@ Nothing here reads a clock, the environment, a file or the network; time comes i
 """
 
 from chatops.domain.evaluate import evaluate
-from chatops.domain.models import Evaluation, HoursRange, Policy, Region, RegionResult, RegionsConfig, Team, Window
+from chatops.domain.models import (
+    Evaluation,
+    HoursRange,
+    Policy,
+    Region,
+    RegionResult,
+    RegionsConfig,
+    Team,
+    Window,
+)
 from chatops.domain.suggest import suggest
 
 __all__ = [

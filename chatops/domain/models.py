@@ -12,7 +12,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,7 +47,9 @@ def zone_of(key: str) -> ZoneInfo:
     try:
         return _cached_zone(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')") from None
+        raise ValueError(
+            f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
+        ) from None
 
 
 def _parse_clock(text: str, *, allow_24: bool) -> int:
@@ -92,7 +102,9 @@ class HoursRange(BaseModel):
             raise ValueError(f"expected a string like 'mon-fri 09:00-17:00', got {text!r}")
         match = _RANGE_RE.match(text.lower())
         if not match:
-            raise ValueError(f"{text!r} is not an hours range (write e.g. '08:00-23:00' or 'mon-fri 09:00-17:00')")
+            raise ValueError(
+                f"{text!r} is not an hours range (write e.g. '08:00-23:00' or 'mon-fri 09:00-17:00')"
+            )
         days = _parse_days(match["days"]) if match["days"] else frozenset(range(7))
         start = _parse_clock(match["start"], allow_24=False)
         end = _parse_clock(match["end"], allow_24=True)
@@ -122,14 +134,12 @@ def _days_label(days: frozenset[int]) -> str:
             runs[-1].append(d)
         else:
             runs.append([d])
-    return ",".join(
-        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs
-    )
+    return ",".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs)
 
 
 def _hours_list(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError("expected a list of ranges, e.g. [\"08:00-23:00\"]")
+        raise ValueError('expected a list of ranges, e.g. ["08:00-23:00"]')
     if isinstance(value, list | tuple):
         return tuple(HoursRange.parse(v) if isinstance(v, str) else v for v in value)
     return value

@@ -77,7 +77,9 @@ def may_act(
     if action is Action.APPROVE and actor == proposer:
         return Decision(allowed=False, reason="you proposed this change, so you cannot approve it yourself")
     if actor not in approvers:
-        return Decision(allowed=False, reason=f"you are not an approver, so you cannot {action.value} this change")
+        return Decision(
+            allowed=False, reason=f"you are not an approver, so you cannot {action.value} this change"
+        )
     if action is Action.APPROVE and already_approved:
         return Decision(allowed=False, reason="you have already approved this window")
     return Decision(allowed=True)

@@ -109,4 +109,3 @@ def suggest(
         if len(found) >= count:
             break
     return found
-

@@ -10,7 +10,9 @@ from chatops.domain import timeline
 from chatops.domain.models import zone_of
 from chatops.errors import AmbiguousTimeError, NonexistentTimeError, TimeInputError
 
-_DURATION_RE = re.compile(r"^(?:(?P<d>\d{1,4})\s*d)?\s*(?:(?P<h>\d{1,5})\s*h)?\s*(?:(?P<m>\d{1,6})\s*m(?:in)?)?$")
+_DURATION_RE = re.compile(
+    r"^(?:(?P<d>\d{1,4})\s*d)?\s*(?:(?P<h>\d{1,5})\s*h)?\s*(?:(?P<m>\d{1,6})\s*m(?:in)?)?$"
+)
 DURATION_HELP = "write it like 90m, 1h, 1h30m or 2d"
 
 MIN_YEAR, MAX_YEAR = 1000, 9000

@@ -126,7 +126,9 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                     note = f"Declared #{period.id}: {a.region_id} sensitive {a.start} – {a.end}."
                 elif parsed.number is not None:
                     lifted = service.lift_sensitive(parsed.number, actor=user)
-                    note = f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
+                    note = (
+                        f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
+                    )
                 _private(respond, blocks.sensitive_message(*service.sensitivity_overview(), note=note))
             elif parsed.verb is Verb.PROPOSE_FORM:
                 client.views_open(

@@ -129,7 +129,9 @@ def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
     lines, summary = region_lines(evaluation)
     blocks: list[Block] = []
     if evaluation.get("flagged"):
-        blocks.append(_section(":warning: *Flagged*: this window hits the daytime peak of a sensitive region."))
+        blocks.append(
+            _section(":warning: *Flagged*: this window hits the daytime peak of a sensitive region.")
+        )
     if lines:
         blocks.append(_section("\n".join(lines)))
     if summary:
@@ -138,7 +140,8 @@ def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
     if evaluation.get("flagged"):
         if suggestions:
             text = "\n".join(
-                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}" for i, s in enumerate(suggestions, 1)
+                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}"
+                for i, s in enumerate(suggestions, 1)
             )
             blocks.append(_section(f"*Nearest windows that flag nothing:*\n{text}"))
         else:
@@ -149,15 +152,18 @@ def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
 def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
     why = "flagged window" if row.flagged else "clear window"
     who = ", ".join(f"<@{u}>" for u in approvals)
-    count = f"{len(approvals)} of {row.approvals_required} approval{'s' if row.approvals_required != 1 else ''}"
+    count = (
+        f"{len(approvals)} of {row.approvals_required} approval{'s' if row.approvals_required != 1 else ''}"
+    )
     return f"{count} ({why})" + (f": {who}" if who else "")
 
 
 def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, Any]:
     """The parent message in the changes channel, for the proposal's current state."""
-    title = escape(row.title)
     flag = " :warning: FLAGGED" if row.flagged else ""
-    text = f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))} ({_utc(row.start_ts)}){flag}"
+    text = (
+        f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))} ({_utc(row.start_ts)}){flag}"
+    )
     details = [
         f"*Proposed by* <@{row.proposer}>",
         f"*Window* {window_text(row.start_ts, row.end_ts)}",
@@ -206,7 +212,8 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
         window = evaluation.get("window", {})
         flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
         verdict = (
-            ":warning: flagged: " + "; ".join(
+            ":warning: flagged: "
+            + "; ".join(
                 f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
                 for r in flagged[:DETAIL_REGIONS]
             )
@@ -231,7 +238,9 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
     elif kind == "postponed":
         old, new = data.get("from", {}), data.get("to", {})
         evaluation = data.get("evaluation", {})
-        verdict = ":warning: the new window is flagged" if evaluation.get("flagged") else "the new window is clear"
+        verdict = (
+            ":warning: the new window is flagged" if evaluation.get("flagged") else "the new window is clear"
+        )
         reset = data.get("approvals_reset", 0)
         text = (
             f":calendar: {actor} postponed the change on {when}\n"
@@ -242,7 +251,9 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
         )
     elif kind == "sensitivity_changed":
         verdict = (
-            ":warning: *this window is now flagged*" if data.get("flagged") else "this window is no longer flagged"
+            ":warning: *this window is now flagged*"
+            if data.get("flagged")
+            else "this window is no longer flagged"
         )
         text = (
             f":rotating_light: {verdict} ({escape(event.get('reason', ''))}; {actor}, {when}). "
@@ -404,7 +415,9 @@ def propose_modal(*, tz: str, initial_start: int) -> dict[str, Any]:
     return view.to_dict()
 
 
-def reason_modal(row: ProposalRow, *, callback_id: str, title: str, submit: str, optional: bool) -> dict[str, Any]:
+def reason_modal(
+    row: ProposalRow, *, callback_id: str, title: str, submit: str, optional: bool
+) -> dict[str, Any]:
     """The modal that asks why a change is rejected or cancelled."""
     view = View(
         type="modal",
@@ -414,7 +427,9 @@ def reason_modal(row: ProposalRow, *, callback_id: str, title: str, submit: str,
         close=PlainTextObject(text="Back"),
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
-            _section(f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n{window_text(row.start_ts, row.end_ts)}"),
+            _section(
+                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n{window_text(row.start_ts, row.end_ts)}"
+            ),
             InputBlock(
                 block_id=ids.REASON,
                 label="Reason (recorded in the thread)",

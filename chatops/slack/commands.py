@@ -99,7 +99,9 @@ def _sensitive(rest: str) -> Command:
     if sub == "lift":
         number = args.strip().lstrip("#")
         if not number.isdigit() or len(number) > 12:
-            raise InputError("write /maintenance sensitive lift <number>, with the number /maintenance sensitive shows")
+            raise InputError(
+                "write /maintenance sensitive lift <number>, with the number /maintenance sensitive shows"
+            )
         return Command(Verb.SENSITIVE_LIFT, number=int(number))
     if sub != "add":
         raise InputError(f"unknown sensitive subcommand {sub[:40]!r}; use add, lift or list")

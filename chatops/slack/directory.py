@@ -65,7 +65,9 @@ class Directory:
             response = self._client.usergroups_users_list(usergroup=group)
             members = frozenset(response.get("users") or [])
         except (SlackApiError, SlackClientError, OSError):
-            logger.exception("could not read the members of user group %s; using the last known members", group)
+            logger.exception(
+                "could not read the members of user group %s; using the last known members", group
+            )
             return cached[1] if cached else frozenset()
         with self._lock:
             self._members[group] = (now, members)
@@ -86,7 +88,9 @@ class Directory:
             logger.exception("could not read the time zone of user %s", user_id)
             tz = None
         if not tz:
-            raise InputError("your Slack time zone could not be read; give a zone, e.g. `UTC` or `Europe/Berlin`")
+            raise InputError(
+                "your Slack time zone could not be read; give a zone, e.g. `UTC` or `Europe/Berlin`"
+            )
         with self._lock:
             self._zones[user_id] = (now, tz)
         return str(tz)

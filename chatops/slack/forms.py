@@ -49,7 +49,9 @@ def proposal_id(view: dict[str, Any]) -> int:
     data = metadata(view)
     pid = data.get("proposal")
     if not isinstance(pid, int) or isinstance(pid, bool):
-        raise FormErrors({ids.REASON: "This form is not linked to a change any more; close it and try again."})
+        raise FormErrors(
+            {ids.REASON: "This form is not linked to a change any more; close it and try again."}
+        )
     return pid
 
 
@@ -68,7 +70,11 @@ def read_window(values: dict[str, Any], errors: dict[str, str]) -> WindowForm | 
     """The start (datetimepicker, a UNIX time) and duration blocks."""
     raw_start = _value(values, ids.START)
     start = None
-    if isinstance(raw_start, int | float) and not isinstance(raw_start, bool) and 0 < raw_start < 253402300799:
+    if (
+        isinstance(raw_start, int | float)
+        and not isinstance(raw_start, bool)
+        and 0 < raw_start < 253402300799
+    ):
         start = from_ts(int(raw_start))
     else:
         errors[ids.START] = "Pick a date and a time."

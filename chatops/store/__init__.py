@@ -27,8 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from datetime import date
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict

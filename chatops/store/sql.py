@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (

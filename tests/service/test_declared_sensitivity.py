@@ -50,8 +50,12 @@ def make(store: SqlStore) -> Service:
 def propose(service: Service) -> int:
     return service.propose(
         ProposalRequest(
-            idempotency_key=None, proposer="UP", title="Upgrade", start=DAYTIME_IN_TEHRAN,
-            duration=timedelta(hours=1), input_tz="UTC",
+            idempotency_key=None,
+            proposer="UP",
+            title="Upgrade",
+            start=DAYTIME_IN_TEHRAN,
+            duration=timedelta(hours=1),
+            input_tz="UTC",
         )
     ).proposal.id
 
@@ -59,8 +63,9 @@ def propose(service: Service) -> int:
 def test_only_admins_declare_and_lift(store: SqlStore) -> None:
     service = make(store)
     with pytest.raises(NotAllowedError, match="only chatops admins"):
-        service.declare_sensitive(actor="UA", region_id="ir", start=date(2026, 12, 1), end=date(2026, 12, 2),
-                                  reason="Election")
+        service.declare_sensitive(
+            actor="UA", region_id="ir", start=date(2026, 12, 1), end=date(2026, 12, 2), reason="Election"
+        )
     assert store.sensitive_periods() == []
     period = service.declare_sensitive(
         actor="UADMIN", region_id="ir", start=date(2026, 12, 1), end=date(2026, 12, 2), reason="Election"
@@ -97,7 +102,11 @@ def test_a_declaration_flags_open_changes_and_lifting_clears_them(store: SqlStor
     assert before is not None and not before.flagged and before.approvals_required == 1
 
     period = service.declare_sensitive(
-        actor="UADMIN", region_id="ir", start=date(2026, 11, 30), end=date(2026, 12, 3), reason="Election protests"
+        actor="UADMIN",
+        region_id="ir",
+        start=date(2026, 11, 30),
+        end=date(2026, 12, 3),
+        reason="Election protests",
     )
     row = store.get_proposal(pid)
     assert row is not None and row.flagged and row.approvals_required == 2 and row.status is Status.PENDING

@@ -47,7 +47,9 @@ def make_service(store: SqlStore, *, now: datetime = NOW) -> Service:
     return Service(store=store, config=CONFIG, channel="C1", approvers=lambda: APPROVERS, clock=lambda: now)
 
 
-def request(start: datetime = MONDAY_22_PDT, *, key: str | None = "k1", title: str = "Core network upgrade") -> ProposalRequest:
+def request(
+    start: datetime = MONDAY_22_PDT, *, key: str | None = "k1", title: str = "Core network upgrade"
+) -> ProposalRequest:
     return ProposalRequest(
         idempotency_key=key,
         proposer="UP",
@@ -138,7 +140,8 @@ def test_bad_windows_change_nothing(
 
 
 @pytest.mark.parametrize(
-    ("title", "match"), [("   ", "title is empty"), ("x" * 151, "most is 150"), ("\x00\x00", "title is empty")]
+    ("title", "match"),
+    [("   ", "title is empty"), ("x" * 151, "most is 150"), ("\x00\x00", "title is empty")],
 )
 def test_bad_titles_change_nothing(store: SqlStore, title: str, match: str) -> None:
     with pytest.raises(InputError, match=match):
@@ -181,9 +184,16 @@ def test_postpone_reevaluates_resets_approvals_and_checks_the_version(store: Sql
     assert last.data["to"]["start"] == "2009-06-16T21:00:00+00:00"
     with pytest.raises(ConflictError):
         service.postpone(
-            row.id, actor="UB", start=MONDAY_22_PDT, duration=timedelta(hours=1), reason="x", expected_version=row.version
+            row.id,
+            actor="UB",
+            start=MONDAY_22_PDT,
+            duration=timedelta(hours=1),
+            reason="x",
+            expected_version=row.version,
         )
-    assert service.approve(row.id, actor="UA").proposal.status is Status.APPROVED  # UA may approve the new window
+    assert (
+        service.approve(row.id, actor="UA").proposal.status is Status.APPROVED
+    )  # UA may approve the new window
 
 
 def test_cancel_is_the_proposers_alone(store: SqlStore) -> None:

@@ -114,8 +114,20 @@ def start_server(
     env.update(extra_env or {})
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers), "--threads", "4"],
+            [
+                sys.executable,
+                "-m",
+                "chatops",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--threads",
+                "4",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

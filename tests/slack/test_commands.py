@@ -55,14 +55,16 @@ def test_help_and_empty_text_show_usage(slack: SlackClientSim, standin: SlackSta
     assert "/maintenance propose <YYYY-MM-DD> <HH:MM> [zone] <duration> <title…>" in private_answer(standin)
 
 
-def test_without_a_zone_the_proposers_slack_zone_is_used(slack: SlackClientSim, standin: SlackStandIn) -> None:
+def test_without_a_zone_the_proposers_slack_zone_is_used(
+    slack: SlackClientSim, standin: SlackStandIn
+) -> None:
     day = next_week(0)
-    slack.command(f"propose {day} 22:00 1h30m Any <title> & *text* works: 日本語 \"quoted\"", user_id=PROPOSER)
+    slack.command(f'propose {day} 22:00 1h30m Any <title> & *text* works: 日本語 "quoted"', user_id=PROPOSER)
     parent = parent_of(standin)
     shown = all_text(parent)
     assert "America/Los_Angeles" in shown  # from users.info
     assert "09:30" in shown  # 22:00 in Los Angeles is 09:30 in Tehran
-    assert parent.text is not None and "Any &lt;title&gt; &amp; *text* works: 日本語 \"quoted\"" in parent.text
+    assert parent.text is not None and 'Any &lt;title&gt; &amp; *text* works: 日本語 "quoted"' in parent.text
     header = parent.blocks[0] if parent.blocks else {}
     assert header["type"] == "header" and "Any <title> & *text*" in header["text"]["text"]  # plain text
     assert standin.calls_to("users.info")
@@ -103,21 +105,31 @@ def test_propose_form_opens_and_submits(slack: SlackClientSim, standin: SlackSta
         ids.DURATION: {ids.DURATION: payloads.plain_text_input("2 hours")},
         ids.ZONE: {ids.ZONE: payloads.plain_text_input("Nowhere/City")},
     }
-    bad = slack.view_submission(ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER).json()
+    bad = slack.view_submission(
+        ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER
+    ).json()
     assert bad["response_action"] == "errors"
     assert set(bad["errors"]) == {ids.DURATION, ids.ZONE}
 
     values[ids.DURATION] = {ids.DURATION: payloads.plain_text_input("2h")}
     values[ids.ZONE] = {ids.ZONE: payloads.plain_text_input("Europe/Berlin")}
-    past = slack.view_submission(ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER).json()
+    past = slack.view_submission(
+        ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER
+    ).json()
     assert past["response_action"] == "errors" and "past" in past["errors"][ids.START]
 
     start = int(time.time()) // 900 * 900 + 10 * 86400
     values[ids.START] = {ids.START: payloads.datetimepicker(start)}
-    values[ids.DESCRIPTION] = {ids.DESCRIPTION: payloads.plain_text_input("Fail over the primary; risk: 5 min")}
-    values[ids.TICKET] = {ids.TICKET: {"type": "url_text_input", "value": "https://tickets.example.org/CHG-9"}}
+    values[ids.DESCRIPTION] = {
+        ids.DESCRIPTION: payloads.plain_text_input("Fail over the primary; risk: 5 min")
+    }
+    values[ids.TICKET] = {
+        ids.TICKET: {"type": "url_text_input", "value": "https://tickets.example.org/CHG-9"}
+    }
     for _ in range(2):  # a double submit creates one proposal
-        done = slack.view_submission(ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER)
+        done = slack.view_submission(
+            ids.PROPOSE_VIEW, values=values, view={"id": "V0FORM1"}, user_id=PROPOSER
+        )
         assert done.json()["response_action"] == "update"
     parent = parent_of(standin)
     shown = all_text(parent)
@@ -147,8 +159,14 @@ def test_front_door_refuses_oversized_and_odd_requests(server: Server) -> None:
     junk = b"\xff\xfe\x00garbage"
     assert httpx.post(server.events_url, content=junk, headers=sign(b"", SECRET)).status_code == 400
     odd = b"payload=%7Bnot-json"
-    assert httpx.post(server.events_url, content=odd, headers={
-        **sign(odd, SECRET), "Content-Type": "application/x-www-form-urlencoded"}).status_code < 500
+    assert (
+        httpx.post(
+            server.events_url,
+            content=odd,
+            headers={**sign(odd, SECRET), "Content-Type": "application/x-www-form-urlencoded"},
+        ).status_code
+        < 500
+    )
 
 
 def test_unknown_actions_and_views_for_missing_changes_change_nothing(

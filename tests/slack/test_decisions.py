@@ -16,14 +16,18 @@ from chatops.slack import ids
 
 def propose(slack: SlackClientSim, standin: SlackStandIn, text: str | None = None) -> Message:
     day = next_week(0)
-    slack.command(text or f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
+    slack.command(
+        text or f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER
+    )
     parent = parent_of(standin)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
     return parent
 
 
 def opened_view(standin: SlackStandIn, callback_id: str) -> dict:
-    calls = standin.wait_for(lambda c: c.method == "views.open" and c.json("view")["callback_id"] == callback_id)
+    calls = standin.wait_for(
+        lambda c: c.method == "views.open" and c.json("view")["callback_id"] == callback_id
+    )
     return calls[-1].json("view")
 
 
@@ -48,12 +52,16 @@ def test_reject_asks_for_a_reason_and_records_it(slack: SlackClientSim, standin:
 
     done = slack.view_submission(
         ids.REJECT_VIEW,
-        values={ids.REASON: {ids.REASON: payloads.plain_text_input("Clashes with the <!channel> election night")}},
+        values={
+            ids.REASON: {ids.REASON: payloads.plain_text_input("Clashes with the <!channel> election night")}
+        },
         private_metadata=view["private_metadata"],
         user_id=APPROVER_1,
     )
     assert done.status_code == 200 and not done.content  # the modal closes
-    standin.wait_until(lambda: "Rejected" in all_text(standin.message(CHANNEL, parent.ts)), message="Rejected")
+    standin.wait_until(
+        lambda: "Rejected" in all_text(standin.message(CHANNEL, parent.ts)), message="Rejected"
+    )
     standin.wait_until(lambda: len(replies(standin, parent)) >= 2, message="the rejection reply")
     text = replies(standin, parent)[1]
     assert f"<@{APPROVER_1}> rejected" in text
@@ -150,19 +158,25 @@ def test_only_the_proposer_cancels(slack: SlackClientSim, standin: SlackStandIn)
         ids.CANCEL_VIEW, values={}, private_metadata=view["private_metadata"], user_id=PROPOSER
     )
     assert done.status_code == 200
-    standin.wait_until(lambda: "Cancelled" in all_text(standin.message(CHANNEL, parent.ts)), message="Cancelled")
+    standin.wait_until(
+        lambda: "Cancelled" in all_text(standin.message(CHANNEL, parent.ts)), message="Cancelled"
+    )
     assert f"<@{PROPOSER}> cancelled" in replies(standin, parent)[1]
 
 
-def test_double_clicks_and_slack_retries_record_nothing_twice(slack: SlackClientSim, standin: SlackStandIn) -> None:
+def test_double_clicks_and_slack_retries_record_nothing_twice(
+    slack: SlackClientSim, standin: SlackStandIn
+) -> None:
     day = next_week(0)
     trigger = slack.new_trigger_id()
     text = f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade"
     slack.command(text, user_id=PROPOSER, trigger_id=trigger)
     slack.command(text, user_id=PROPOSER, trigger_id=trigger, retry_num=1)
     parent = parent_of(standin)
-    standin.wait_until(lambda: len(standin.ephemerals(user=PROPOSER)) >= 2 or len(standin.ephemerals()) >= 2,
-                       message="both answers")
+    standin.wait_until(
+        lambda: len(standin.ephemerals(user=PROPOSER)) >= 2 or len(standin.ephemerals()) >= 2,
+        message="both answers",
+    )
     assert any("Already proposed" in (e.text or "") for e in standin.ephemerals())
 
     message = standin.message(CHANNEL, parent.ts)
@@ -170,7 +184,8 @@ def test_double_clicks_and_slack_retries_record_nothing_twice(slack: SlackClient
         slack.block_action(ids.APPROVE, message=message, user_id=APPROVER_1)
     standin.wait_until(lambda: len(replies(standin, parent)) >= 2, message="one approval")
     standin.wait_until(
-        lambda: sum("already approved" in (e.text or "") for e in standin.ephemerals()) >= 2, message="refusals"
+        lambda: sum("already approved" in (e.text or "") for e in standin.ephemerals()) >= 2,
+        message="refusals",
     )
     top_level = [m for m in standin.messages(CHANNEL).values() if m.thread_ts is None]
     assert len(top_level) == 1

@@ -37,16 +37,24 @@ def test_outage_then_rate_limits_every_decision_reaches_the_thread_in_order(
         with SlackClientSim(server.events_url, signing_secret=SECRET, standin=standin) as slack:
             standin.fail_next("chat.postMessage", 3, status=500)
             standin.rate_limit_next("chat.postMessage", 2, retry_after=1)
-            slack.command(f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
-            standin.wait_until(lambda: len(top_level(standin)) == 1, timeout=30, message="the parent, after the outage")
+            slack.command(
+                f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER
+            )
+            standin.wait_until(
+                lambda: len(top_level(standin)) == 1, timeout=30, message="the parent, after the outage"
+            )
             parent = top_level(standin)[0]
             standin.fail_next("chat.update", 2, status=503)
             standin.rate_limit_next(None, 1, retry_after=1)
             slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_1)
             slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_2)
-            standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, timeout=30, message="3 replies")
             standin.wait_until(
-                lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)), timeout=30, message="Approved"
+                lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, timeout=30, message="3 replies"
+            )
+            standin.wait_until(
+                lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)),
+                timeout=30,
+                message="Approved",
             )
             texts = [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
             assert "proposed" in texts[0]
@@ -74,8 +82,13 @@ def test_killed_between_commit_and_delivery_the_message_goes_out_once_after_rest
 
     second = start_server(tmp_path, standin, database_url, name="second")
     try:
-        standin.wait_until(lambda: len(standin.thread(CHANNEL, top_level(standin)[0].ts)) == 1
-                           if top_level(standin) else False, timeout=30, message="delivery after restart")
+        standin.wait_until(
+            lambda: (
+                len(standin.thread(CHANNEL, top_level(standin)[0].ts)) == 1 if top_level(standin) else False
+            ),
+            timeout=30,
+            message="delivery after restart",
+        )
         assert len(top_level(standin)) == 1
         assert "Survives a crash" in all_text(top_level(standin)[0])
     finally:
@@ -96,10 +109,14 @@ def test_two_instances_on_postgresql_count_racing_clicks_once(tmp_path: Path, st
                 SlackClientSim(a.events_url, signing_secret=SECRET, standin=standin) as sim_a,
                 SlackClientSim(b.events_url, signing_secret=SECRET, standin=standin) as sim_b,
             ):
-                sim_a.command(f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Raced change", user_id=PROPOSER)
+                sim_a.command(
+                    f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Raced change", user_id=PROPOSER
+                )
                 standin.wait_until(lambda: len(top_level(standin)) == 1, message="the parent")
                 parent = top_level(standin)[0]
-                standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 1, message="proposed reply")
+                standin.wait_until(
+                    lambda: len(standin.thread(CHANNEL, parent.ts)) == 1, message="proposed reply"
+                )
 
                 barrier = threading.Barrier(8)
 
@@ -120,7 +137,9 @@ def test_two_instances_on_postgresql_count_racing_clicks_once(tmp_path: Path, st
                     lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)), message="Approved"
                 )
                 standin.wait_until(lambda: len(standin.ephemerals()) >= 1 + 6, message="six refusals")
-                standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 3, message="both approvals")
+                standin.wait_until(
+                    lambda: len(standin.thread(CHANNEL, parent.ts)) >= 3, message="both approvals"
+                )
         finally:
             stop_server(a)
             stop_server(b)

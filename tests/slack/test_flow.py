@@ -26,7 +26,9 @@ def test_flagged_window_is_proposed_refused_privately_then_approved_by_two(
     slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
     day = next_week(0)
-    response = slack.command(f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
+    response = slack.command(
+        f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER
+    )
     assert response.status_code == 200
 
     parent = parent_of(standin)
@@ -56,7 +58,8 @@ def test_flagged_window_is_proposed_refused_privately_then_approved_by_two(
     slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_2)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 3, message="second approval")
     standin.wait_until(
-        lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)), message="the parent to say Approved"
+        lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)),
+        message="the parent to say Approved",
     )
     texts = thread_texts(standin, parent.ts)
     assert f"<@{APPROVER_1}> approved" in texts[1] and "1 of 2" in texts[1]

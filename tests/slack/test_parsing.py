@@ -17,13 +17,34 @@ from chatops.slack.commands import Verb, parse_command
 @pytest.mark.parametrize(
     ("text", "verb", "zone", "duration", "title"),
     [
-        ("propose 2026-12-07 22:00 America/Los_Angeles 1h Core network upgrade", Verb.PROPOSE,
-         "America/Los_Angeles", timedelta(hours=1), "Core network upgrade"),
-        ("propose 2026-12-07 22:00 1h30m   Spaces   kept  inside", Verb.PROPOSE, None,
-         timedelta(minutes=90), "Spaces   kept  inside"),
-        ("PROPOSE 2026-12-07 22:00 UTC 2d <!channel> & friends", Verb.PROPOSE, "UTC", timedelta(days=2),
-         "<!channel> & friends"),
-        ("check 2026-12-07 22:00 Asia/Kathmandu 45m", Verb.CHECK, "Asia/Kathmandu", timedelta(minutes=45), ""),
+        (
+            "propose 2026-12-07 22:00 America/Los_Angeles 1h Core network upgrade",
+            Verb.PROPOSE,
+            "America/Los_Angeles",
+            timedelta(hours=1),
+            "Core network upgrade",
+        ),
+        (
+            "propose 2026-12-07 22:00 1h30m   Spaces   kept  inside",
+            Verb.PROPOSE,
+            None,
+            timedelta(minutes=90),
+            "Spaces   kept  inside",
+        ),
+        (
+            "PROPOSE 2026-12-07 22:00 UTC 2d <!channel> & friends",
+            Verb.PROPOSE,
+            "UTC",
+            timedelta(days=2),
+            "<!channel> & friends",
+        ),
+        (
+            "check 2026-12-07 22:00 Asia/Kathmandu 45m",
+            Verb.CHECK,
+            "Asia/Kathmandu",
+            timedelta(minutes=45),
+            "",
+        ),
         ("check 2026-12-07 22:00 90m", Verb.CHECK, None, timedelta(minutes=90), ""),
     ],
 )
@@ -35,8 +56,10 @@ def test_reads_what_people_type(
     assert command.window.zone == zone and command.window.duration == duration and command.title == title
 
 
-@pytest.mark.parametrize(("text", "verb"), [("", Verb.HELP), ("  help ", Verb.HELP), ("list", Verb.LIST),
-                                            ("propose", Verb.PROPOSE_FORM)])
+@pytest.mark.parametrize(
+    ("text", "verb"),
+    [("", Verb.HELP), ("  help ", Verb.HELP), ("list", Verb.LIST), ("propose", Verb.PROPOSE_FORM)],
+)
 def test_short_forms(text: str, verb: Verb) -> None:
     assert parse_command(text).verb is verb
 
@@ -86,15 +109,22 @@ def test_escaped_user_text_cannot_mention_or_link(text: str) -> None:
 def test_messages_keep_slacks_limits_with_hundreds_of_regions() -> None:
     regions = [
         {
-            "id": f"r{i}", "name": f"Region {i} " + "x" * 80, "timezone": "Asia/Tehran",
-            "local_start": "2026-12-08T09:30:00+03:30", "local_end": "2026-12-08T10:30:00+03:30",
-            "sensitive": True, "peak_overlap_minutes": 60, "flagged": True, "reasons": ["<!here> " + "y" * 400],
+            "id": f"r{i}",
+            "name": f"Region {i} " + "x" * 80,
+            "timezone": "Asia/Tehran",
+            "local_start": "2026-12-08T09:30:00+03:30",
+            "local_end": "2026-12-08T10:30:00+03:30",
+            "sensitive": True,
+            "peak_overlap_minutes": 60,
+            "flagged": True,
+            "reasons": ["<!here> " + "y" * 400],
         }
         for i in range(400)
     ]
     evaluation = {
         "window": {"start": "2026-12-08T06:00:00+00:00", "end": "2026-12-08T07:00:00+00:00"},
-        "flagged": True, "regions": regions,
+        "flagged": True,
+        "regions": regions,
         "suggestions": [{"start": "2026-12-08T19:30:00+00:00", "end": "2026-12-08T20:30:00+00:00"}],
     }
     message = blocks.assessment_message(evaluation, heading="Check")

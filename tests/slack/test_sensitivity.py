@@ -17,20 +17,28 @@ def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 1, message="proposed reply")
 
     slack.command(f"sensitive add us-west {day} Regional election", user_id=OUTSIDER)
-    standin.wait_until(lambda: any("only chatops admins" in (e.text or "") for e in standin.ephemerals()),
-                       message="the refusal")
+    standin.wait_until(
+        lambda: any("only chatops admins" in (e.text or "") for e in standin.ephemerals()),
+        message="the refusal",
+    )
 
     slack.command(f"sensitive add us-west {day} {day} Regional <!here> election", user_id=ADMIN)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 2, message="sensitivity reply")
     reply = standin.thread(CHANNEL, parent.ts)[1].text or ""
     assert "now flagged" in reply and "Regional &lt;!here&gt; election" in reply and f"<@{ADMIN}>" in reply
-    standin.wait_until(lambda: "FLAGGED" in (standin.message(CHANNEL, parent.ts).text or ""), message="parent")
+    standin.wait_until(
+        lambda: "FLAGGED" in (standin.message(CHANNEL, parent.ts).text or ""), message="parent"
+    )
     assert "0 of 2 approvals" in all_text(standin.message(CHANNEL, parent.ts))
 
     slack.command("sensitive", user_id=OUTSIDER)
-    standin.wait_until(lambda: any("#1" in (e.text or "") and "us-west" in (e.text or "")
-                                   for e in standin.ephemerals(user=OUTSIDER) or standin.ephemerals()),
-                       message="the listing")
+    standin.wait_until(
+        lambda: any(
+            "#1" in (e.text or "") and "us-west" in (e.text or "")
+            for e in standin.ephemerals(user=OUTSIDER) or standin.ephemerals()
+        ),
+        message="the listing",
+    )
     slack.command("sensitive lift 1", user_id=ADMIN)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="lifted reply")
     assert "no longer flagged" in (standin.thread(CHANNEL, parent.ts)[2].text or "")

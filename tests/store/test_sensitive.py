@@ -9,11 +9,20 @@ from chatops.store.sql import SqlStore
 
 def test_declare_list_and_lift(store: SqlStore) -> None:
     first = store.declare_sensitive(
-        region_id="ir", start_date=date(2026, 6, 12), end_date=date(2026, 6, 30), reason="Election", actor="UADMIN",
+        region_id="ir",
+        start_date=date(2026, 6, 12),
+        end_date=date(2026, 6, 30),
+        reason="Election",
+        actor="UADMIN",
         at=100,
     )
     second = store.declare_sensitive(
-        region_id="np", start_date=date(2026, 1, 1), end_date=date(2026, 1, 2), reason="Strike", actor="UADMIN", at=101
+        region_id="np",
+        start_date=date(2026, 1, 1),
+        end_date=date(2026, 1, 2),
+        reason="Strike",
+        actor="UADMIN",
+        at=101,
     )
     assert first.start_date == date(2026, 6, 12) and first.declared_by == "UADMIN" and first.lifted_at is None
     assert [p.id for p in store.sensitive_periods()] == [second.id, first.id]  # by start date
