@@ -7,23 +7,16 @@ at least part of a minute inside its peak hours. The window is flagged when any 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from chatops.domain import timeline
-from chatops.domain.models import Evaluation, HoursRange, Region, RegionResult, Window
+from chatops.domain.models import Evaluation, Region, RegionResult, Window
 
 
 def _peak_minutes(seconds: int) -> int:
     # Any overlap counts as at least one minute, so "flagged" and "peak minutes > 0" never disagree.
     return -(-seconds // 60)
-
-
-@functools.lru_cache(maxsize=4096)
-def _labels(ranges: tuple[HoursRange, ...]) -> tuple[str, ...]:
-    # Writing ranges back as text was a third of evaluate()'s time with many regions; they never change.
-    return tuple(str(r) for r in ranges)
 
 
 def sensitivity_reasons(region: Region, segs: Sequence[timeline.Segment]) -> list[str]:
@@ -46,8 +39,7 @@ def evaluate_region(region: Region, window: Window, *, span: timeline.Interval |
     minutes = _peak_minutes(timeline.total(timeline.in_wall_hours(segs, region.peak_hours)))
     reasons = sensitivity_reasons(region, segs)
     sensitive = bool(reasons)
-    # Every field comes from validated models or is computed here: skip re-validation (half the per-region cost).
-    return RegionResult.model_construct(
+    return RegionResult(
         id=region.id,
         name=region.name,
         timezone=region.timezone,
@@ -57,16 +49,14 @@ def evaluate_region(region: Region, window: Window, *, span: timeline.Interval |
         peak_overlap_minutes=minutes,
         flagged=sensitive and minutes > 0,
         reasons=tuple(reasons),
-        peak_hours=_labels(region.peak_hours),
+        peak_hours=region.peak_labels,
     )
 
 
 def evaluate(window: Window, *, regions: Sequence[Region]) -> Evaluation:
     """Evaluate ``window`` against every region, in the order given."""
     span = (timeline.to_ts(window.start), timeline.to_ts(window.end))
-    return Evaluation.model_construct(
-        window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions)
-    )
+    return Evaluation(window=window, regions=tuple(evaluate_region(r, window, span=span) for r in regions))
 
 
 def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = ()) -> dict[str, Any]:

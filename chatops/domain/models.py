@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -197,6 +199,11 @@ class Region(BaseModel):
     def zone(self) -> ZoneInfo:
         return _cached_zone(self.timezone)
 
+    @cached_property
+    def peak_labels(self) -> tuple[str, ...]:
+        """The peak hours written back as text (computed once; regions never change)."""
+        return tuple(str(r) for r in self.peak_hours)
+
 
 class Policy(BaseModel):
     """How many distinct approvers a window needs, how far to look for a better one, how long it may be."""
@@ -283,10 +290,13 @@ class Window(BaseModel):
         return self.end - self.start
 
 
-class RegionResult(BaseModel):
-    """How one window looks from one region."""
+@dataclass(frozen=True, slots=True)
+class RegionResult:
+    """How one window looks from one region.
 
-    model_config = _FROZEN
+    A plain frozen dataclass, not a pydantic model: the engine builds one per region per evaluation from values
+    that are already validated, and pydantic's construction was half of the engine's time with 400 regions.
+    """
 
     id: str
     name: str
@@ -300,10 +310,9 @@ class RegionResult(BaseModel):
     peak_hours: tuple[str, ...] = ()
 
 
-class Evaluation(BaseModel):
-    """How one window looks from every region; flagged when any region is."""
-
-    model_config = _FROZEN
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """How one window looks from every region, in the order given; flagged when any region is."""
 
     window: Window
     regions: tuple[RegionResult, ...]
