@@ -23,7 +23,7 @@ from chatops.errors import ChatopsError, InputError, WindowError
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Service, proposal_window
 from chatops.slack import blocks, forms, ids
-from chatops.slack.commands import Verb, parse_command
+from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,61 @@ def _acting_on(number: int) -> int:
     return number
 
 
+def answer_command(
+    command: dict[str, Any], *, service: Service, directory: Directory, client: WebClient
+) -> dict[str, Any] | None:
+    """Carry out one ``/maintenance`` command; return the private answer (None when a modal was opened)."""
+    user = command["user_id"]
+    try:
+        parsed = parse_command(command.get("text") or "")
+    except InputError as exc:
+        return blocks.usage_message(str(exc))
+    if parsed.verb is Verb.HELP:
+        return blocks.usage_message()
+    if parsed.verb is Verb.LIST:
+        return blocks.list_message(service.upcoming())
+    if parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
+        return _sensitivity(parsed, user=user, service=service)
+    if parsed.verb is Verb.PROPOSE_FORM:
+        view = blocks.propose_modal(tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now()))
+        client.views_open(trigger_id=command["trigger_id"], view=view)
+        return None
+    assert parsed.window is not None
+    zone_name = parsed.window.zone or directory.user_tz(user)
+    start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
+    if parsed.verb is Verb.CHECK:
+        return blocks.assessment_message(
+            service.check(start, parsed.window.duration).document(), heading="Check"
+        )
+    trigger = command.get("trigger_id")
+    outcome = service.propose(
+        ProposalRequest(
+            # Slack sends a retried command with the same trigger id: the same proposal comes back.
+            idempotency_key=f"command:{trigger}" if trigger else None,
+            proposer=user,
+            title=parsed.title,
+            start=start,
+            duration=parsed.window.duration,
+            input_tz=zone_name,
+        )
+    )
+    return blocks.confirmation_message(outcome.proposal, created=outcome.created)
+
+
+def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, Any]:
+    note = ""
+    if parsed.sensitive is not None:
+        a = parsed.sensitive
+        period = service.declare_sensitive(
+            actor=user, region_id=a.region_id, start=a.start, end=a.end, reason=a.reason
+        )
+        note = f"Declared #{period.id}: {a.region_id} sensitive {a.start} – {a.end}."
+    elif parsed.number is not None:
+        lifted = service.lift_sensitive(parsed.number, actor=user)
+        note = f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
+    return blocks.sensitive_message(*service.sensitivity_overview(), note=note)
+
+
 def build_app(settings: Settings, service: Service, directory: Directory, *, client: WebClient) -> App:
     # The work after an ack runs in this pool, in a copy of the request's log context (its request id).
     after_ack = ContextThreadPoolExecutor(max_workers=5, thread_name_prefix="chatops-listener")
@@ -104,60 +159,11 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     @app.command(ids.COMMAND)
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        user = command["user_id"]
 
         def work() -> None:
-            try:
-                parsed = parse_command(command.get("text") or "")
-            except InputError as exc:
-                _private(respond, blocks.usage_message(str(exc)))
-                return
-            if parsed.verb is Verb.HELP:
-                _private(respond, blocks.usage_message())
-            elif parsed.verb is Verb.LIST:
-                _private(respond, blocks.list_message(service.upcoming()))
-            elif parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
-                note = ""
-                if parsed.sensitive is not None:
-                    a = parsed.sensitive
-                    period = service.declare_sensitive(
-                        actor=user, region_id=a.region_id, start=a.start, end=a.end, reason=a.reason
-                    )
-                    note = f"Declared #{period.id}: {a.region_id} sensitive {a.start} – {a.end}."
-                elif parsed.number is not None:
-                    lifted = service.lift_sensitive(parsed.number, actor=user)
-                    note = (
-                        f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
-                    )
-                _private(respond, blocks.sensitive_message(*service.sensitivity_overview(), note=note))
-            elif parsed.verb is Verb.PROPOSE_FORM:
-                client.views_open(
-                    trigger_id=command["trigger_id"],
-                    view=blocks.propose_modal(
-                        tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now())
-                    ),
-                )
-            else:
-                assert parsed.window is not None
-                zone_name = parsed.window.zone or directory.user_tz(user)
-                start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
-                if parsed.verb is Verb.CHECK:
-                    assessment = service.check(start, parsed.window.duration)
-                    _private(respond, blocks.assessment_message(assessment.document(), heading="Check"))
-                    return
-                outcome = service.propose(
-                    ProposalRequest(
-                        idempotency_key=f"command:{command.get('trigger_id') or ''}"
-                        if command.get("trigger_id")
-                        else None,
-                        proposer=user,
-                        title=parsed.title,
-                        start=start,
-                        duration=parsed.window.duration,
-                        input_tz=zone_name,
-                    )
-                )
-                _private(respond, blocks.confirmation_message(outcome.proposal, created=outcome.created))
+            message = answer_command(command, service=service, directory=directory, client=client)
+            if message is not None:
+                _private(respond, message)
 
         later(respond, work)
 
