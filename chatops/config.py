@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     chatops_channel: str
-    chatops_approvers: str = ""
+    chatops_approvers: str
     chatops_admins: str = ""
     """Who may declare and lift sensitive periods from Slack: user (``U…``) and user-group (``S…``) ids."""
     chatops_database_url: str = "sqlite:///chatops.db"
@@ -217,6 +217,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("chatops_approvers")
+    @classmethod
+    def _some_approver(cls, value: str) -> str:
+        if not _ids(value):
+            raise ValueError("names nobody; give the user (U…) or user-group (S…) ids of the approvers")
+        return value
 
     @field_validator("chatops_channel")
     @classmethod

@@ -236,6 +236,7 @@ class Service:
                 approvers=approvers,
                 status=row.status,
                 already_approved=actor in approvals,
+                ended=row.end_ts <= at,
             )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
@@ -288,10 +289,20 @@ class Service:
             approvers=self._approvers(),
             status=row.status,
             already_approved=actor in approvals,
+            ended=row.end_ts <= to_ts(self.now()),
         )
         if not decision.allowed:
             raise NotAllowedError(decision.reason)
         return row
+
+    def postpone_options(self, row: ProposalRow) -> list[Window]:
+        """Suggested new windows for a change: the nearest unflagged ones from its start, or from now if that
+        has passed."""
+        window = proposal_window(row)
+        now = self.now()
+        if window.start < now:
+            window = Window.of(now, window.duration)
+        return list(self.assess(window).suggestions)
 
     def _close(self, proposal_id: int, *, actor: str, action: Action, status: Status, reason: str) -> Outcome:
         approvers = self._approvers()

@@ -136,6 +136,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         slack_signing_secret="not-used",
         slack_api_url="http://127.0.0.1:9/api/",
         chatops_channel="C0CHANGES",
+        chatops_approvers="U0APPROVER",
         chatops_database_url=f"sqlite:///{tmp_path / 'ops.db'}",
     )
     running = build_runtime(settings, start_worker=False)

@@ -19,8 +19,11 @@ def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings()
     message = str(caught.value)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHATOPS_CHANNEL"):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CHATOPS_CHANNEL", "CHATOPS_APPROVERS"):
         assert f"{name} is not set" in message
+    monkeypatch.setenv("CHATOPS_APPROVERS", " , ")
+    with pytest.raises(ConfigError, match="CHATOPS_APPROVERS names nobody"):
+        load_settings()
 
 
 def test_secrets_stay_out_of_reprs_errors_and_logs(

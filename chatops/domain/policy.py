@@ -60,11 +60,12 @@ def may_act(
     approvers: frozenset[str],
     status: Status,
     already_approved: bool = False,
+    ended: bool = False,
 ) -> Decision:
     """Who may do what to a proposal in ``status``.
 
     Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. Nobody approves
-    their own change, or the same window twice.
+    their own change, the same window twice, or a window that has ended.
     """
     if not status.is_open:
         return Decision(allowed=False, reason=f"this change is already {status.value}")
@@ -82,4 +83,8 @@ def may_act(
         )
     if action is Action.APPROVE and already_approved:
         return Decision(allowed=False, reason="you have already approved this window")
+    if action is Action.APPROVE and ended:
+        return Decision(
+            allowed=False, reason="this window has already ended; postpone the change to a new one"
+        )
     return Decision(allowed=True)

@@ -21,7 +21,7 @@ from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
 from chatops.errors import ChatopsError, InputError, WindowError
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
-from chatops.service import ProposalRequest, Service, proposal_window
+from chatops.service import ProposalRequest, Service
 from chatops.slack import blocks, forms, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory
@@ -208,8 +208,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
 
         def work() -> None:
             row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=Action.POSTPONE)
-            assessment = service.assess(proposal_window(row))
-            options = [(to_ts(s.start), to_ts(s.end)) for s in assessment.suggestions]
+            options = [(to_ts(s.start), to_ts(s.end)) for s in service.postpone_options(row)]
             client.views_open(trigger_id=body["trigger_id"], view=blocks.postpone_modal(row, options))
 
         later(respond, work)

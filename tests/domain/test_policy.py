@@ -77,3 +77,16 @@ def test_may_act(
 
 def test_only_pending_is_open() -> None:
     assert [s for s in Status if s.is_open] == [Status.PENDING]
+
+
+@pytest.mark.parametrize(
+    ("action", "allowed"),
+    [(Action.APPROVE, False), (Action.POSTPONE, True), (Action.REJECT, True)],
+)
+def test_an_ended_window_can_be_moved_or_rejected_but_not_approved(action: Action, allowed: bool) -> None:
+    decision = may_act(
+        action, actor="UA", proposer="UP", approvers=frozenset({"UA"}), status=Status.PENDING, ended=True
+    )
+    assert decision.allowed is allowed
+    if not allowed:
+        assert "already ended" in decision.reason

@@ -245,3 +245,16 @@ def test_every_change_is_written_with_its_outbox_messages(store: SqlStore) -> No
     claimed = store.claim_outbox(now=2**40, limit=50)
     assert [m.kind for m in claimed] == ["post_parent"]  # one at a time per proposal, oldest first
     assert store.outbox_stats(now=2**40)[0] == 4  # post_parent, proposed reply, approved reply, parent update
+
+
+def test_a_window_that_has_ended_is_not_approved_but_can_be_postponed(store: SqlStore) -> None:
+    row = make_service(store).propose(request()).proposal
+    later = make_service(store, now=MONDAY_22_PDT + timedelta(hours=2))
+    with pytest.raises(NotAllowedError, match="already ended"):
+        later.approve(row.id, actor="UA")
+    options = later.postpone_options(row)
+    assert options and all(o.start >= MONDAY_22_PDT + timedelta(hours=2) for o in options)
+    moved = later.postpone(
+        row.id, actor="UP", start=options[0].start, duration=timedelta(hours=1), reason="missed"
+    )
+    assert later.approve(moved.proposal.id, actor="UA").approvals == ("UA",)
