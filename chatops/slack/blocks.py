@@ -88,29 +88,36 @@ def _local_span(region: dict[str, Any]) -> str:
 
 
 def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
-    """Detail lines for flagged and sensitive regions (flagged first), and a summary of the rest."""
+    """Detail lines for the regions a window hits (flagged first, then sensitive, then those at their peak), and
+    a one-line summary of the rest."""
     regions = evaluation.get("regions", [])
-    notable = sorted(
-        (r for r in regions if r["flagged"] or r["sensitive"]),
-        key=lambda r: (not r["flagged"], -r["peak_overlap_minutes"], r["name"]),
+    hit = sorted(
+        (r for r in regions if r["flagged"] or r["sensitive"] or r["peak_overlap_minutes"] > 0),
+        key=lambda r: (not r["flagged"], not r["sensitive"], -r["peak_overlap_minutes"], r["name"]),
     )
     lines = []
-    for r in notable[:DETAIL_REGIONS]:
-        icon = ":red_circle:" if r["flagged"] else ":large_yellow_circle:"
+    for r in hit[:DETAIL_REGIONS]:
+        icon = (
+            ":red_circle:"
+            if r["flagged"]
+            else (":large_yellow_circle:" if r["sensitive"] else ":white_circle:")
+        )
         why = "; ".join(escape(x) for x in r["reasons"])
         lines.append(
             f"{icon} *{escape(r['name'])}* — {_local_span(r)} · {r['peak_overlap_minutes']} peak min"
             + (f" · _{clip(why, 300)}_" if why else "")
         )
     rest: list[str] = []
-    if len(notable) > DETAIL_REGIONS:
-        rest.append(f"…and {len(notable) - DETAIL_REGIONS} more sensitive regions")
-    in_peak = [r for r in regions if not r["sensitive"] and r["peak_overlap_minutes"] > 0]
-    if in_peak:
-        names = ", ".join(escape(r["name"]) for r in in_peak[:8])
-        more = f" and {len(in_peak) - 8} more" if len(in_peak) > 8 else ""
-        rest.append(f"In peak hours but not sensitive: {names}{more}.")
-    quiet = len(regions) - len(notable) - len(in_peak)
+    unshown = hit[DETAIL_REGIONS:]
+    if unshown:
+        sensitive = sum(1 for r in unshown if r["sensitive"])
+        names = ", ".join(escape(r["name"]) for r in unshown[:8])
+        more = f" and {len(unshown) - 8} more" if len(unshown) > 8 else ""
+        rest.append(
+            f"…and {len(unshown)} more region{'s' if len(unshown) != 1 else ''} at their peak or sensitive"
+            f" ({sensitive} sensitive): {names}{more}."
+        )
+    quiet = len(regions) - len(hit)
     if quiet:
         rest.append(f"{quiet} region{'s' if quiet != 1 else ''} outside peak hours and not sensitive.")
     return lines, " ".join(rest)

@@ -133,7 +133,7 @@ def test_messages_keep_slacks_limits_with_hundreds_of_regions() -> None:
         for text in _texts(block):
             assert len(text) <= 3000
     shown = json.dumps(message)
-    assert "390 more sensitive regions" in shown
+    assert "390 more regions at their peak or sensitive (390 sensitive)" in shown
     assert "<!here>" not in shown
 
 
