@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -131,6 +132,17 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_MAX))])
 
 
+def _there(suggestion: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    """`` — 01:30 in Iran``: where a suggested window starts for the (first two) flagged regions."""
+    start = datetime.fromisoformat(suggestion["start"])
+    places = [
+        f"{start.astimezone(ZoneInfo(r['timezone'])):%H:%M} in {escape(r['name'])}"
+        for r in evaluation.get("regions", [])
+        if r.get("flagged")
+    ][:2]
+    return f" — {', '.join(places)}" if places else ""
+
+
 def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
     """The regions table and, when flagged, the suggestions."""
     lines, summary = region_lines(evaluation)
@@ -147,7 +159,7 @@ def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
     if evaluation.get("flagged"):
         if suggestions:
             text = "\n".join(
-                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}"
+                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}{_there(s, evaluation)}"
                 for i, s in enumerate(suggestions, 1)
             )
             blocks.append(_section(f"*Nearest windows that flag nothing:*\n{text}"))

@@ -145,3 +145,27 @@ def _texts(block: dict) -> list[str]:
         if isinstance(element, dict) and "text" in element and isinstance(element["text"], str):
             out.append(element["text"])
     return out
+
+
+def test_suggestions_say_what_time_it_will_be_in_the_flagged_region() -> None:
+    evaluation = {
+        "window": {"start": "2009-06-16T05:00:00+00:00", "end": "2009-06-16T06:00:00+00:00"},
+        "flagged": True,
+        "regions": [
+            {
+                "id": "ir",
+                "name": "Iran",
+                "timezone": "Asia/Tehran",
+                "local_start": "2009-06-16T09:30:00+04:30",
+                "local_end": "2009-06-16T10:30:00+04:30",
+                "sensitive": True,
+                "peak_overlap_minutes": 60,
+                "flagged": True,
+                "reasons": ["Presidential election protests"],
+            }
+        ],
+        "suggestions": [{"start": "2009-06-16T21:00:00+00:00", "end": "2009-06-16T22:00:00+00:00"}],
+    }
+    shown = json.dumps(blocks.assessment_message(evaluation, heading="Check"), ensure_ascii=False)
+    assert "(1h) — 01:30 in Iran" in shown  # the 2009 move: 14:00 Pacific was 01:30 in Tehran
+    assert ":red_circle: *Iran* — Tue 16 Jun 09:30–10:30 (UTC+04:30) · 60 peak min" in shown
