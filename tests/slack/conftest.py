@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -195,6 +196,13 @@ def next_week(weekday: int = 0) -> date:
     today = datetime.now(UTC).date()
     day = today + timedelta(days=7)
     return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def local_clock(day: date, clock: str, *, given: str, shown: str) -> str:
+    """``HH:MM`` in zone ``shown`` of ``day clock`` read in zone ``given`` (tests stay right across DST)."""
+    hour, minute = (int(x) for x in clock.split(":"))
+    moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(given))
+    return moment.astimezone(ZoneInfo(shown)).strftime("%H:%M")
 
 
 def parent_of(standin: SlackStandIn) -> Message:

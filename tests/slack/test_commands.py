@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from conftest import CHANNEL, PROPOSER, SECRET, Server, all_text, next_week, parent_of
+from conftest import CHANNEL, PROPOSER, SECRET, Server, all_text, local_clock, next_week, parent_of
 from slackfake import payloads
 from slackfake.signing import SlackClientSim, sign
 from slackfake.standin import SlackStandIn
@@ -63,7 +63,7 @@ def test_without_a_zone_the_proposers_slack_zone_is_used(
     parent = parent_of(standin)
     shown = all_text(parent)
     assert "America/Los_Angeles" in shown  # from users.info
-    assert "09:30" in shown  # 22:00 in Los Angeles is 09:30 in Tehran
+    assert local_clock(day, "22:00", given="America/Los_Angeles", shown="Asia/Tehran") in shown
     assert parent.text is not None and 'Any &lt;title&gt; &amp; *text* works: 日本語 "quoted"' in parent.text
     header = parent.blocks[0] if parent.blocks else {}
     assert header["type"] == "header" and "Any <title> & *text*" in header["text"]["text"]  # plain text

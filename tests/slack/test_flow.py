@@ -9,6 +9,7 @@ from conftest import (
     OUTSIDER,
     PROPOSER,
     all_text,
+    local_clock,
     next_week,
     parent_of,
 )
@@ -36,7 +37,8 @@ def test_flagged_window_is_proposed_refused_privately_then_approved_by_two(
     assert "Core network upgrade" in shown
     assert "FLAGGED" in parent.text or ":warning:" in shown
     assert "Iran" in shown and "Election protests" in shown
-    assert "09:30" in shown  # Tehran local time of 22:00 Pacific
+    # Tehran local time of 22:00 Pacific: 09:30 in winter, 08:30 while Los Angeles keeps summer time.
+    assert local_clock(day, "22:00", given="America/Los_Angeles", shown="Asia/Tehran") in shown
     assert "<!date^" in shown  # each reader sees their own local time
     assert "0 of 2 approvals" in shown
     for action in (ids.APPROVE, ids.POSTPONE, ids.REJECT):

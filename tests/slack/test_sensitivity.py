@@ -10,8 +10,9 @@ from slackfake.standin import SlackStandIn
 def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
     slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    day = next_week(0)  # a Monday: 12:00 in Los Angeles is peak there, 23:30 in Tehran is not
-    slack.command(f"propose {day} 12:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER)
+    # A Monday, 14:00 in Los Angeles: peak there; 01:30 (00:30 in summer) in Tehran, outside its peak.
+    day = next_week(0)
+    slack.command(f"propose {day} 14:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER)
     parent = parent_of(standin)
     assert "FLAGGED" not in (parent.text or "")
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 1, message="proposed reply")
