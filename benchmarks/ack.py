@@ -21,7 +21,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import load  # noqa: E402
 from tests.slackfake import SlackStandIn, payloads, sign  # noqa: E402
+from tests.slackfake.app_setup import free_port, regions_file  # noqa: E402
 
 SECRET = "bench-signing-secret-8f2a"
 TOKEN = "xoxb-bench-token"
@@ -68,43 +68,6 @@ class AckResult:
     p99_ms: float
     drained_s: float | None = None  # chatops: seconds from the first request until the last reply arrived
     done_per_s: float | None = None  # chatops: requests / drained_s
-
-
-def regions_file(path: Path, *, today: date) -> Path:
-    """The regions file of tests/slack/conftest.py: Iran sensitive from yesterday for 60 days."""
-    path.write_text(
-        f"""
-[policy]
-approvals_required = 1
-flagged_approvals_required = 2
-horizon_days = 14
-
-[[regions]]
-id = "ir"
-name = "Iran"
-timezone = "Asia/Tehran"
-peak_hours = ["08:00-23:00"]
-
-[[regions.sensitive_periods]]
-start = {today - timedelta(days=1)}
-end = {today + timedelta(days=60)}
-reason = "Election protests"
-
-[[regions]]
-id = "us-west"
-name = "United States (West)"
-timezone = "America/Los_Angeles"
-peak_hours = ["mon-fri 07:00-23:00"]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

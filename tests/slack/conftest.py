@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from dbs import fresh_url
+from slackfake.app_setup import free_port, regions_file
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
 
@@ -33,42 +33,6 @@ APPROVER_2 = "U0APPROVER2"  # an approver through the user group below
 OUTSIDER = "U0OUTSIDER"
 ADMIN = "U0ADMIN"
 GROUP = "S0OPS"
-
-
-def regions_file(path: Path, *, today: date) -> Path:
-    path.write_text(
-        f"""
-[policy]
-approvals_required = 1
-flagged_approvals_required = 2
-horizon_days = 14
-
-[[regions]]
-id = "ir"
-name = "Iran"
-timezone = "Asia/Tehran"
-peak_hours = ["08:00-23:00"]
-
-[[regions.sensitive_periods]]
-start = {today - timedelta(days=1)}
-end = {today + timedelta(days=60)}
-reason = "Election protests"
-
-[[regions]]
-id = "us-west"
-name = "United States (West)"
-timezone = "America/Los_Angeles"
-peak_hours = ["mon-fri 07:00-23:00"]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

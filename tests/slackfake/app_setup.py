@@ -1,0 +1,44 @@
+"""What the app under test is started with: the regions file the Slack tests (and the ack benchmark) use, and a
+free loopback port."""
+
+from __future__ import annotations
+
+import socket
+from datetime import date, timedelta
+from pathlib import Path
+
+
+def regions_file(path: Path, *, today: date) -> Path:
+    path.write_text(
+        f"""
+[policy]
+approvals_required = 1
+flagged_approvals_required = 2
+horizon_days = 14
+
+[[regions]]
+id = "ir"
+name = "Iran"
+timezone = "Asia/Tehran"
+peak_hours = ["08:00-23:00"]
+
+[[regions.sensitive_periods]]
+start = {today - timedelta(days=1)}
+end = {today + timedelta(days=60)}
+reason = "Election protests"
+
+[[regions]]
+id = "us-west"
+name = "United States (West)"
+timezone = "America/Los_Angeles"
+peak_hours = ["mon-fri 07:00-23:00"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
