@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from chatops.domain.timeline import from_ts
-from chatops.store import EventRow, canonical_json, event_hash
+from chatops.store import EventRow, canonical_json
 
 CSV_FIELDS = ("proposal_id", "seq", "at", "at_iso", "kind", "actor", "reason", "data", "prev_hash", "hash")
 
@@ -43,17 +43,7 @@ def verify_chains(events: Iterable[EventRow]) -> list[ChainProblem]:
             problems.append(
                 ChainProblem(event.proposal_id, event.seq, "does not follow the previous event's hash")
             )
-        recomputed = event_hash(
-            prev_hash=event.prev_hash,
-            proposal_id=event.proposal_id,
-            seq=event.seq,
-            kind=event.kind,
-            actor=event.actor,
-            at=event.at,
-            reason=event.reason,
-            data=event.data,
-        )
-        if recomputed != event.hash:
+        if event.recomputed_hash() != event.hash:
             problems.append(ChainProblem(event.proposal_id, event.seq, "its content does not match its hash"))
         expected_seq = event.seq + 1
         prev_hash = event.hash

@@ -102,6 +102,19 @@ class EventRow(BaseModel):
     prev_hash: str
     hash: str
 
+    def recomputed_hash(self) -> str:
+        """What ``hash`` must be for this content and ``prev_hash``: the audit chain's check."""
+        return event_hash(
+            prev_hash=self.prev_hash,
+            proposal_id=self.proposal_id,
+            seq=self.seq,
+            kind=self.kind,
+            actor=self.actor,
+            at=self.at,
+            reason=self.reason,
+            data=self.data,
+        )
+
 
 class OutboxRow(BaseModel):
     model_config = _ROW
