@@ -146,7 +146,6 @@ class DeliveryWorker:
             raise LookupError(
                 f"outbox message {message.id} names proposal {message.proposal_id}, which is gone"
             )
-        approvals = self.store.approvers(row.id, round=row.round)
         if message.kind == "post_parent":
             if row.message_ts:
                 return  # already posted (the process died after posting and before marking it)
@@ -154,13 +153,14 @@ class DeliveryWorker:
                 channel=row.channel,
                 unfurl_links=False,
                 unfurl_media=False,
-                **blocks.proposal_message(row, approvals),
+                **blocks.proposal_message(row, self.store.approvers(row.id, round=row.round)),
             )
             self.store.set_message_ts(row.id, str(response["ts"]))
             return
         if not row.message_ts:
             raise LookupError(f"proposal {row.id} has no parent message yet")
         if message.kind == "update_parent":
+            approvals = self.store.approvers(row.id, round=row.round)
             self.client.chat_update(
                 channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals)
             )
