@@ -266,21 +266,20 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
 
         submit(ack, work, error_block=ids.TITLE, window_block=ids.START)
 
-    @app.view(ids.REJECT_VIEW)
-    def on_reject_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        def work() -> None:
-            reason = forms.read_reason(view["state"]["values"], required=True)
-            service.reject(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
+    def reason_view(close: Callable[..., Any], *, required: bool) -> Callable[..., None]:
+        """Reject and cancel: read the reason, close the change; errors go back into the modal."""
 
-        submit(ack, work, error_block=ids.REASON)
+        def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+            def work() -> None:
+                reason = forms.read_reason(view["state"]["values"], required=required)
+                close(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
 
-    @app.view(ids.CANCEL_VIEW)
-    def on_cancel_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        def work() -> None:
-            reason = forms.read_reason(view["state"]["values"], required=False)
-            service.cancel(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
+            submit(ack, work, error_block=ids.REASON)
 
-        submit(ack, work, error_block=ids.REASON)
+        return on_submit
+
+    app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True))
+    app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False))
 
     @app.view(ids.POSTPONE_VIEW)
     def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from chatops.audit import verify_chains
 from chatops.domain.policy import Status
 from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, canonical_json, event_hash
 from chatops.store.schema import events as events_table
@@ -51,23 +52,8 @@ def insert(store: SqlStore, key: str | None = "k1", **overrides: Any) -> Proposa
 
 
 def chain_is_intact(rows: list[EventRow]) -> bool:
-    """Recompute every hash from the stored fields, as an auditor would."""
-    prev = ""
-    for expected_seq, row in enumerate(rows, start=1):
-        recomputed = event_hash(
-            prev_hash=prev,
-            proposal_id=row.proposal_id,
-            seq=row.seq,
-            kind=row.kind,
-            actor=row.actor,
-            at=row.at,
-            reason=row.reason,
-            data=row.data,
-        )
-        if row.seq != expected_seq or row.prev_hash != prev or row.hash != recomputed:
-            return False
-        prev = row.hash
-    return True
+    """Recompute every hash from the stored fields, as an auditor would (``chatops audit verify``)."""
+    return not verify_chains(rows)
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> None:
