@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import logging
 import re
 import time
@@ -10,10 +12,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 from chatops import metrics
 from chatops.config import Settings, load_regions
@@ -22,13 +26,14 @@ from chatops.domain.models import RegionsConfig
 from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
-from chatops.slack.directory import Directory
+from chatops.slack.directory import Directory, Workspace
 from chatops.store import Store, open_store
 
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("chatops.access")
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused before it is read.
+BODY_READ_TIMEOUT = 5.0  # seconds a client may take to send a body (Slack sends it at once)
 StartResponse = Callable[..., Any]
 
 
@@ -72,7 +77,12 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
     )
-    directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
+    directory = Directory(
+        client,
+        settings.approver_ids,
+        admin_ids=settings.admin_ids,
+        max_age=settings.chatops_group_cache_max_age,
+    )
     service = Service(
         store=store,
         config=config,
@@ -82,7 +92,13 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         on_enqueue=worker.wake,
         on_event=_record_decision,
     )
-    app = build_app(settings, service, directory, client=client)
+    app = build_app(
+        settings,
+        service,
+        directory,
+        client=client,
+        workspace=Workspace(client, team_id=settings.chatops_team_id),
+    )
     if start_worker:
         worker.start()
     return Runtime(settings=settings, config=config, store=store, service=service, worker=worker, app=app)
@@ -156,9 +172,13 @@ class WsgiApp:
     Slack's ``X-Slack-Retry-Num``, and ends with one access log line and its metrics.
     """
 
-    def __init__(self, runtime: Runtime, *, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, runtime: Runtime, *, max_body: int = MAX_BODY, read_timeout: float = BODY_READ_TIMEOUT
+    ) -> None:
         self.runtime = runtime
         self.max_body = max_body
+        self.read_timeout = read_timeout
+        self.verifier = SignatureVerifier(runtime.settings.slack_signing_secret.get_secret_value())
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -226,12 +246,16 @@ class WsgiApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
+        if length < 0:
+            return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
         if length > self.max_body:
             return _respond(start_response, "413 Content Too Large", "request body too large\n")
         try:
-            body = environ["wsgi.input"].read(length).decode("utf-8") if length > 0 else ""
-        except UnicodeDecodeError:
-            return _respond(start_response, "400 Bad Request", "body is not UTF-8\n")
+            raw = _read_body(environ, length, timeout=self.read_timeout)
+        except TimeoutError:
+            return _respond(start_response, "408 Request Timeout", "the body was not sent in time\n")
+        except (OSError, ValueError):
+            return _respond(start_response, "400 Bad Request", "the body could not be read\n")
         headers = {
             key[5:].replace("_", "-").lower(): value
             for key, value in environ.items()
@@ -239,9 +263,26 @@ class WsgiApp:
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
+        # The signature covers the raw bytes: check it before reading anything in them.
+        if not self.verifier.is_valid(
+            body=raw,
+            timestamp=headers.get("x-slack-request-timestamp", ""),
+            signature=headers.get("x-slack-signature", ""),
+        ):
+            return _respond(start_response, "401 Unauthorized", "invalid or missing signature\n")
         try:
-            request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
-        except ValueError:  # Bolt parses the body up front: a payload that is not JSON
+            body = parse_slack_body(raw.decode("utf-8"), headers.get("content-type", ""))
+        except UnicodeDecodeError:
+            body = None
+        if body is None:
+            return _respond(start_response, "400 Bad Request", "malformed payload\n")
+        try:
+            # Parsed here, not by Bolt: its parser takes any form body containing the word "payload" for an
+            # interactive one. A dict body is Bolt's "socket_mode" request: the signature is checked above.
+            request = BoltRequest(
+                body=body, query=environ.get("QUERY_STRING", ""), headers=headers, mode="socket_mode"
+            )
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
             return _respond(start_response, "400 Bad Request", "malformed payload\n")
         response = self.runtime.app.dispatch(request)
         data = (response.body or "").encode()
@@ -251,6 +292,98 @@ class WsgiApp:
         out_headers.append(("Content-Length", str(len(data))))
         start_response(f"{response.status} {_reason(response.status)}", out_headers)
         return [data]
+
+
+def _read_body(environ: dict[str, Any], length: int, *, timeout: float) -> bytes:
+    """The request body, with a deadline on each read of the client's socket when the server exposes it
+    (gunicorn does), so a client trickling a body cannot hold a thread for longer than ``timeout``."""
+    if length <= 0:
+        return b""
+    sock = environ.get("gunicorn.socket")
+    previous = None
+    if sock is not None:
+        previous = sock.gettimeout()
+        sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        chunks: list[bytes] = []
+        left = length
+        while left > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("body read deadline")
+            chunk = environ["wsgi.input"].read(min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(previous)
+
+
+# What an interactive payload must look like before Bolt may read it: these keys, when present, of these types.
+_SHAPES: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "team": (dict, type(None)),
+    "user": dict,
+    "enterprise": (dict, type(None)),
+    "channel": (dict, type(None)),
+    "container": dict,
+    "actions": list,
+    "view": dict,
+    "message": dict,
+    "trigger_id": str,
+    "response_url": str,
+    "api_app_id": str,
+    "is_enterprise_install": bool,
+    "authorizations": list,
+}
+
+
+def parse_slack_body(text: str, content_type: str) -> dict[str, Any] | None:
+    """A Slack request body as a dict, or None when it is not one Slack would send.
+
+    Slash commands are forms; interactions are a form with one field, ``payload``, holding a JSON object (a
+    command whose text, channel, workspace or user name contains the word "payload" is still a command); a
+    JSON body must be an object. Nothing here raises on any input."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if media == "application/json":
+            value: Any = json.loads(text)
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=100))
+            if "command" in form or "payload" not in form:
+                value = form
+            else:
+                value = json.loads(form["payload"])
+                if not _interaction_shape(value):
+                    return None
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _interaction_shape(value: Any) -> bool:
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return False
+    for key, kind in _SHAPES.items():
+        if key in value and not isinstance(value[key], kind):
+            return False
+    for key in ("team", "user", "enterprise", "channel"):
+        part = value.get(key)
+        if isinstance(part, dict) and not all(isinstance(part.get(k, ""), str) for k in ("id", "team_id")):
+            return False
+    if "actions" in value and not all(isinstance(a, dict) for a in value["actions"]):
+        return False
+    if value["type"] in ("view_submission", "view_closed"):
+        view = value.get("view")
+        if not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+            return False
+        if not isinstance(view.get("callback_id", ""), str) or not isinstance(view.get("state", {}), dict):
+            return False
+    return True
 
 
 def _reason(status: int) -> str:

@@ -8,6 +8,7 @@ value) and escapes user text so that it cannot mention anyone, ping a channel or
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +50,47 @@ _STATUS_LABEL = {
 def escape(text: str) -> str:
     """Escape user text for mrkdwn: ``&``, ``<`` and ``>`` (Slack's own rule), so ``<!channel>`` stays text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+
+
+def mention(user_id: str) -> str:
+    """``<@U123>`` for a well-formed Slack user id; anything else is shown as escaped text, never as markup."""
+    return f"<@{user_id}>" if _USER_ID.match(user_id or "") else f"`{escape(user_id or '?')}`"
+
+
+def one_line(text: str) -> str:
+    """User text for one line of a message (a reason): newlines cannot start a line that looks like ours."""
+    return " ".join(escape(text).split())
+
+
+def button_value(row: ProposalRow) -> str:
+    """``id:round:version``: a click decides only the state the clicker saw (see :func:`parse_button_value`)."""
+    return f"{row.id}:{row.round}:{row.version}"
+
+
+_BUTTON_VALUE = re.compile(r"^([0-9]{1,18}):([0-9]{1,9}):([0-9]{1,9})$", re.ASCII)
+
+
+def parse_button_value(value: object) -> tuple[int, int, int] | None:
+    """(proposal id, round, version) from a button value built by :func:`button_value`; None otherwise."""
+    match = _BUTTON_VALUE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    proposal, round_, version = (int(g) for g in match.groups())
+    return proposal, round_, version
+
+
+def superseded_message(row: ProposalRow, permalink: str | None) -> dict[str, Any]:
+    """A click on a message that no longer shows the change as it is."""
+    where = f"<{permalink}|the current message>" if permalink else f"the current message in <#{row.channel}>"
+    text = (
+        f":warning: Not recorded: {proposal_ref(row)} changed after the message you clicked was shown "
+        f"(it is {row.status.value}, window {window_text(row.start_ts, row.end_ts)}). "
+        f"Look at {where} and decide there."
+    )
+    return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
 def clip(text: str, limit: int) -> str:
@@ -170,7 +212,7 @@ def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
 
 def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
     why = "flagged window" if row.flagged else "clear window"
-    who = ", ".join(f"<@{u}>" for u in approvals)
+    who = ", ".join(mention(u) for u in approvals)
     count = (
         f"{len(approvals)} of {row.approvals_required} approval{'s' if row.approvals_required != 1 else ''}"
     )
@@ -184,7 +226,7 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
         f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))} ({_utc(row.start_ts)}){flag}"
     )
     details = [
-        f"*Proposed by* <@{row.proposer}>",
+        f"*Proposed by* {mention(row.proposer)}",
         f"*Window* {window_text(row.start_ts, row.end_ts)}",
         f"*Zone given* {escape(row.input_tz)}",
     ]
@@ -203,7 +245,7 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
     blocks.append(DividerBlock())
     blocks.append(_section(f"*Status* {_STATUS_LABEL[row.status]} · {progress_text(row, approvals)}"))
     if row.status is Status.PENDING:
-        value = str(row.id)
+        value = button_value(row)
         blocks.append(
             ActionsBlock(
                 block_id=ids.ACTIONS_BLOCK,
@@ -222,10 +264,10 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
 def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
     """One audit event as a thread reply: who, what, when, why, readable without the parent."""
     kind = event["kind"]
-    actor = f"<@{event['actor']}>"
+    actor = mention(str(event["actor"]))
     when = date_token(int(event["at"]))
     data = event.get("data", {})
-    reason = f"\n>*Reason:* {escape(event['reason'])}" if event.get("reason") else ""
+    reason = f"\n>*Reason:* {one_line(event['reason'])}" if event.get("reason") else ""
     if kind == "proposed":
         evaluation = data.get("evaluation", {})
         window = evaluation.get("window", {})
@@ -321,7 +363,7 @@ def sensitive_message(
     lines.append("*Declared in Slack* (admins: `/maintenance sensitive lift <number>`):")
     declared_lines = [
         f"• #{p.id} *{escape(p.region_id)}* {p.start_date} – {p.end_date}: {escape(clip(p.reason, 200))} "
-        f"(by <@{p.declared_by}>)"
+        f"(by {mention(p.declared_by)})"
         for p in declared[:40]
     ]
     lines.extend(declared_lines or ["• none"])

@@ -39,10 +39,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from chatops.domain.policy import Status
+from chatops.errors import UnavailableError
 from chatops.store import (
     DuplicateKey,
     EventRow,
@@ -55,7 +56,10 @@ from chatops.store import (
 )
 from chatops.store.schema import approvals, events, outbox, proposals, sensitive_periods
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a write waits for a lock (a row another transaction holds, SQLite's write lock) before it gives up
+# with UnavailableError: a request must be stored, or refused, within Slack's 3 s acknowledgement budget.
+LOCK_TIMEOUT_MS = 2_000
+SQLITE_BUSY_TIMEOUT_MS = LOCK_TIMEOUT_MS
 _BEGIN_MODE = "chatops_sqlite_begin"
 
 # Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
@@ -224,6 +228,16 @@ def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = Fals
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
     return None if row is None else _proposal(row)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise UnavailableError(
+            "not recorded: the database did not answer in time; nothing was changed, please try again"
+        ) from exc
 
 
 _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None))
@@ -411,13 +425,18 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        with self._lock, self.engine.begin() as conn:
+        """One write transaction. A lock not granted within ``LOCK_TIMEOUT_MS`` (PostgreSQL ``lock_timeout``,
+        SQLite ``busy_timeout``) or a database that cannot be reached rolls it back and raises
+        :class:`UnavailableError`: nothing was recorded."""
+        with self._lock, _unavailable(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
             yield SqlTx(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A short read-only transaction (DEFERRED on SQLite, so it never waits for the write lock)."""
-        with self._lock, self.engine.connect() as conn:
+        with self._lock, _unavailable(), self.engine.connect() as conn:
             conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
             with conn.begin():
                 yield conn
