@@ -111,14 +111,17 @@ class Superseded(ConflictError):
 
     def __init__(self, row: ProposalRow) -> None:
         super().__init__(
-            f"not recorded: CHG-{row.id} changed after you saw it (it is now {row.status.value}); "
-            "look at its current message and decide there"
+            f"not recorded: CHG-{row.id} was updated while you were editing or viewing it (it is now "
+            f"{row.status.value}); look at its current message and decide there"
         )
         self.row = row
 
 
 def _check_seen(row: ProposalRow, seen: Seen | None) -> None:
-    if seen is not None and (row.round != seen.round or row.version != seen.version):
+    """Superseded when an open change is no longer in the state ``seen`` (a closed one is refused as such)."""
+    if seen is None or not row.status.is_open:
+        return
+    if row.round != seen.round or row.version != seen.version:
         raise Superseded(row)
 
 

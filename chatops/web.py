@@ -223,6 +223,13 @@ class WsgiApp:
                     },
                 )
 
+    def _signed(self, raw: str, headers: dict[str, str]) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp", "").strip()
+        signature = headers.get("x-slack-signature", "").strip()
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature):
+            return False
+        return self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -263,17 +270,14 @@ class WsgiApp:
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        # The signature covers the raw bytes: check it before reading anything in them.
-        if not self.verifier.is_valid(
-            body=raw,
-            timestamp=headers.get("x-slack-request-timestamp", ""),
-            signature=headers.get("x-slack-signature", ""),
-        ):
-            return _respond(start_response, "401 Unauthorized", "invalid or missing signature\n")
         try:
-            body = parse_slack_body(raw.decode("utf-8"), headers.get("content-type", ""))
+            text = raw.decode("utf-8")  # Slack sends UTF-8; anything else cannot be checked, let alone read
         except UnicodeDecodeError:
-            body = None
+            return _respond(start_response, "400 Bad Request", "body is not UTF-8\n")
+        # The signature covers the raw body: check it before reading anything in it.
+        if not self._signed(text, headers):
+            return _respond(start_response, "401 Unauthorized", "invalid or missing signature\n")
+        body = parse_slack_body(text, headers.get("content-type", ""))
         if body is None:
             return _respond(start_response, "400 Bad Request", "malformed payload\n")
         try:

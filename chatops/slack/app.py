@@ -100,9 +100,12 @@ def _button(body: dict[str, Any]) -> tuple[int, Seen]:
     """The change a button names and the state (round, version) its message showed."""
     actions = body.get("actions")
     first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    parsed = blocks.parse_button_value(first.get("value"))
+    value = first.get("value")
+    parsed = blocks.parse_button_value(value)
     if parsed is None:
-        raise InputError(STALE_BUTTON)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+            raise InputError(STALE_BUTTON)  # an id alone: a message from before buttons said more
+        raise InputError("that button does not name a change; reload the message and try again")
     number, round_, version = parsed
     return _acting_on(number), Seen(round=round_, version=version)
 
