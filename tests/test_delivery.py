@@ -103,7 +103,9 @@ def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:
     assert worker.run_once() == 0
     clock.now += 1
     drain(worker)
-    assert [c.status for c in standin.calls] == [429, 502, 200, 200]
+    assert [c.status for c in standin.calls if c.method == "chat.postMessage"] == [429, 502, 200, 200]
+    # Each retry first looked for what the failed attempt may have posted.
+    assert [c.method for c in standin.calls].count("conversations.history") == 2
 
 
 def test_gives_up_after_the_configured_time_and_says_so(

@@ -196,6 +196,7 @@ def _outbox(row: Row[Any]) -> OutboxRow:
         next_attempt_at=m["next_attempt_at"],
         delivered_at=m["delivered_at"],
         last_error=m["last_error"],
+        claimed_before=m["attempts"] > 0 or m["leased_until"] is not None,
     )
 
 
