@@ -356,6 +356,8 @@ def parse_slack_body(text: str, content_type: str) -> dict[str, Any] | None:
     try:
         if media == "application/json":
             value: Any = json.loads(text)
+            if not _interaction_shape(value):
+                return None
         else:
             form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=100))
             if "command" in form or "payload" not in form:

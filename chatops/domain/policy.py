@@ -52,6 +52,9 @@ def check_window(window: Window, *, policy: Policy, at: datetime | None = None) 
         )
 
 
+_DONE = {Action.APPROVE: "approved", Action.REJECT: "rejected"}
+
+
 def may_act(
     action: Action,
     *,
@@ -86,7 +89,7 @@ def may_act(
     if action in (Action.APPROVE, Action.REJECT) and ended:
         return Decision(
             allowed=False,
-            reason=f"this window has already ended, so it cannot be {action.value}d any more; "
+            reason=f"this window has already ended, so it cannot be {_DONE[action]} any more; "
             "postpone the change to a new one (or its proposer can cancel it)",
         )
     return Decision(allowed=True)
