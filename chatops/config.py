@@ -210,6 +210,8 @@ class Settings(BaseSettings):
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
+    """How long a delivery worker holds the one message it is sending; Slack calls are cut off well before."""
     chatops_group_cache_max_age: int = Field(default=600, ge=0, le=86_400)
     """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
     chatops_team_id: str | None = None

@@ -210,12 +210,10 @@ class DeliveryWorker:
         found: list[str] = []
         cursor = None
         for _ in range(LOOKUP_PAGES):
+            # Newest first, and a parent is posted soon after its outbox row: the first page usually has it.
+            # (No ``oldest`` bound: this host's clock and Slack's need not agree.)
             page = self.client.conversations_history(
-                channel=channel,
-                oldest=str(message.created_at - 60),
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
+                channel=channel, include_all_metadata=True, limit=200, cursor=cursor
             )
             found += [m["ts"] for m in page.get("messages") or [] if _is_ours(m, message)]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")

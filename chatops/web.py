@@ -71,11 +71,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     worker = DeliveryWorker(
         store=store,
         # The outbox does its own retries with backoff; its client must not also sleep on a 429.
+        # Its calls end well within the lease of the message in hand (one Slack call at a time).
         client=WebClient(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=min(10, settings.chatops_delivery_lease_seconds // 4),
         ),
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
+        lease_seconds=settings.chatops_delivery_lease_seconds,
     )
     directory = Directory(
         client,
