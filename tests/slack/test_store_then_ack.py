@@ -3,9 +3,6 @@ be stored within the ack budget is answered "not recorded, try again"; a retried
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sqlite3
 import threading
 import time
@@ -15,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import APPROVER_1, PROPOSER, SECRET, Server, next_week, parent_of, start_server, stop_server
+from conftest import APPROVER_1, PROPOSER, SECRET, next_week, parent_of, start_server
+from crash import kill_instance
 from dbs import fresh_url
 from inprocess import in_process
 from slackfake.signing import SlackClientSim
@@ -46,20 +44,6 @@ def row_locked(url: str, proposal_id: int) -> Iterator[None]:
             yield
     finally:
         engine.dispose()
-
-
-def kill_instance(server: Server) -> None:
-    """kill -9 the instance: its gunicorn master and every worker it forked (found by parent pid)."""
-    master = server.process.pid
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(stat.parent.name), signal.SIGKILL)
-    stop_server(server, sig=signal.SIGKILL)
 
 
 def approvals(url: str, proposal_id: int) -> list[str]:
