@@ -212,6 +212,8 @@ class Settings(BaseSettings):
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
     chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
     """How long a delivery worker holds the one message it is sending; Slack calls are cut off well before."""
+    chatops_client_read_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds a client may take to send a request's headers, and again its body (slow clients are cut off)."""
     chatops_group_cache_max_age: int = Field(default=600, ge=0, le=86_400)
     """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
     chatops_team_id: str | None = None

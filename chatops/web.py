@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -34,6 +33,7 @@ access_log = logging.getLogger("chatops.access")
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused before it is read.
 BODY_READ_TIMEOUT = 5.0  # seconds a client may take to send a body (Slack sends it at once)
+CONNECTION_CAP = 200  # open connections per gunicorn worker
 StartResponse = Callable[..., Any]
 
 
@@ -303,32 +303,25 @@ class WsgiApp:
 
 
 def _read_body(environ: dict[str, Any], length: int, *, timeout: float) -> bytes:
-    """The request body, with a deadline on each read of the client's socket when the server exposes it
-    (gunicorn does), so a client trickling a body cannot hold a thread for longer than ``timeout``."""
+    """The request body, within ``timeout`` seconds in all when the server exposes the client's socket (gunicorn
+    does): a client trickling its body cannot hold a thread for longer (see :mod:`chatops.readguard`)."""
     if length <= 0:
         return b""
     sock = environ.get("gunicorn.socket")
-    previous = None
-    if sock is not None:
-        previous = sock.gettimeout()
-        sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
+    if sock is None:
+        return bytes(environ["wsgi.input"].read(length))
+    from chatops.readguard import GUARD
+
+    GUARD.watch(sock, timeout)
     try:
-        chunks: list[bytes] = []
-        left = length
-        while left > 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError("body read deadline")
-            chunk = environ["wsgi.input"].read(min(left, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.settimeout(previous)
+        data = bytes(environ["wsgi.input"].read(length))
+    except Exception as exc:  # the socket shut down under gunicorn's reader
+        if not GUARD.done(sock):
+            raise TimeoutError("the body was not sent in time") from exc
+        raise
+    if not GUARD.done(sock) or len(data) < length:
+        raise TimeoutError("the body was not sent in time")
+    return data
 
 
 # What an interactive payload must look like before Bolt may read it: these keys, when present, of these types.
@@ -428,6 +421,11 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
     """
     from gunicorn.app.base import BaseApplication
 
+    from chatops.readguard import GuardedThreadWorker
+
+    GuardedThreadWorker.header_timeout = (
+        settings.chatops_client_read_timeout
+    )  # inherited by the forked workers
     runtimes: list[Runtime] = []
 
     def worker_exit(server: Any, worker: Any) -> None:
@@ -443,7 +441,10 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                # gthread, with a deadline on each request's headers (chatops.readguard).
+                "worker_class": "chatops.readguard.GuardedThreadWorker",
+                # A cap on open connections per worker; past it, new ones wait in the listen backlog.
+                "worker_connections": CONNECTION_CAP,
                 "timeout": 30,
                 "graceful_timeout": 20,
                 "accesslog": None,
@@ -460,7 +461,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
         def load(self) -> WsgiApp:
             runtime = build_runtime(settings)
             runtimes.append(runtime)
-            return WsgiApp(runtime)
+            return WsgiApp(runtime, read_timeout=settings.chatops_client_read_timeout)
 
     _Server().run()
 

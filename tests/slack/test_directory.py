@@ -99,9 +99,7 @@ def test_the_approver_refused_meanwhile_is_told_why(
         slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_2)
         standin.wait_until(lambda: len(standin.ephemerals()) == 2, message="the refusal")
         text = standin.ephemerals()[-1].text or ""
-        assert (
-            "not an approver" in text and GROUP in text
-        )
+        assert "not an approver" in text and GROUP in text
         row = runtime.store.get_proposal(1)
         assert row is not None and runtime.store.approvers(1, round=row.round) == []
 
