@@ -792,6 +792,14 @@ class _Server(ThreadingHTTPServer):
         self.standin = standin
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (killed while Slack was slow) is not an error here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
