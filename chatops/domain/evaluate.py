@@ -1,8 +1,11 @@
 """How a window looks from each region: local times, peak minutes, sensitivity, flags and reasons.
 
 A region is *sensitive during the window* when it is always sensitive or when any local date the window touches
-falls in one of its sensitive periods. It is *flagged* when it is sensitive during the window and the window spends
-at least part of a minute inside its peak hours. The window is flagged when any region is.
+falls in one of its sensitive periods. Its *sensitive peak minutes* are the window's peak minutes that fall on a
+sensitive local date (all of them for a region that is always sensitive). It is *flagged* when it has at least
+part of one sensitive peak minute: a window from 22:00 on an ordinary day to 02:00 on a sensitive one, with peak
+hours 20:00-23:00, touches the sensitive date but spends no peak time on it, so it is not flagged. The window is
+flagged when any region is.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from chatops.domain.models import Evaluation, Region, RegionResult, Window
 
 
 def _peak_minutes(seconds: int) -> int:
-    # Any overlap counts as at least one minute, so "flagged" and "peak minutes > 0" never disagree.
+    # Any overlap counts as at least one minute, so "flagged" and "sensitive peak minutes > 0" never disagree.
     return -(-seconds // 60)
 
 
@@ -25,8 +28,9 @@ def sensitivity_reasons(region: Region, segs: Sequence[timeline.Segment]) -> lis
     if region.sensitive:
         reasons.append(region.sensitive_reason or "Always sensitive")
     if region.sensitive_periods:
-        for period in region.sensitive_periods:
-            if timeline.instants(segs, timeline.wall_dates(period.start, period.end)):
+        each, _ = timeline.period_walls(region.sensitive_periods)
+        for period, wall in zip(region.sensitive_periods, each, strict=True):
+            if timeline.touches(segs, wall):
                 reasons.append(period.reason)
     return reasons
 
@@ -36,18 +40,27 @@ def evaluate_region(region: Region, window: Window, *, span: timeline.Interval |
     zone = region.zone
     start, end = span or (timeline.to_ts(window.start), timeline.to_ts(window.end))
     segs = timeline.segments(zone, start, end)
-    minutes = _peak_minutes(timeline.total(timeline.in_wall_hours(segs, region.peak_hours)))
     reasons = sensitivity_reasons(region, segs)
-    sensitive = bool(reasons)
+    peak = sensitive_peak = 0
+    if region.peak_hours:
+        table = timeline.week_table(region.peak_hours)
+        peak = timeline.peak_seconds(segs, table)
+        if region.sensitive:
+            sensitive_peak = peak
+        elif reasons and peak:
+            sensitive_peak = timeline.peak_seconds(
+                segs, table, timeline.period_walls(region.sensitive_periods)[1]
+            )
     return RegionResult(
         id=region.id,
         name=region.name,
         timezone=region.timezone,
         local_start=window.start.astimezone(zone),
         local_end=window.end.astimezone(zone),
-        sensitive=sensitive,
-        peak_overlap_minutes=minutes,
-        flagged=sensitive and minutes > 0,
+        sensitive=bool(reasons),
+        peak_overlap_minutes=_peak_minutes(peak),
+        sensitive_peak_minutes=_peak_minutes(sensitive_peak),
+        flagged=sensitive_peak > 0,
         reasons=tuple(reasons),
         peak_hours=region.peak_labels,
     )
@@ -74,6 +87,7 @@ def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = 
                 "local_end": r.local_end.isoformat(),
                 "sensitive": r.sensitive,
                 "peak_overlap_minutes": r.peak_overlap_minutes,
+                "sensitive_peak_minutes": r.sensitive_peak_minutes,
                 "flagged": r.flagged,
                 "reasons": list(r.reasons),
             }

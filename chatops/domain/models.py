@@ -305,6 +305,7 @@ class RegionResult:
     local_end: datetime
     sensitive: bool
     peak_overlap_minutes: int
+    sensitive_peak_minutes: int  # the peak minutes on the region's sensitive local dates; flagged when > 0
     flagged: bool
     reasons: tuple[str, ...]
     peak_hours: tuple[str, ...] = ()
