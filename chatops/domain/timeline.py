@@ -61,8 +61,9 @@ def offset_at(zone: ZoneInfo, ts: int) -> int:
     return int(offset.total_seconds())
 
 
-def _scan(zone: ZoneInfo, start: int, end: int) -> list[Segment]:
-    """Cut ``[start, end)`` into spans of constant UTC offset by sampling daily and bisecting."""
+def scan(zone: ZoneInfo, start: int, end: int) -> list[Segment]:
+    """Cut ``[start, end)`` into spans of constant UTC offset by sampling daily and bisecting, without the
+    tables :func:`segments` keeps (it builds them with this)."""
     if end <= start:
         return []
     result: list[Segment] = []
@@ -100,7 +101,7 @@ def _block(zone: ZoneInfo, number: int) -> _Block:
     key = (zone, number)
     table = _BLOCKS.get(key)
     if table is None:
-        segs = _scan(zone, number * BLOCK, (number + 1) * BLOCK)
+        segs = scan(zone, number * BLOCK, (number + 1) * BLOCK)
         table = ([s for s, _, _ in segs], [off for _, _, off in segs])
         if len(_BLOCKS) >= _MAX_BLOCKS:
             _BLOCKS.clear()
@@ -142,7 +143,7 @@ class WeekTable:
     """Peak seconds of hour ranges in any wall-clock range, from one week of merged intervals and their running
     sum. Wall clock is seconds since 1970-01-01T00:00 local (a Thursday); the ranges repeat every :data:`WEEK`."""
 
-    __slots__ = ("_cum", "_his", "_los", "per_week")
+    __slots__ = ("cum", "his", "los", "per_week")
 
     def __init__(self, ranges: Sequence[HoursRange]) -> None:
         pieces: list[Interval] = []
@@ -152,28 +153,35 @@ class WeekTable:
                 if a < b:
                     pieces.append((a, b))
         merged = merge(pieces)
-        self._los = [a for a, _ in merged]
-        self._his = [b for _, b in merged]
-        self._cum: list[int] = []
+        self.los = [a for a, _ in merged]
+        self.his = [b for _, b in merged]
+        self.cum: list[int] = []  # peak seconds of the week before los[i]
         running = 0
         for a, b in merged:
-            self._cum.append(running)
+            self.cum.append(running)
             running += b - a
         self.per_week = running
 
     def before(self, wall: int) -> int:
         """Peak seconds in wall-clock ``[0, wall)`` (``wall`` may be negative: then minus those in ``[wall, 0)``)."""
         weeks, rest = divmod(wall, WEEK)
-        i = bisect_right(self._los, rest) - 1
+        i = bisect_right(self.los, rest) - 1
         if i < 0:
             return weeks * self.per_week
-        return weeks * self.per_week + self._cum[i] + min(rest, self._his[i]) - self._los[i]
+        return weeks * self.per_week + self.cum[i] + min(rest, self.his[i]) - self.los[i]
 
     def between(self, wall_start: int, wall_end: int) -> int:
         """Peak seconds in wall-clock ``[wall_start, wall_end)``."""
         if wall_end <= wall_start or not self.per_week:
             return 0
-        return self.before(wall_end) - self.before(wall_start)
+        # before(wall_end) - before(wall_start), written out: this is the engine's innermost step.
+        los, his, cum = self.los, self.his, self.cum
+        weeks, rest = divmod(wall_end, WEEK)
+        i = bisect_right(los, rest) - 1
+        count = weeks * self.per_week + (cum[i] + min(rest, his[i]) - los[i] if i >= 0 else 0)
+        weeks, rest = divmod(wall_start, WEEK)
+        i = bisect_right(los, rest) - 1
+        return count - weeks * self.per_week - (cum[i] + min(rest, his[i]) - los[i] if i >= 0 else 0)
 
 
 _WEEK_TABLES: dict[int, tuple[Sequence[HoursRange], WeekTable]] = {}
@@ -214,17 +222,19 @@ def touches(segs: Iterable[Segment], wall: Interval) -> bool:
     return any(seg_start + off < b and a < seg_end + off for seg_start, seg_end, off in segs)
 
 
-def peak_seconds(segs: Iterable[Segment], table: WeekTable, walls: Sequence[Interval] | None = None) -> int:
+def peak_seconds(segs: Sequence[Segment], table: WeekTable, walls: Sequence[Interval] | None = None) -> int:
     """Seconds within the segments whose local time is peak by ``table``; with ``walls`` (sorted, merged
     wall-clock intervals), only those whose local wall clock is also inside one of them."""
     if not table.per_week:
         return 0
+    if walls is None:
+        if len(segs) == 1:
+            seg_start, seg_end, off = segs[0]
+            return table.between(seg_start + off, seg_end + off)
+        return sum(table.between(seg_start + off, seg_end + off) for seg_start, seg_end, off in segs)
     count = 0
     for seg_start, seg_end, off in segs:
         lo, hi = seg_start + off, seg_end + off
-        if walls is None:
-            count += table.between(lo, hi)
-            continue
         for a, b in walls:
             if b <= lo:
                 continue
