@@ -114,7 +114,7 @@ def segments(zone: ZoneInfo, start: int, end: int) -> list[Segment]:
     if end <= start:
         return []
     number = start // BLOCK
-    starts, offsets = _block(zone, number)
+    starts, offsets = _BLOCKS.get((zone, number)) or _block(zone, number)
     i = bisect_right(starts, start) - 1
     block_end = (number + 1) * BLOCK
     if end <= block_end and (i + 1 == len(starts) or starts[i + 1] >= end):
