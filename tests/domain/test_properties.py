@@ -81,6 +81,18 @@ def test_evaluate_equals_the_oracle_minute_by_minute(case: tuple[Window, list[Re
     assert fast.flagged == any(r.flagged for r in slow)
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(max_minutes=8 * 1440, max_regions=2))
+def test_windows_up_to_the_longest_allowed_agree_with_the_oracle(case: tuple[Window, list[Region]]) -> None:
+    # max_window_days is 7 by default; the engine's cost does not grow with the window, its answer must not drift.
+    window, regs = case
+    fast = evaluate(window, regions=regs)
+    slow = oracle.evaluate(window, regs)
+    assert [
+        (r.peak_overlap_minutes, r.sensitive_peak_minutes, r.flagged, r.reasons) for r in fast.regions
+    ] == [(r.peak_minutes, r.sensitive_peak_minutes, r.flagged, r.reasons) for r in slow]
+
+
 @SETTINGS
 @given(cases())
 def test_peak_minutes_never_exceed_the_duration_and_a_flag_needs_sensitive_peak_minutes(
