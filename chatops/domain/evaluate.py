@@ -40,14 +40,14 @@ def _fixed(region: Region) -> _Fixed:
     entry = (
         region,
         region.zone,
-        timeline.week_table(region.peak_hours) if region.peak_hours else None,
+        timeline.WeekTable(region.peak_hours) if region.peak_hours else None,
         (region.sensitive_reason or "Always sensitive",) if region.sensitive else (),
         tuple(zip(each, (p.reason for p in region.sensitive_periods), strict=True)),
         merged,
     )
     if len(_FIXED) >= 10_000:  # regions are few and long-lived; this only bounds a process that reloads often
         _FIXED.clear()
-    _FIXED[id(region)] = entry
+    _FIXED[id(region)] = entry  # by identity: hashing a pydantic model each time would cost what this saves
     return entry
 
 

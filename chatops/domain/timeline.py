@@ -184,36 +184,11 @@ class WeekTable:
         return count - weeks * self.per_week - (cum[i] + min(rest, his[i]) - los[i] if i >= 0 else 0)
 
 
-_WEEK_TABLES: dict[int, tuple[Sequence[HoursRange], WeekTable]] = {}
-_DATE_SPANS: dict[int, tuple[Sequence[SensitivePeriod], list[Interval], list[Interval]]] = {}
-_MAX_TABLES = 10_000
-
-
-def week_table(ranges: Sequence[HoursRange]) -> WeekTable:
-    """The :class:`WeekTable` of ``ranges``, built once per ranges object (regions are immutable and long-lived;
-    looking up by identity avoids hashing the ranges on every evaluation)."""
-    entry = _WEEK_TABLES.get(id(ranges))
-    if entry is not None and entry[0] is ranges:
-        return entry[1]
-    table = WeekTable(ranges)
-    if len(_WEEK_TABLES) >= _MAX_TABLES:
-        _WEEK_TABLES.clear()
-    _WEEK_TABLES[id(ranges)] = (ranges, table)  # the entry keeps ``ranges`` alive, so its id is not reused
-    return table
-
-
 def period_walls(periods: Sequence[SensitivePeriod]) -> tuple[list[Interval], list[Interval]]:
     """The wall-clock spans of sensitive periods, each from the start of its first local date to the end of its
-    last: one per period, in order (for reasons), and merged (for counting), built once per periods object."""
-    entry = _DATE_SPANS.get(id(periods))
-    if entry is not None and entry[0] is periods:
-        return entry[1], entry[2]
+    last: one per period, in order (for reasons), and merged (for counting)."""
     each = [next(wall_dates(p.start, p.end)) for p in periods]
-    merged = merge(each)
-    if len(_DATE_SPANS) >= _MAX_TABLES:
-        _DATE_SPANS.clear()
-    _DATE_SPANS[id(periods)] = (periods, each, merged)
-    return each, merged
+    return each, merge(each)
 
 
 def touches(segs: Iterable[Segment], wall: Interval) -> bool:
