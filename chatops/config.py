@@ -218,6 +218,15 @@ class Settings(BaseSettings):
     """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
     chatops_team_id: str | None = None
     """The workspace (``T…``) the app is installed in; unset, ``auth.test`` says (asked once)."""
+    chatops_gate_token: SecretStr | None = None
+    """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
+
+    @field_validator("chatops_gate_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("is too short to guard anything; use at least 16 random characters")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
