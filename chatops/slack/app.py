@@ -20,7 +20,7 @@ from chatops.config import Settings
 from chatops.domain.policy import Action
 from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
-from chatops.errors import ChatopsError, InputError, NotAllowedError, WindowError
+from chatops.errors import ChatopsError, ConflictError, InputError, NotAllowedError, WindowError
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Seen, Service, Superseded
 from chatops.slack import blocks, forms, ids
@@ -365,10 +365,18 @@ def build_app(
         error_block: str,
         window_block: str | None = None,
         fields: frozenset[str] = frozenset(),
+        stored_already: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Run a modal's work; errors go back into the modal, next to the field they are about."""
+        """Run a modal's work; errors go back into the modal, next to the field they are about. A refusal
+        because ``stored_already()`` (Slack retried a submission whose decision is stored) closes the modal."""
         try:
             result = work()
+        except (NotAllowedError, ConflictError) as exc:
+            if stored_already():
+                ack()
+            else:
+                ack(response_action="errors", errors={error_block: str(exc)})
+            return
         except forms.FormErrors as exc:
             ack(response_action="errors", errors=exc.errors)
             return
@@ -420,11 +428,30 @@ def build_app(
             fields=frozenset({ids.TITLE, ids.DESCRIPTION, ids.ROLLBACK, ids.TICKET}),
         )
 
-    def reason_view(close: Callable[..., Any], *, required: bool) -> Callable[..., None]:
+    def retried_and_stored(
+        request: BoltRequest, body: dict[str, Any], view: dict[str, Any], kind: str
+    ) -> Callable[[], bool]:
+        """For a Slack retry: whether the change's last event is this actor's ``kind`` (the first attempt
+        stored it and its answer was lost)."""
+
+        def check() -> bool:
+            if not _is_retry(request):
+                return False
+            number = forms.metadata(view).get("proposal")
+            if not isinstance(number, int) or isinstance(number, bool):
+                return False
+            events = service.store.events(number)
+            user = body.get("user")
+            actor = user.get("id") if isinstance(user, dict) else None
+            return bool(events) and events[-1].kind == kind and events[-1].actor == actor
+
+        return check
+
+    def reason_view(close: Callable[..., Any], *, required: bool, kind: str) -> Callable[..., None]:
         """Reject and cancel: read the reason, close the change if it is still the version the form was
         opened for; errors go back into the modal."""
 
-        def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
             def work() -> None:
                 reason = forms.read_reason(view["state"]["values"], required=required)
                 close(
@@ -434,15 +461,20 @@ def build_app(
                     expected_version=forms.expected_version(view),
                 )
 
-            submit(ack, work, error_block=ids.REASON)
+            submit(
+                ack,
+                work,
+                error_block=ids.REASON,
+                stored_already=retried_and_stored(request, body, view, kind),
+            )
 
         return on_submit
 
-    app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True))
-    app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False))
+    app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True, kind="rejected"))
+    app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False, kind="cancelled"))
 
     @app.view(ids.POSTPONE_VIEW)
-    def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
         def work() -> None:
             window, reason = forms.read_postpone(view["state"]["values"])
             service.postpone(
@@ -454,6 +486,12 @@ def build_app(
                 expected_version=forms.expected_version(view),
             )
 
-        submit(ack, work, error_block=ids.REASON, window_block=ids.START)
+        submit(
+            ack,
+            work,
+            error_block=ids.REASON,
+            window_block=ids.START,
+            stored_already=retried_and_stored(request, body, view, "postponed"),
+        )
 
     return app

@@ -162,3 +162,33 @@ def test_killed_while_a_click_waits_for_a_lock_slack_retries_and_it_is_recorded_
                 assert sorted(approvals(url, 1)) == sorted([APPROVER_1, "U0APPROVER2"])
         finally:
             kill_instance(second)
+
+
+def test_a_retried_form_whose_decision_is_stored_closes_without_a_misleading_error(
+    tmp_path: Path, standin: SlackStandIn, database_url: str
+) -> None:
+    from slackfake import payloads
+
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        slack.command(f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Flagged change", user_id=PROPOSER)
+        parent = parent_of(standin)
+        slack.block_action(ids.REJECT, message=parent, user_id=APPROVER_1)
+        [opened] = standin.wait_for("views.open")
+        view = opened.json("view")
+
+        def submit(**send: int) -> httpx.Response:
+            return slack.view_submission(
+                ids.REJECT_VIEW,
+                values={ids.REASON: {ids.REASON: payloads.plain_text_input("too risky")}},
+                private_metadata=view["private_metadata"],
+                user_id=APPROVER_1,
+                **send,  # type: ignore[arg-type]
+            )
+
+        first = submit()
+        assert first.status_code == 200 and not first.content
+        retried = submit(retry_num=1)
+        assert retried.status_code == 200 and not retried.content  # closes: no "already rejected" error
+        again = submit()  # a second submission that is not a retry is refused inside the form
+        assert again.json()["response_action"] == "errors"
+        assert [e.kind for e in runtime.store.events(1)].count("rejected") == 1
