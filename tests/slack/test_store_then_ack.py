@@ -192,3 +192,46 @@ def test_a_retried_form_whose_decision_is_stored_closes_without_a_misleading_err
         again = submit()  # a second submission that is not a retry is refused inside the form
         assert again.json()["response_action"] == "errors"
         assert [e.kind for e in runtime.store.events(1)].count("rejected") == 1
+
+
+def test_a_proposal_that_cannot_be_stored_in_time_is_answered_not_recorded(
+    tmp_path: Path, standin: SlackStandIn, database_url: str
+) -> None:
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        with row_locked(database_url, 1):  # SQLite: the write lock
+            answer = slack.command(
+                f"propose {next_week(0)} 14:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER
+            )
+        assert answer.status_code == 200
+        standin.wait_until(lambda: len(standin.ephemerals()) == 1, message="the private answer")
+        assert "not recorded" in (standin.ephemerals()[0].text or "")
+        assert runtime.store.count_proposals() == 0
+
+
+def test_a_nul_or_bidi_override_in_a_ticket_link_is_cleaned_on_postgresql(
+    tmp_path: Path, standin: SlackStandIn
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from slackfake import payloads
+
+    day = next_week(1)
+    start = int(
+        datetime(day.year, day.month, day.day, 14, 0, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp()
+    )
+    with fresh_url("postgresql", tmp_path) as url, in_process(tmp_path, standin, url) as (runtime, slack):
+        answer = slack.view_submission(
+            ids.PROPOSE_VIEW,
+            values={
+                ids.TITLE: {ids.TITLE: payloads.plain_text_input("Rotate keys")},
+                ids.START: {ids.START: payloads.datetimepicker(start)},
+                ids.DURATION: {ids.DURATION: payloads.plain_text_input("1h")},
+                ids.ZONE: {ids.ZONE: payloads.plain_text_input("UTC")},
+                ids.TICKET: {ids.TICKET: payloads.plain_text_input("https://t.example/\x00a\u202eb")},
+            },
+            user_id=PROPOSER,
+        )
+        assert answer.status_code == 200 and answer.json()["response_action"] == "update"
+        row = runtime.store.get_proposal(1)
+        assert row is not None and row.ticket_url == "https://t.example/ab"
