@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chatops.domain import evaluate, suggest
+from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
+from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
 from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, SensitiveRow, Store, Tx
@@ -35,10 +36,14 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Assessment:
-    """An evaluation and, when the window is flagged, the nearest better windows."""
+    """An evaluation and, when the window is flagged, better windows that are real choices."""
 
     evaluation: Evaluation
-    suggestions: tuple[Window, ...]
+    choices: tuple[Choice, ...] = ()
+
+    @property
+    def suggestions(self) -> tuple[Window, ...]:
+        return tuple(c.window for c in self.choices)
 
     @property
     def flagged(self) -> bool:
@@ -46,7 +51,7 @@ class Assessment:
 
     def document(self) -> dict[str, Any]:
         """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
-        return evaluation_document(self.evaluation, self.suggestions)
+        return evaluation_document(self.evaluation, self.choices)
 
 
 @dataclass(frozen=True)
@@ -137,16 +142,16 @@ class Service:
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
         evaluation = evaluate(window, regions=regions)
-        suggestions: list[Window] = []
+        choices: list[Choice] = []
         if evaluation.flagged:
-            suggestions = suggest(
+            choices = choose(
                 window,
                 regions=regions,
                 team=self.config.team,
                 horizon=policy.horizon,
                 count=policy.suggestions,
             )
-        return Assessment(evaluation=evaluation, suggestions=tuple(suggestions))
+        return Assessment(evaluation=evaluation, choices=tuple(choices))
 
     def check(self, start: datetime, duration: timedelta) -> Assessment:
         """``/maintenance check``: validate the window's length (past windows allowed) and assess it."""
@@ -223,11 +228,30 @@ class Service:
             proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False
         )
 
-    def approve(self, proposal_id: int, *, actor: str) -> Outcome:
+    def approve(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        justification: str = "",
+        expected_round: int | None = None,
+        clear_only: bool = False,
+    ) -> Outcome:
+        """Record an approval. ``justification`` (why a flagged window is approved anyway) is kept with the
+        approval's audit event. ``expected_round``: the window the approver saw (refused if it was postponed
+        since); ``clear_only``: refuse if the window is flagged (a one-tap approval must not approve a window
+        that became flagged after the approver looked)."""
+        justification = clean_text(justification, field_name="justification", limit=REASON_MAX)
         approvers = self._approvers()
         at = to_ts(self.now())
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
+            if expected_round is not None and row.round != expected_round:
+                raise ConflictError("this change was moved to another window since; look at it again")
+            if clear_only and row.flagged and row.status is Status.PENDING:
+                raise ConflictError(
+                    "this window is flagged now; press Approve again to confirm it with a justification"
+                )
             approvals = tx.approvers(row.id, round=row.round)
             decision = may_act(
                 Action.APPROVE,
@@ -256,6 +280,7 @@ class Service:
                     "window": row.evaluation.get("window", {}),
                     "flagged_regions": _flagged_ids(row.evaluation),
                     "status_after": Status.APPROVED.value if complete else row.status.value,
+                    **({"justification": justification} if justification else {}),
                 },
             )
             if complete:

@@ -170,11 +170,16 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     # -- buttons -------------------------------------------------------------------------------------------
 
     @app.action(ids.APPROVE)
-    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
 
         def work() -> None:
-            service.approve(_button_proposal(body), actor=body["user"]["id"])
+            actor = body["user"]["id"]
+            row = service.check_may(_button_proposal(body), actor=actor, action=Action.APPROVE)
+            if row.flagged:  # a flagged window is approved only with a justification, in a modal
+                client.views_open(trigger_id=body["trigger_id"], view=blocks.approve_modal(row))
+            else:
+                service.approve(row.id, actor=actor, clear_only=True)
 
         later(respond, work)
 
@@ -280,6 +285,19 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
 
     app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True))
     app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False))
+
+    @app.view(ids.APPROVE_VIEW)
+    def on_approve_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> None:
+            justification = forms.read_justification(view["state"]["values"])
+            service.approve(
+                _acting_on(forms.proposal_id(view)),
+                actor=body["user"]["id"],
+                justification=justification,
+                expected_round=forms.expected_round(view),
+            )
+
+        submit(ack, work, error_block=ids.JUSTIFICATION)
 
     @app.view(ids.POSTPONE_VIEW)
     def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

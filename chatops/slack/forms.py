@@ -137,3 +137,17 @@ def read_postpone(values: dict[str, Any]) -> tuple[WindowForm, str]:
     if errors or window is None:
         raise FormErrors(errors)
     return window, reason
+
+
+def read_justification(values: dict[str, Any]) -> str:
+    text = _text(values, ids.JUSTIFICATION).strip()
+    if not text:
+        raise FormErrors(
+            {ids.JUSTIFICATION: "Say why this flagged window should go ahead; it is recorded in the thread."}
+        )
+    return text
+
+
+def expected_round(view: dict[str, Any]) -> int | None:
+    value = metadata(view).get("round")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
