@@ -27,7 +27,8 @@ TITLE_MAX = 150
 TEXT_MAX = 2000
 REASON_MAX = 500
 logger = logging.getLogger(__name__)
-_URL_RE = re.compile(r"^https?://[^\s<>|]+$")
+TICKET_MAX = 500
+_TICKET_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s<>|\"\\]*)?$")
 
 
 def utcnow() -> datetime:
@@ -87,6 +88,16 @@ def clean_text(value: str, *, field_name: str, limit: int, required: bool = Fals
     if len(text) > limit:
         raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}")
     return text
+
+
+def clean_ticket_url(value: str) -> str:
+    """The ticket link, cleaned like other text; "" when none. Refused unless it is an https URL of at most
+    TICKET_MAX characters with a host and nothing that could break out of a Slack link."""
+    url = clean_text(value, field_name="ticket link", limit=TICKET_MAX)
+    if url and not _TICKET_RE.match(url):
+        shown = url if len(url) <= 60 else url[:59] + "…"
+        raise InputError(f"the ticket link {shown!r} is not an https:// link to a web page")
+    return url
 
 
 def proposal_window(row: ProposalRow) -> Window:
@@ -165,6 +176,12 @@ class Service:
             statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now()), limit=50
         )
 
+    def upcoming_count(self) -> int:
+        """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
+        return self.store.count_proposals(
+            statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now())
+        )
+
     # -- changing --------------------------------------------------------------------------------------------
 
     def propose(self, request: ProposalRequest) -> Outcome:
@@ -176,9 +193,7 @@ class Service:
         title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
         description = clean_text(request.description, field_name="description", limit=TEXT_MAX)
         rollback = clean_text(request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX)
-        ticket = request.ticket_url.strip()
-        if ticket and not _URL_RE.match(ticket):
-            raise InputError(f"the ticket link {ticket[:80]!r} is not an http(s) URL")
+        ticket = clean_ticket_url(request.ticket_url)
         now = self.now()
         window = Window.of(request.start, request.duration)
         check_window(window, policy=self.config.policy, at=now)
@@ -416,6 +431,7 @@ class Service:
                 evaluation=snapshot,
             )
             _announce(tx, event)
+            tx.enqueue(row.id, kind="notify", payload={"why": "postponed to a new window"}, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -532,6 +548,9 @@ class Service:
                     status=status,
                 )
                 _announce(tx, event)
+                if status is Status.PENDING and assessment.flagged:
+                    why = f"now flagged, it needs {required} approvals"
+                    tx.enqueue(row.id, kind="notify", payload={"why": why}, at=at)
             changed.append(row.id)
         if changed:
             self._on_enqueue()

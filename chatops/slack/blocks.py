@@ -524,15 +524,21 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
     return {"text": clip(text, SECTION_MAX)}
 
 
-def assessment_message(evaluation: dict[str, Any], *, heading: str) -> dict[str, Any]:
-    """``/maintenance check``: the evaluation, for the asker only."""
+def assessment_message(evaluation: dict[str, Any], *, heading: str, tz: str = "UTC") -> dict[str, Any]:
+    """``/maintenance check``: the evaluation, for the asker only; ``heading`` says which zone was assumed."""
     window = evaluation["window"]
     verdict = "flagged" if evaluation["flagged"] else "clear"
-    head = f"{heading}: {window_text(_ts_of(window['start']), _ts_of(window['end']))} is *{verdict}*."
-    blocks: list[Block] = [_section(head), *evaluation_blocks(evaluation)]
-    if not evaluation["flagged"]:
-        blocks.append(_context("No sensitive region is at its peak during this window."))
-    return {"text": f"The window is {verdict}.", "blocks": [b.to_dict() for b in blocks[:50]]}
+    start, end = _ts_of(window["start"]), _ts_of(window["end"])
+    head = f"{escape(heading)}: the window is *{verdict}*.\n" + "\n".join(window_lines(start, end, tz))
+    blocks: list[Block] = [
+        _section(head),
+        _section(risk_line(evaluation)),
+        *evaluation_blocks(evaluation, tz=tz),
+    ]
+    return {
+        "text": f"The window is {verdict}.",
+        "blocks": [b.to_dict() for b in _fit(blocks, MESSAGE_BLOCKS)],
+    }
 
 
 USAGE = (
@@ -591,25 +597,27 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def list_message(rows: Sequence[ProposalRow]) -> dict[str, Any]:
+def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> dict[str, Any]:
+    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any."""
+    total = len(rows) if total is None else max(total, len(rows))
     if not rows:
         text = "No pending or upcoming approved windows."
         return {"text": text, "blocks": [_section(text).to_dict()]}
     lines = [
-        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_text(r.start_ts, r.end_ts)} · "
+        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
         f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
         for r in rows
     ]
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_MAX - 100:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(_section("\n".join(chunk)))
-    return {"text": f"{len(rows)} pending or upcoming windows.", "blocks": [b.to_dict() for b in blocks[:50]]}
+    if total > len(rows):
+        head = (
+            f"Showing the {len(rows)} soonest of {total} pending or upcoming windows. The other "
+            f"{total - len(rows)} start later; they show here as these end, and every one is in the channel."
+        )
+    else:
+        head = f"{total} pending or upcoming window{'s' if total != 1 else ''}."
+    blocks: list[Block] = [_section(head), *_sections(lines)]
+    summary = head.split(".")[0] + "."
+    return {"text": summary, "blocks": [b.to_dict() for b in _fit(blocks)]}
 
 
 def _metadata(**values: Any) -> str:
