@@ -179,3 +179,27 @@ def all_text(message: Message) -> str:
     import json
 
     return (message.text or "") + "\n" + json.dumps(message.blocks or [], ensure_ascii=False)
+
+
+def approve_flagged(
+    slack: SlackClientSim, standin: SlackStandIn, parent: Message, user: str, why: str = "Agreed with Tehran"
+) -> httpx.Response:
+    """Approve a flagged window as an approver does: tap Approve, then confirm in the modal with a reason."""
+    from chatops.slack import ids
+
+    def confirmation(call: object) -> bool:
+        return getattr(call, "method", "") == "views.open" and (
+            call.json("view")["callback_id"] == ids.APPROVE_VIEW  # type: ignore[attr-defined]
+        )
+
+    before = len([c for c in standin.calls if confirmation(c)])
+    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=user)
+    view = standin.wait_for(confirmation, count=before + 1)[-1].json("view")
+    from slackfake import payloads
+
+    return slack.view_submission(
+        ids.APPROVE_VIEW,
+        values={ids.JUSTIFICATION: {ids.JUSTIFICATION: payloads.plain_text_input(why)}},
+        private_metadata=view["private_metadata"],
+        user_id=user,
+    )

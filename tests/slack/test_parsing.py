@@ -127,7 +127,7 @@ def test_suggestions_say_what_time_it_will_be_in_the_flagged_region() -> None:
     }
     shown = json.dumps(blocks.assessment_message(evaluation, heading="Check"), ensure_ascii=False)
     assert (
-        "Tue 16 Jun 21:00–22:00 UTC (yours: <!date^1245186000^{date_short_pretty} {time}|2009-06-16 21:00 UTC>) — 01:30 in Iran"
-        in shown
+        "Tue 16 Jun 21:00–22:00 UTC (yours: <!date^1245186000^{date_short_pretty} {time}|2009-06-16 21:00 UTC>)"
+        " — 01:30 in Iran" in shown
     )  # the 2009 move: 14:00 Pacific was 01:30 in Tehran
     assert ":red_circle: *Iran* — Tue 16 Jun 09:30–10:30 (UTC+04:30) · 1h inside its peak hours" in shown
