@@ -147,3 +147,12 @@ def test_a_postponement_asks_the_approvers_again(slack: SlackClientSim, standin:
     standin.wait_until(lambda: len(replies(standin, parent)) >= 3, message="the postponement and the ping")
     ping = replies(standin, parent)[2]
     assert f"<!subteam^{GROUP}>" in ping and "needs your decision again" in ping and "<!date^" in ping
+
+
+def test_check_without_a_zone_says_which_zone_it_assumed(
+    slack: SlackClientSim, standin: SlackStandIn
+) -> None:
+    slack.command(f"check {next_week(0)} 22:00 1h", user_id=PROPOSER)
+    shown = json.dumps(standin.wait_for("response_url")[0].params)
+    assert "no zone given: times read in America/Los_Angeles, your Slack time zone" in shown
+    assert "PST" in shown or "PDT" in shown
