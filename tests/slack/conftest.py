@@ -203,3 +203,19 @@ def approve_flagged(
         private_metadata=view["private_metadata"],
         user_id=user,
     )
+
+
+def confirm_approval(sim: SlackClientSim, user: str, *, proposal: int = 1, round: int = 1) -> httpx.Response:
+    """Submit the confirmation of a flagged approval directly (as a second tab, a retry or a race would)."""
+    import json
+
+    from slackfake import payloads
+
+    from chatops.slack import ids
+
+    return sim.view_submission(
+        ids.APPROVE_VIEW,
+        values={ids.JUSTIFICATION: {ids.JUSTIFICATION: payloads.plain_text_input("Agreed with Tehran")}},
+        private_metadata=json.dumps({"proposal": proposal, "version": 1, "round": round}),
+        user_id=user,
+    )
