@@ -256,3 +256,14 @@ def test_modals_are_valid_views() -> None:
     ):
         assert View(**view).to_dict() == view
     assert blocks.propose_modal(tz="UTC", initial_start=0)["close"]["text"] == "Close"
+
+
+def test_a_long_list_says_how_many_it_does_not_show() -> None:
+    rows = [row_for(world(3), id=i, title=f"Change {i}") for i in range(50)]
+    message = blocks.list_message(rows, total=57)
+    assert_valid_message(message)
+    assert message["text"] == "Showing the 50 soonest of 57 pending or upcoming windows."
+    shown = "\n".join(texts(message))
+    assert "The other 7 start later" in shown
+    assert all(f"CHG-{i} " in shown for i in range(50))
+    assert blocks.list_message(rows[:3])["text"] == "3 pending or upcoming windows."
