@@ -13,7 +13,7 @@ from conftest import (
     CHANNEL,
     GROUP,
     PROPOSER,
-    Server,
+    LiveServer,
     all_text,
     approve_flagged,
     next_week,
@@ -40,7 +40,7 @@ def replies(standin: SlackStandIn, parent: Message) -> list[str]:
 
 
 def test_a_flagged_approval_asks_for_confirmation_and_records_the_justification(
-    slack: SlackClientSim, standin: SlackStandIn, server: Server
+    slack: SlackClientSim, standin: SlackStandIn, server: LiveServer
 ) -> None:
     parent = propose(slack, standin)
     # The approver group is asked on the new proposal, in the message that notifies.
@@ -109,7 +109,7 @@ def test_a_rejected_parent_says_who_and_why(slack: SlackClientSim, standin: Slac
 
 
 def test_the_suggestions_differ_by_at_least_an_hour(
-    slack: SlackClientSim, standin: SlackStandIn, server: Server
+    slack: SlackClientSim, standin: SlackStandIn, server: LiveServer
 ) -> None:
     parent = propose(slack, standin)
     store = open_store(server.database_url)
