@@ -43,6 +43,7 @@ SECTION_MAX = 3000
 TEXT_MAX = 3000  # the notification text of a message: what a phone's lock screen and a forwarded copy show
 MESSAGE_BLOCKS = 50
 DETAIL_REGIONS = 10
+RISK_LINE_MAX = 700  # the one-line risk summary; past it, the rest are named in the regions list
 STRIPS = 5  # day strips drawn, for the first flagged regions
 _STATUS_LABEL = {
     Status.PENDING: ":hourglass_flowing_sand: *Waiting for approval*",
@@ -230,7 +231,15 @@ def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
     unshown = hit[DETAIL_REGIONS:]
     more_flagged = [r for r in unshown if r["flagged"]]
     if more_flagged:
-        lines.append(f":red_circle: *Also flagged ({len(more_flagged)}):* {_names(more_flagged)}")
+        # Every flagged region is named: in lines short enough that a section never has to cut one.
+        line = f":red_circle: *Also flagged ({len(more_flagged)}):*"
+        for i, r in enumerate(more_flagged):
+            name = escape(r["name"]) + ("," if i < len(more_flagged) - 1 else "")
+            if len(line) + 1 + len(name) > SECTION_MAX - 100:
+                lines.append(line)
+                line = "…"
+            line += " " + name
+        lines.append(line)
     rest = [r for r in unshown if not r["flagged"]]
     summary: list[str] = []
     if rest:
@@ -263,11 +272,14 @@ def risk_line(evaluation: dict[str, Any]) -> str:
         return f":warning: *Flagged*: in the peak hours of *{escape(r['name'])}*, which is sensitive" + (
             f" ({why})." if why else "."
         )
-    return (
-        f":warning: *Flagged*: in the peak hours of {len(flagged)} sensitive regions: "
-        + ", ".join(f"*{escape(r['name'])}*" for r in flagged)
-        + "."
-    )
+    head = f":warning: *Flagged*: in the peak hours of {len(flagged)} sensitive regions: "
+    names: list[str] = []
+    for i, r in enumerate(flagged):
+        name = f"*{escape(r['name'])}*"
+        if len(head) + sum(len(n) + 2 for n in names) + len(name) > RISK_LINE_MAX:
+            return head + ", ".join(names) + f" and {len(flagged) - i} more, all named below."
+        names.append(name)
+    return head + ", ".join(names) + "."
 
 
 def _section(text: str) -> SectionBlock:

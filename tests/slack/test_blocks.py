@@ -267,3 +267,23 @@ def test_a_long_list_says_how_many_it_does_not_show() -> None:
     assert "The other 7 start later" in shown
     assert all(f"CHG-{i} " in shown for i in range(50))
     assert blocks.list_message(rows[:3])["text"] == "3 pending or upcoming windows."
+
+
+def test_four_hundred_flagged_regions_with_long_names_are_all_named() -> None:
+    regions = [
+        Region(
+            id=f"r{i}",
+            name=f"R{i:03d} " + "n" * 95,
+            timezone="Asia/Tehran",
+            peak_hours=("00:00-24:00",),
+            sensitive=True,
+        )
+        for i in range(400)
+    ]
+    message = blocks.proposal_message(row_for(regions), [])
+    assert_valid_message(message)
+    shown = "\n".join(texts(message))
+    assert all(f"R{i:03d} " + "n" * 95 in shown for i in range(400))
+    assert "Of 400 regions: 400 flagged" in shown
+    risk = texts(message)[2]
+    assert len(risk) <= 800 and risk.endswith("more, all named below.")
