@@ -603,7 +603,8 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
     verdict = ":warning: flagged" if row.flagged else "clear"
     lead = "Proposed" if created else "Already proposed"
     text = (
-        f"{lead} {proposal_ref(row)} *{escape(row.title)}* for {window_text(row.start_ts, row.end_ts)} "
+        f"{lead} {proposal_ref(row)} *{escape(row.title)}* for "
+        f"{window_short(row.start_ts, row.end_ts, row.input_tz)} "
         f"({verdict}); it is posted in <#{row.channel}> for approval."
     )
     return {"text": text, "blocks": [_section(text).to_dict()]}

@@ -287,3 +287,27 @@ def test_four_hundred_flagged_regions_with_long_names_are_all_named() -> None:
     assert "Of 400 regions: 400 flagged" in shown
     risk = texts(message)[2]
     assert len(risk) <= 800 and risk.endswith("more, all named below.")
+
+
+def test_a_bad_ticket_link_is_refused_next_to_its_field() -> None:
+    from slackfake import payloads
+
+    from chatops.slack import forms, ids
+
+    values = {
+        ids.TITLE: {ids.TITLE: payloads.plain_text_input("Core network upgrade")},
+        ids.START: {ids.START: payloads.datetimepicker(1_800_000_000)},
+        ids.DURATION: {ids.DURATION: payloads.plain_text_input("1h")},
+        ids.ZONE: {ids.ZONE: payloads.plain_text_input("UTC")},
+        ids.TICKET: {ids.TICKET: {"type": "url_text_input", "value": "http://tickets.example.com/1"}},
+    }
+    with pytest.raises(forms.FormErrors) as caught:
+        forms.read_propose(values)
+    assert list(caught.value.errors) == [ids.TICKET] and "https://" in caught.value.errors[ids.TICKET]
+    values[ids.TICKET] = {ids.TICKET: {"type": "url_text_input", "value": " https://tickets.example.com/1 "}}
+    assert forms.read_propose(values).ticket_url == "https://tickets.example.com/1"
+
+
+def test_the_private_confirmation_shows_the_window_in_the_proposers_zone() -> None:
+    text = blocks.confirmation_message(row_for(world(3)), created=True)["text"]
+    assert "Mon 07 Dec 22:00–23:00 PST (06:00 UTC; yours: <!date^" in text
