@@ -226,7 +226,8 @@ def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
             else "outside its peak hours"
         )
         lines.append(
-            f"{icon} *{escape(r['name'])}* — {_local_span(r)} · {inside}" + (f" · _{why}_" if why else "")
+            f"{icon} *{escape(r['name'].strip())}* — {_local_span(r)} · {inside}"
+            + (f" · _{why}_" if why else "")
         )
     unshown = hit[DETAIL_REGIONS:]
     more_flagged = [r for r in unshown if r["flagged"]]
@@ -269,13 +270,14 @@ def risk_line(evaluation: dict[str, Any]) -> str:
     if len(flagged) == 1:
         r = flagged[0]
         why = escape(clip("; ".join(r["reasons"]), 200))
-        return f":warning: *Flagged*: in the peak hours of *{escape(r['name'])}*, which is sensitive" + (
-            f" ({why})." if why else "."
+        return (
+            f":warning: *Flagged*: in the peak hours of *{escape(r['name'].strip())}*, which is sensitive"
+            + (f" ({why})." if why else ".")
         )
     head = f":warning: *Flagged*: in the peak hours of {len(flagged)} sensitive regions: "
     names: list[str] = []
     for i, r in enumerate(flagged):
-        name = f"*{escape(r['name'])}*"
+        name = f"*{escape(r['name'].strip())}*"
         if len(head) + sum(len(n) + 2 for n in names) + len(name) > RISK_LINE_MAX:
             return head + ", ".join(names) + f" and {len(flagged) - i} more, all named below."
         names.append(name)

@@ -36,7 +36,7 @@ def world(count: int = 400, flagged_every: int = 13) -> list[Region]:
         regions.append(
             Region(
                 id=f"r{i}",
-                name=f"Region {i:03d} " + "of the long name " * 4,
+                name=(f"Region {i:03d} " + "of the long name " * 4).strip(),
                 timezone=ZONES[i % len(ZONES)],
                 peak_hours=("00:00-24:00",) if sensitive else ("mon-fri 08:00-20:00",),
                 sensitive_periods=(
