@@ -83,6 +83,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
         lease_seconds=settings.chatops_delivery_lease_seconds,
+        mention=settings.mention_ids,
     )
     directory = Directory(
         client,

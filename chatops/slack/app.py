@@ -20,7 +20,14 @@ from chatops.config import Settings
 from chatops.domain.policy import Action
 from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
-from chatops.errors import ChatopsError, ConflictError, InputError, NotAllowedError, WindowError
+from chatops.errors import (
+    ChatopsError,
+    ConflictError,
+    InputError,
+    NotAllowedError,
+    NotFoundError,
+    WindowError,
+)
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Seen, Service, Superseded
 from chatops.slack import blocks, forms, ids
@@ -38,6 +45,7 @@ STALE_BUTTON = (
 NOTE = "chatops_note"  # a private message to send
 SUPERSEDED = "chatops_superseded"  # the id of a change the clicker saw in an older state
 LATER = "chatops_later"  # the command is informative: the lazy listener carries it out
+JUSTIFY = "chatops_justify"  # the id of a flagged change whose Approve opens the justification modal
 
 # Commands that change something: carried out before the ack. The others only inform, after the ack.
 DECIDING = frozenset({Verb.PROPOSE, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT})
@@ -132,7 +140,7 @@ def answer_command(
     if parsed.verb is Verb.HELP:
         return blocks.usage_message()
     if parsed.verb is Verb.LIST:
-        return blocks.list_message(service.upcoming())
+        return blocks.list_message(service.upcoming(), total=service.upcoming_count())
     if parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
         return _sensitivity(parsed, user=user, service=service)
     if parsed.verb is Verb.PROPOSE_FORM:
@@ -143,8 +151,15 @@ def answer_command(
     zone_name = parsed.window.zone or directory.user_tz(user)
     start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
     if parsed.verb is Verb.CHECK:
+        assumed = (
+            f"times read in {zone_name}"
+            if parsed.window.zone
+            else f"no zone given: times read in {zone_name}, your Slack time zone"
+        )
         return blocks.assessment_message(
-            service.check(start, parsed.window.duration).document(), heading="Check"
+            service.check(start, parsed.window.duration).document(),
+            heading=f"Check ({assumed})",
+            tz=zone_name,
         )
     trigger = command.get("trigger_id")
     outcome = service.propose(
@@ -198,6 +213,18 @@ def _superseded_note(number: int, *, service: Service, client: WebClient) -> dic
     return blocks.superseded_message(row, permalink)
 
 
+class _ClientGiven(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when it is given a client, then warns at every
+    start that the token will be unused. The client is given on purpose (base URL, retries); drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOGGER = logging.getLogger("chatops.bolt")
+_BOLT_LOGGER.addFilter(_ClientGiven())
+
+
 def build_app(
     settings: Settings,
     service: Service,
@@ -214,7 +241,7 @@ def build_app(
         token_verification_enabled=False,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("chatops.bolt"),
+        logger=_BOLT_LOGGER,
         # Listeners run in the request's thread and the response leaves as soon as they return: each stores
         # what decides, acks, and leaves what only informs to its lazy listeners. (Bolt's default runner polls
         # for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py, docs/performance.md.)
@@ -284,7 +311,11 @@ def build_app(
         def work() -> None:
             state["actor"] = _actor(body)
             state["proposal"], seen = _button(body)
-            service.approve(state["proposal"], actor=state["actor"], seen=seen)
+            row = service.check_may(state["proposal"], actor=state["actor"], action=Action.APPROVE, seen=seen)
+            if row.flagged:  # approved only with a justification, in a modal opened after the ack
+                context[JUSTIFY] = row.id
+            else:
+                service.approve(row.id, actor=state["actor"], clear_only=True, seen=seen)
 
         def refused(exc: ChatopsError) -> dict[str, Any] | None:
             if isinstance(exc, Superseded):
@@ -301,7 +332,23 @@ def build_app(
         context[NOTE] = _attempt(work, refused=refused)
         ack()
 
-    app.action(ids.APPROVE)(ack=approve_now, lazy=[tell])
+    def approve_later(
+        body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+    ) -> None:
+        number = context.get(JUSTIFY)
+        if not isinstance(number, int):
+            tell(context, respond, client)
+            return
+
+        def work() -> None:
+            row = service.store.get_proposal(number)
+            if row is None:
+                raise NotFoundError(f"there is no change #{number}; it may have been removed")
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.approve_modal(row))
+
+        _guard(respond, work)
+
+    app.action(ids.APPROVE)(ack=approve_now, lazy=[approve_later])
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -472,6 +519,28 @@ def build_app(
 
     app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True, kind="rejected"))
     app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False, kind="cancelled"))
+
+    @app.view(ids.APPROVE_VIEW)
+    def on_approve_view(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
+        def work() -> None:
+            justification = forms.read_justification(view["state"]["values"])
+            expected_round = forms.expected_round(view)
+            service.approve(
+                _acting_on(forms.proposal_id(view)),
+                actor=_actor(body),
+                justification=justification,
+                expected_round=expected_round,
+                seen=Seen(round=expected_round, version=forms.expected_version(view, block=ids.JUSTIFICATION))
+                if expected_round is not None
+                else None,
+            )
+
+        submit(
+            ack,
+            work,
+            error_block=ids.JUSTIFICATION,
+            stored_already=retried_and_stored(request, body, view, "approved"),
+        )
 
     @app.view(ids.POSTPONE_VIEW)
     def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import parse_duration, zone
-from chatops.errors import TimeInputError
+from chatops.errors import InputError, TimeInputError
+from chatops.service import clean_ticket_url
 from chatops.slack import ids
 
 
@@ -55,14 +56,13 @@ def proposal_id(view: dict[str, Any]) -> int:
     return pid
 
 
-def expected_version(view: dict[str, Any]) -> int:
-    """The version of the change the form was opened for; a form without one decides nothing."""
+def expected_version(view: dict[str, Any], *, block: str = ids.REASON) -> int:
+    """The version of the change the form was opened for; a form without one decides nothing (the error is
+    shown on ``block``)."""
     version = metadata(view).get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise FormErrors(
-            {
-                ids.REASON: "This form does not say which state of the change it is for; close it and try again."
-            }
+            {block: "This form does not say which state of the change it is for; close it, try again."}
         )
     return version
 
@@ -116,6 +116,11 @@ def read_propose(values: dict[str, Any]) -> ProposeForm:
         zone(zone_name)
     except TimeInputError as exc:
         errors[ids.ZONE] = str(exc)
+    ticket_url = ""
+    try:
+        ticket_url = clean_ticket_url(_text(values, ids.TICKET))
+    except InputError as exc:
+        errors[ids.TICKET] = f"{str(exc)[0].upper()}{str(exc)[1:]}."
     if errors or window is None:
         raise FormErrors(errors)
     return ProposeForm(
@@ -124,7 +129,7 @@ def read_propose(values: dict[str, Any]) -> ProposeForm:
         zone=zone_name,
         description=_text(values, ids.DESCRIPTION),
         rollback_plan=_text(values, ids.ROLLBACK),
-        ticket_url=_text(values, ids.TICKET),
+        ticket_url=ticket_url,
     )
 
 
@@ -144,3 +149,17 @@ def read_postpone(values: dict[str, Any]) -> tuple[WindowForm, str]:
     if errors or window is None:
         raise FormErrors(errors)
     return window, reason
+
+
+def read_justification(values: dict[str, Any]) -> str:
+    text = _text(values, ids.JUSTIFICATION).strip()
+    if not text:
+        raise FormErrors(
+            {ids.JUSTIFICATION: "Say why this flagged window should go ahead; it is recorded in the thread."}
+        )
+    return text
+
+
+def expected_round(view: dict[str, Any]) -> int | None:
+    value = metadata(view).get("round")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
