@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from burst import approve_flagged
 from conftest import APPROVER_1, CHANNEL, PROPOSER, SECRET, all_text, next_week, start_server, stop_server
 from crash import kill_instance
 from dbs import fresh_url
@@ -49,6 +50,8 @@ def test_killed_during_a_slow_proposal_post_the_parent_exists_once_and_works(
                     ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1
                 )
                 assert clicked.status_code == 200
+                standin.wait_for("views.open")  # the live buttons open the justification form
+                assert approve_flagged(slack, 1, user=APPROVER_1).status_code == 200
             standin.wait_until(
                 lambda: "1 of 2" in all_text(standin.message(CHANNEL, parent.ts)),
                 timeout=30,
@@ -72,7 +75,7 @@ def test_killed_during_a_slow_reply_the_reply_is_in_the_thread_once(
                 standin.wait_until(lambda: len(standin.calls_to("chat.postMessage")) == 2, message="posted")
                 parent = top_level(standin)[0]
                 standin.slow_next("chat.postMessage", 1, delay=4.0)
-                slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_1)
+                approve_flagged(slack, 1, user=APPROVER_1)
                 standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 2, message="the reply")
             kill_instance(first)
         finally:

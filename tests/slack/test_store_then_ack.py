@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from burst import approve_flagged
 from conftest import APPROVER_1, PROPOSER, SECRET, next_week, parent_of, start_server
 from crash import kill_instance
 from dbs import fresh_url
@@ -121,17 +122,12 @@ def test_killed_while_a_click_waits_for_a_lock_slack_retries_and_it_is_recorded_
                 slack.command(
                     f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Flagged change", user_id=PROPOSER
                 )
-                parent = parent_of(standin)
-                trigger = slack.new_trigger_id()
+                parent_of(standin)
                 outcome: list[object] = []
 
-                def click() -> None:
+                def click() -> None:  # a flagged window: the justification form, submitted
                     try:
-                        outcome.append(
-                            slack.block_action(
-                                ids.APPROVE, message=parent, user_id=APPROVER_1, trigger_id=trigger
-                            )
-                        )
+                        outcome.append(approve_flagged(slack, 1, user=APPROVER_1))
                     except httpx.HTTPError as exc:
                         outcome.append(exc)
 
@@ -150,14 +146,12 @@ def test_killed_while_a_click_waits_for_a_lock_slack_retries_and_it_is_recorded_
         try:
             with SlackClientSim(second.events_url, signing_secret=SECRET, standin=standin) as slack:
                 for n in (1, 2):
-                    retried = slack.block_action(
-                        ids.APPROVE, message=parent, user_id=APPROVER_1, trigger_id=trigger, retry_num=n
-                    )
-                    assert retried.status_code == 200
+                    retried = approve_flagged(slack, 1, user=APPROVER_1, retry_num=n)
+                    assert retried.status_code == 200 and not retried.content  # the form closes
                 assert approvals(url, 1) == [APPROVER_1]
                 # A 200 means stored: kill -9 right after it changes nothing.
-                other = slack.block_action(ids.APPROVE, message=parent, user_id="U0APPROVER2")
-                assert other.status_code == 200
+                other = approve_flagged(slack, 1, user="U0APPROVER2")
+                assert other.status_code == 200 and not other.content
                 kill_instance(second)
                 assert sorted(approvals(url, 1)) == sorted([APPROVER_1, "U0APPROVER2"])
         finally:

@@ -181,9 +181,9 @@ def test_a_reason_cannot_fake_a_status_line_in_the_thread(app: App, standin: Sla
 
 
 def test_user_ids_are_never_interpolated_as_markup() -> None:
-    assert blocks.mention("U0APPROVER1") == "<@U0APPROVER1>"
-    assert blocks.mention("U1> <!channel") == "`U1&gt; &lt;!channel`"
-    assert "<!channel>" not in blocks.mention("<!channel>")
+    assert blocks.user_ref("U0APPROVER1") == "<@U0APPROVER1>"
+    assert blocks.user_ref("U1> <!channel") == "`U1&gt; &lt;!channel`"
+    assert "<!channel>" not in blocks.user_ref("<!channel>")
 
 
 def test_the_ticket_link_is_cleaned_and_its_errors_land_on_its_field(app: App, standin: SlackStandIn) -> None:
