@@ -230,7 +230,9 @@ class DeliveryWorker:
         are deleted), or None. Raises if Slack cannot be asked."""
         found: list[str] = []
         cursor = None
+        deadline = time.monotonic() + self.lease_seconds / 2
         for _ in range(LOOKUP_PAGES):
+            self._in_time(deadline, message)
             # Newest first, and a parent is posted soon after its outbox row: the first page usually has it.
             # (No ``oldest`` bound: this host's clock and Slack's need not agree.)
             page = self.client.conversations_history(
@@ -248,9 +250,17 @@ class DeliveryWorker:
             self.client.chat_delete(channel=channel, ts=ts)
         return keep
 
+    @staticmethod
+    def _in_time(deadline: float, message: OutboxRow) -> None:
+        """A lookup may not eat the lease it runs under: past half of it, give up and try again later."""
+        if time.monotonic() > deadline:
+            raise LookupError(f"looking for outbox message {message.id} in Slack took too long; trying later")
+
     def _find_reply(self, channel: str, thread_ts: str, message: OutboxRow) -> bool:
         cursor = None
+        deadline = time.monotonic() + self.lease_seconds / 2
         for _ in range(LOOKUP_PAGES):
+            self._in_time(deadline, message)
             page = self.client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
             )

@@ -217,3 +217,22 @@ def test_two_workers_with_a_slow_slack_send_nothing_twice(tmp_path: Path) -> Non
             assert len(set(ids)) == len(ids)
         finally:
             store.close()
+
+
+def test_a_lookup_never_outlasts_half_the_lease(tmp_path: Path) -> None:
+    clock = Clock()
+    with SlackStandIn() as standin:
+        store = SqlStore.open(f"sqlite:///{tmp_path / 'l.db'}")
+        try:
+            propose(service_for(store, clock))
+            store.claim_outbox(now=int(clock.now), limit=1)  # an attempt that died
+            clock.now += 120
+            hasty = worker_for(store, standin, clock, lease_seconds=0)  # no time at all to look
+            hasty.run_once(batch=1)
+            assert standin.calls_to("chat.postMessage") == []  # not posted blindly either
+            assert standin.calls_to("conversations.history") == []
+            clock.now += 5
+            drain(worker_for(store, standin, clock))
+            assert len(top_level(standin)) == 1
+        finally:
+            store.close()
