@@ -17,10 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from chatops.config import load_regions
+from chatops.calendars import Calendars
+from chatops.config import BUNDLED_REGIONS, load_regions
 from chatops.domain import evaluate, suggest
 from chatops.domain.evaluate import evaluation_document
-from chatops.domain.models import Evaluation, Window
+from chatops.domain.freezes import reason as freeze_reason
+from chatops.domain.freezes import with_freezes
+from chatops.domain.models import Evaluation, RegionsConfig, Window
 from chatops.domain.policy import check_window
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
@@ -80,9 +83,14 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window], *, tz_nam
         )
     lines.extend(_table(rows))
     lines.append("")
+    for freeze in evaluation.freezes:
+        lines.append(
+            f"FLAGGED: {freeze_reason(freeze)}, {_both(freeze.start, tz_name)} → {_both(freeze.end, tz_name)}."
+        )
     if evaluation.flagged:
-        names = ", ".join(r.name for r in evaluation.flagged_regions)
-        lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
+        if evaluation.flagged_regions:
+            names = ", ".join(r.name for r in evaluation.flagged_regions)
+            lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
         if suggestions:
             lines.append("Nearest windows that are not flagged:")
             lines.extend(f"  {i}. {_both(s.start, tz_name)}" for i, s in enumerate(suggestions, 1))
@@ -93,19 +101,37 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window], *, tz_nam
     return "\n".join(lines)
 
 
+def calendars_for(config: RegionsConfig, path: str | None) -> Calendars:
+    """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
+    (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
+    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
+    calendars = Calendars(config, base_dir=base)
+    problems = calendars.refresh()
+    if calendars.missing:
+        raise ConfigError(f"{path}: {problems[0]}")
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    return calendars
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     config = load_regions(args.config)
     start = parse_start(args.start, tz=args.tz)
     window = Window.of(start, parse_duration(args.duration))
     check_window(window, policy=config.policy)
-    evaluation = evaluate(window, regions=config.regions)
+    calendars = calendars_for(config, args.config)
+    reach = window.end + config.policy.horizon + window.duration
+    regions = calendars.regions(config.regions, window.start, reach)
+    freezes = calendars.freezes(window.start, reach)
+    evaluation = with_freezes(evaluate(window, regions=regions), freezes)
     suggestions = (
         suggest(
             window,
-            regions=config.regions,
-            team=config.team,
+            regions=regions,
+            team=calendars.team(config.team, window.start, reach),
             horizon=config.policy.horizon,
             count=config.policy.suggestions,
+            freezes=freezes,
         )
         if evaluation.flagged
         else []

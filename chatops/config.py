@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.calendars import holiday_problems, require_holidays_known
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
 
@@ -147,13 +148,15 @@ def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | No
         where = f"{source}:{match.group(1)}" if match else source
         return None, [f"{where}: not valid TOML: {exc}"]
     try:
-        return RegionsConfig.model_validate(data), []
+        config = RegionsConfig.model_validate(data)
+        located = holiday_problems(config)
     except ValidationError as exc:
-        problems = []
-        for loc, line in located_problems(exc, data):
-            number = toml_line(text, loc)
-            problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
-        return None, problems
+        config, located = None, located_problems(exc, data)
+    problems = []
+    for loc, line in located:
+        number = toml_line(text, loc)
+        problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
+    return (None if problems else config), problems
 
 
 def parse_regions(text: str, *, source: str) -> RegionsConfig:
@@ -163,7 +166,7 @@ def parse_regions(text: str, *, source: str) -> RegionsConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return RegionsConfig.model_validate(data)
+        config = RegionsConfig.model_validate(data)
     except ValidationError as exc:
         problems = config_problems(exc, data)
         more = (
@@ -172,6 +175,8 @@ def parse_regions(text: str, *, source: str) -> RegionsConfig:
             else ""
         )
         raise ConfigError(f"{source}: {problems[0]}{more}") from None
+    require_holidays_known(config, source=source)
+    return config
 
 
 def load_regions(path: str | Path | None = None) -> RegionsConfig:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chatops.calendars import Calendars
 from chatops.domain import evaluate, suggest
 from chatops.domain.evaluate import evaluation_document
+from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.timeline import from_ts, to_ts
@@ -100,6 +102,7 @@ class Service:
         on_enqueue: Callable[[], None] | None = None,
         on_event: Callable[[str, int], None] | None = None,
         admins: Callable[[], frozenset[str]] = frozenset,
+        calendars: Calendars | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -109,6 +112,7 @@ class Service:
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self._on_event = on_event or (lambda kind, proposal_id: None)
+        self.calendars = calendars or Calendars(config)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -136,15 +140,20 @@ class Service:
         """Evaluate a window and, if it is flagged, find the nearest better ones."""
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
-        evaluation = evaluate(window, regions=regions)
+        # Holidays and freezes for the window and the horizon its suggestions may reach.
+        reach = window.end + policy.horizon + window.duration
+        regions = self.calendars.regions(regions, window.start, reach)
+        freezes = self.calendars.freezes(window.start, reach)
+        evaluation = with_freezes(evaluate(window, regions=regions), freezes)
         suggestions: list[Window] = []
         if evaluation.flagged:
             suggestions = suggest(
                 window,
                 regions=regions,
-                team=self.config.team,
+                team=self.calendars.team(self.config.team, window.start, reach),
                 horizon=policy.horizon,
                 count=policy.suggestions,
+                freezes=freezes,
             )
         return Assessment(evaluation=evaluation, suggestions=tuple(suggestions))
 

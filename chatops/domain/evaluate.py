@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatops.domain import timeline
-from chatops.domain.models import Evaluation, Region, RegionResult, Window
+from chatops.domain.models import Evaluation, Freeze, Region, RegionResult, Window
 
 
 def _peak_minutes(seconds: int) -> int:
@@ -80,4 +80,14 @@ def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = 
             for r in evaluation.regions
         ],
         "suggestions": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in suggestions],
+        **({"freezes": [freeze_document(f) for f in evaluation.freezes]} if evaluation.freezes else {}),
+    }
+
+
+def freeze_document(freeze: Freeze) -> dict[str, str]:
+    return {
+        "summary": freeze.summary,
+        "calendar": freeze.calendar,
+        "start": freeze.start.isoformat(),
+        "end": freeze.end.isoformat(),
     }

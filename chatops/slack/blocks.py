@@ -143,11 +143,27 @@ def _there(suggestion: dict[str, Any], evaluation: dict[str, Any]) -> str:
     return f" — {', '.join(places)}" if places else ""
 
 
+def freeze_text(freezes: Sequence[dict[str, Any]]) -> str:
+    """`:warning: *Change freeze*: Year-end freeze (Release calendar), <start> – <end>` per freeze hit."""
+    lines = [
+        f":no_entry: *Change freeze*: {escape(f['summary'])}"
+        + (f" ({escape(f['calendar'])})" if f.get("calendar") else "")
+        + f", {window_text(_ts_of(f['start']), _ts_of(f['end']))}"
+        for f in freezes[:DETAIL_REGIONS]
+    ]
+    if len(freezes) > DETAIL_REGIONS:
+        lines.append(f"…and {len(freezes) - DETAIL_REGIONS} more")
+    return "\n".join(lines)
+
+
 def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
     """The regions table and, when flagged, the suggestions."""
     lines, summary = region_lines(evaluation)
     blocks: list[Block] = []
-    if evaluation.get("flagged"):
+    freezes = evaluation.get("freezes") or []
+    if freezes:
+        blocks.append(_section(freeze_text(freezes)))
+    if evaluation.get("flagged") and any(r.get("flagged") for r in evaluation.get("regions", [])):
         blocks.append(
             _section(":warning: *Flagged*: this window hits the daytime peak of a sensitive region.")
         )
