@@ -77,13 +77,11 @@ def holidays_in(source: HolidaySource, year: int) -> tuple[tuple[date, str], ...
     )
     named: list[tuple[date, str]] = []
     for day in sorted(local.keys()):
-        there = local.get_list(day)
-        here = english.get_list(day) if day in english else there
-        names = []
-        for i, name in enumerate(there):
-            other = here[i] if i < len(here) else name
-            names.append(name if other == name else f"{other} ({name})")
-        named.append((day, "; ".join(names)))
+        # Each language lists a day's names in its own alphabetical order, so two names on one day cannot be
+        # paired across languages: the English names come first, then the local ones.
+        there = "; ".join(local.get_list(day))
+        here = "; ".join(english.get_list(day)) if day in english else there
+        named.append((day, there if here == there else f"{here} ({there})"))
     return tuple(named)
 
 
