@@ -434,6 +434,16 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     config, problems = regions_file_problems(text, source=str(path))
+    if config is not None and config.calendars:
+        base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
+        calendars = Calendars(config, base_dir=base)
+        for line in calendars.refresh():
+            if line.split("'")[1] in calendars.missing:
+                problems.append(f"{path}: {line}")
+            else:
+                (getattr(args, "err", None) or sys.stderr).write(f"{path}: warning: {line}\n")
+        if problems:
+            config = None
     if config is None:
         err: TextIO = getattr(args, "err", None) or sys.stderr
         err.write("".join(f"{problem}\n" for problem in problems))

@@ -254,7 +254,7 @@ class CalendarRef(BaseModel):
 
     @property
     def is_url(self) -> bool:
-        return self.source.startswith("https://")
+        return self.source.startswith(("https://", "http://"))
 
 
 class Region(BaseModel):

@@ -113,7 +113,7 @@ def test_a_holiday_source_that_names_nothing_is_a_config_error_with_its_line(
     value: str, expected: str
 ) -> None:
     text = IRAN.replace('holidays = "IR"', f"holidays = {value}")
-    with pytest.raises(ConfigError, match="region 'ir'.*holidays") as caught:
+    with pytest.raises(ConfigError, match=r"region 'ir'.*holidays") as caught:
         parse_regions(text, source="test.toml")
     assert expected in str(caught.value)
     _, problems = regions_file_problems(text, source="test.toml")
