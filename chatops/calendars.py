@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 Location = tuple[int | str, ...]
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "chatops (freeze calendar reader)"
+DEFAULT_CACHE = Path.home() / ".cache" / "chatops" / "calendars"
 
 
 def _utcnow() -> datetime:
@@ -348,9 +350,22 @@ class Calendars:
     @property
     def fetcher(self) -> CalendarFetcher:
         if self._fetcher is None:
-            cache = Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or Path.home() / ".cache" / "chatops")
-            self._fetcher = CalendarFetcher(cache, clock=self.clock)
+            self._fetcher = CalendarFetcher(DEFAULT_CACHE, clock=self.clock)
         return self._fetcher
+
+    def keep_fresh(self, every: float) -> Callable[[], None]:
+        """Refresh the calendars every ``every`` seconds in a daemon thread; returns the function that stops it."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every):
+                try:
+                    self.refresh()
+                except Exception:
+                    logger.exception("the freeze calendars could not be refreshed")
+
+        threading.Thread(target=run, name="calendar-refresh", daemon=True).start()
+        return stop.set
 
     def _read(self, ref: CalendarRef) -> tuple[icalendar.Calendar, str | None]:
         if ref.is_url:

@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=cmd_audit_show)
     verify = audit_sub.add_parser("verify", parents=[database], help="check every proposal's hash chain")
     verify.set_defaults(handler=cmd_audit_verify)
+
+    from chatops.cli_world import add_commands
+
+    add_commands(sub, database=database, parser_class=_Parser)
     return parser
 
 

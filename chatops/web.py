@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App
@@ -16,7 +17,8 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from chatops import metrics
-from chatops.config import Settings, load_regions
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
+from chatops.config import BUNDLED_REGIONS, Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
 from chatops.observability import log_context
@@ -40,10 +42,12 @@ class Runtime:
     service: Service
     worker: DeliveryWorker
     app: App
+    stop_refreshing: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         """Stop the delivery worker (after the message in hand) and close the store; what is undelivered stays
         in the outbox for the next start."""
+        self.stop_refreshing()
         self.worker.stop()
         try:
             left = self.store.outbox_stats(now=int(time.time()))[0]
@@ -73,7 +77,9 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         retry_cap=settings.chatops_delivery_retry_cap,
     )
     directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
+    calendars = runtime_calendars(settings, config)
     service = Service(
+        calendars=calendars,
         store=store,
         config=config,
         channel=settings.chatops_channel,
@@ -83,9 +89,34 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         on_event=_record_decision,
     )
     app = build_app(settings, service, directory, client=client)
+    stop_refreshing = _nothing
     if start_worker:
         worker.start()
-    return Runtime(settings=settings, config=config, store=store, service=service, worker=worker, app=app)
+        if config.calendars:
+            stop_refreshing = calendars.keep_fresh(settings.chatops_calendar_refresh)
+    return Runtime(
+        settings=settings,
+        config=config,
+        store=store,
+        service=service,
+        worker=worker,
+        app=app,
+        stop_refreshing=stop_refreshing,
+    )
+
+
+def _nothing() -> None:
+    pass
+
+
+def runtime_calendars(settings: Settings, config: RegionsConfig) -> Calendars:
+    """The regions file's calendars, read once now (a calendar that cannot be read is logged, not fatal)."""
+    where = settings.chatops_config
+    base = Path(where).parent if where and where != BUNDLED_REGIONS else Path.cwd()
+    cache = Path(settings.chatops_calendar_cache) if settings.chatops_calendar_cache else DEFAULT_CACHE
+    calendars = Calendars(config, base_dir=base, fetcher=CalendarFetcher(cache))
+    calendars.refresh()
+    return calendars
 
 
 def _respond(
@@ -203,6 +234,9 @@ class WsgiApp:
                     },
                 )
 
+    def _calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return _calendar_feed(self.runtime, environ, start_response)
+
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -218,6 +252,8 @@ class WsgiApp:
             size = str(len(exposition))
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", size)])
             return [exposition]
+        if path == "/calendar.ics" and method in ("GET", "HEAD"):
+            return self._calendar(environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -251,6 +287,33 @@ class WsgiApp:
         out_headers.append(("Content-Length", str(len(data))))
         start_response(f"{response.status} {_reason(response.status)}", out_headers)
         return [data]
+
+
+def _calendar_feed(runtime: Runtime, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """``GET /calendar.ics?token=…``: the feed of approved and pending windows; 404 for a wrong or missing
+    token, or when no token is set (the feed's existence is not revealed)."""
+    import hmac
+    from urllib.parse import parse_qs
+
+    from chatops.feed import build_feed, feed_rows
+
+    expected = runtime.settings.chatops_calendar_token
+    given = parse_qs(str(environ.get("QUERY_STRING") or "")).get("token", [""])[0]
+    if expected is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return _respond(start_response, "404 Not Found", "not found\n")
+    now = runtime.service.now()
+    body = build_feed(
+        feed_rows(runtime.store, now=now), slack_url=runtime.settings.chatops_slack_url, now=now
+    )
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/calendar; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "private, max-age=300"),
+        ],
+    )
+    return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
 
 
 def _reason(status: int) -> str:
