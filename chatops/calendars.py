@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,14 +57,17 @@ def _utcnow() -> datetime:
 
 
 def _lookup(source: HolidaySource, year: int, language: str | None) -> Any:
-    return holidays_lib.country_holidays(
-        source.country,
-        subdiv=source.subdivision,
-        years=year,
-        language=language,
-        categories=source.categories,
-        observed=source.observed,
-    )
+    with warnings.catch_warnings():
+        # The package warns when asked about a year outside the span it knows; such a year has no holidays.
+        warnings.simplefilter("ignore", UserWarning)
+        return holidays_lib.country_holidays(
+            source.country,
+            subdiv=source.subdivision,
+            years=year,
+            language=language,
+            categories=source.categories,
+            observed=source.observed,
+        )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -72,11 +76,7 @@ def holidays_in(source: HolidaySource, year: int) -> tuple[tuple[date, str], ...
     native = _lookup(source, year, None)
     default = getattr(native, "default_language", None)
     local = _lookup(source, year, default) if default else native
-    english = (
-        _lookup(source, year, "en_US")
-        if "en_US" in (getattr(native, "supported_languages", ()) or ())
-        else local
-    )
+    english = _lookup(source, year, "en_US") if "en_US" in (native.supported_languages or ()) else local
     named: list[tuple[date, str]] = []
     for day in sorted(local.keys()):
         # Each language lists a day's names in its own alphabetical order, so two names on one day cannot be
@@ -90,7 +90,7 @@ def holidays_in(source: HolidaySource, year: int) -> tuple[tuple[date, str], ...
 def holiday_problem(source: HolidaySource) -> str | None:
     """Why ``source`` names no holidays the package knows (unknown country, subdivision or category)."""
     try:
-        _lookup(source, 2000, None)
+        _lookup(source, 2026, None)
     except NotImplementedError:
         if source.country not in holidays_lib.list_supported_countries():
             return f"no public holidays are known for country {source.country!r} (use an ISO 3166 code)"
@@ -352,6 +352,15 @@ class Calendars:
         if self._fetcher is None:
             self._fetcher = CalendarFetcher(DEFAULT_CACHE, clock=self.clock)
         return self._fetcher
+
+    def warm(self, years: Sequence[int]) -> None:
+        """Look up every region's and the team's holidays for ``years`` now, so that no request waits for it."""
+        sources = {r.holidays for r in self.config.regions if r.holidays is not None}
+        if self.config.team is not None and self.config.team.holidays is not None:
+            sources.add(self.config.team.holidays)
+        for source in sources:
+            for year in years:
+                holidays_in(source, year)
 
     def keep_fresh(self, every: float) -> Callable[[], None]:
         """Refresh the calendars every ``every`` seconds in a daemon thread; returns the function that stops it."""

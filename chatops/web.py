@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -116,6 +117,8 @@ def runtime_calendars(settings: Settings, config: RegionsConfig) -> Calendars:
     cache = Path(settings.chatops_calendar_cache) if settings.chatops_calendar_cache else DEFAULT_CACHE
     calendars = Calendars(config, base_dir=base, fetcher=CalendarFetcher(cache))
     calendars.refresh()
+    year = time.gmtime().tm_year
+    threading.Thread(target=calendars.warm, args=((year, year + 1),), name="holidays", daemon=True).start()
     return calendars
 
 
