@@ -113,11 +113,17 @@ class Service:
         self._on_enqueue = on_enqueue or (lambda: None)
         self._on_event = on_event or (lambda kind, proposal_id: None)
         self.calendars = calendars or Calendars(config)
+        self.watchers: list[Callable[[], None]] = []
+        """Called after anything a reader may see changed (App Home refreshes with it); must not block."""
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return self._clock()
+
+    def approvers(self) -> frozenset[str]:
+        """The users who may approve (user groups resolved)."""
+        return self._approvers()
 
     def regions(self) -> tuple[Region, ...]:
         """The regions file's regions, with the sensitive periods admins declared from Slack added."""
@@ -410,6 +416,14 @@ class Service:
             self._on_event(kind, proposal_id)
         except Exception:  # the change is committed: a failing observer must not make it look failed
             logger.exception("the on_event hook failed for %s of proposal %s", kind, proposal_id)
+        self._tell_watchers()
+
+    def _tell_watchers(self) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher()
+            except Exception:
+                logger.exception("a change watcher failed")
 
     # -- declared sensitivity (admins) ----------------------------------------------------------------------
 
@@ -454,6 +468,7 @@ class Service:
             at=to_ts(self.now()),
         )
         self.reevaluate_open(actor=actor, why=f"{known[region_id].name} declared sensitive: {reason}")
+        self._tell_watchers()
         return row
 
     def lift_sensitive(self, period_id: int, *, actor: str) -> SensitiveRow:
@@ -462,6 +477,7 @@ class Service:
         if row is None:
             raise NotFoundError(f"there is no declared sensitive period #{period_id} in force")
         self.reevaluate_open(actor=actor, why=f"sensitive period #{period_id} lifted ({row.reason})")
+        self._tell_watchers()
         return row
 
     def _require_admin(self, actor: str) -> None:
