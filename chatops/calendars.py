@@ -415,19 +415,48 @@ class Calendars:
             logger.warning("%s", line)
         return problems
 
-    def freezes(self, start: datetime, end: datetime) -> tuple[Freeze, ...]:
-        """Every freeze overlapping ``[start, end)`` from the calendars read so far."""
+    def _events(self, kind: str, start: datetime, end: datetime) -> list[Freeze]:
         found: list[Freeze] = []
         for ref in self.config.calendars:
             calendar = self._parsed.get(ref.name)
-            if calendar is not None:
+            if calendar is not None and ref.kind == kind:
                 found.extend(freezes_between(calendar, ref, start, end))
-        return tuple(sorted(found, key=lambda f: (f.start, f.end, f.summary)))
+        return sorted(found, key=lambda f: (f.start, f.end, f.summary))
+
+    def freezes(self, start: datetime, end: datetime) -> tuple[Freeze, ...]:
+        """Every freeze overlapping ``[start, end)`` from the freeze calendars read so far."""
+        return tuple(self._events("freeze", start, end))
 
     def regions(self, regions: Sequence[Region], start: datetime, end: datetime) -> tuple[Region, ...]:
-        """``regions`` with their public holidays on local dates from ``start`` to ``end`` added."""
+        """``regions`` with their public holidays and the events of sensitivity calendars on local dates from
+        ``start`` to ``end`` added as sensitive periods."""
         first, last = (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date()
-        return tuple(with_holidays(r, first, last) for r in regions)
+        with_days = tuple(with_holidays(r, first, last) for r in regions)
+        sensitive = [
+            ref for ref in self.config.calendars if ref.kind == "sensitive" and ref.name in self._parsed
+        ]
+        if not sensitive:
+            return with_days
+        lo, hi = start - timedelta(days=2), end + timedelta(days=2)
+        extra: dict[str, list[SensitivePeriod]] = {}
+        for ref in sensitive:
+            events = freezes_between(self._parsed[ref.name], ref, lo, hi)
+            for region in with_days:
+                if ref.regions and region.id not in ref.regions:
+                    continue
+                for event in events:
+                    local_first = event.start.astimezone(region.zone).date()
+                    local_last = (event.end - timedelta(seconds=1)).astimezone(region.zone).date()
+                    reason = f"{event.summary} ({ref.name})"[:300]
+                    extra.setdefault(region.id, []).append(
+                        SensitivePeriod(start=local_first, end=local_last, reason=reason)
+                    )
+        return tuple(
+            r.model_copy(update={"sensitive_periods": (*r.sensitive_periods, *extra[r.id])})
+            if r.id in extra
+            else r
+            for r in with_days
+        )
 
     def team(self, team: Team | None, start: datetime, end: datetime) -> Team | None:
         if team is None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -236,14 +236,20 @@ class Freeze(BaseModel):
 
 
 class CalendarRef(BaseModel):
-    """A freeze calendar the regions file names: an iCalendar file (a path, relative to the regions file) or an
-    ``https://`` URL. Times without a zone in it (floating times, all-day events) are read in ``timezone``."""
+    """A calendar the regions file names: an iCalendar file (a path, relative to the regions file) or an
+    ``https://`` URL. Times without a zone in it (floating times, all-day events) are read in ``timezone``.
+
+    ``kind = "freeze"`` (the default): each event is a change freeze, for every region. ``kind = "sensitive"``:
+    each event makes the ``regions`` named (all when none is) sensitive on the local dates it touches.
+    """
 
     model_config = _FROZEN
 
     name: str = Field(min_length=1, max_length=100)
     source: str = Field(min_length=1, max_length=2000)
     timezone: ZoneName = "UTC"
+    kind: Literal["freeze", "sensitive"] = "freeze"
+    regions: tuple[str, ...] = ()
 
     @field_validator("source")
     @classmethod
@@ -344,6 +350,14 @@ class RegionsConfig(BaseModel):
             if region.id in seen:
                 raise ValueError(f"region id {region.id!r} is used twice")
             seen.add(region.id)
+        names: set[str] = set()
+        for calendar in self.calendars:
+            if calendar.name in names:
+                raise ValueError(f"calendar name {calendar.name!r} is used twice")
+            names.add(calendar.name)
+            unknown = [r for r in calendar.regions if r not in seen]
+            if unknown:
+                raise ValueError(f"calendar {calendar.name!r} names unknown regions: {', '.join(unknown)}")
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,10 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dbs import fresh_url
 
 from chatops.calendars import CalendarError, CalendarFetcher, Calendars
 from chatops.cli import main
 from chatops.config import parse_regions
+from chatops.domain import evaluate
+from chatops.domain.models import Window
+from chatops.errors import ConfigError
+from chatops.service import ProposalRequest, Service
+from chatops.slack.blocks import evaluation_blocks
+from chatops.store.sql import SqlStore
 
 FREEZE_V1 = b"""BEGIN:VCALENDAR
 VERSION:2.0
@@ -274,3 +282,97 @@ def test_config_validate_checks_the_calendars(tmp_path: Path) -> None:
     (tmp_path / "bad.ics").write_bytes(FREEZE_V1)
     status, out = _cli("config", "validate", str(regions))
     assert status == 0 and out.startswith("ok:")
+
+
+ELECTIONS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//elections//EN
+BEGIN:VEVENT
+UID:runoff@test
+DTSTAMP:20260101T000000Z
+DTSTART;VALUE=DATE:20270115
+DTEND;VALUE=DATE:20270117
+SUMMARY:Presidential run-off
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_sensitivity_calendar_makes_its_regions_sensitive_on_the_events_local_dates(tmp_path: Path) -> None:
+    (tmp_path / "elections.ics").write_bytes(ELECTIONS)
+    config = parse_regions(
+        REGIONS
+        + '\n[[regions]]\nid = "fr"\nname = "France"\ntimezone = "Europe/Paris"\npeak_hours = ["08:00-20:00"]\n'
+        + '\n[[calendars]]\nname = "Elections"\nsource = "elections.ics"\nkind = "sensitive"\n'
+        + 'timezone = "Europe/Berlin"\nregions = ["de"]\n',
+        source="t",
+    )
+    calendars = Calendars(config, base_dir=tmp_path)
+    assert calendars.refresh() == []
+    window = Window.of(datetime(2027, 1, 16, 11, 0, tzinfo=UTC), timedelta(hours=1))
+    de, fr = evaluate(window, regions=calendars.regions(config.regions, window.start, window.end)).regions
+    assert de.flagged and de.reasons == ("Presidential run-off (Elections)",)
+    assert not fr.sensitive  # not one of the calendar's regions
+    after = Window.of(datetime(2027, 1, 17, 11, 0, tzinfo=UTC), timedelta(hours=1))  # DTEND is exclusive
+    (de_after, _) = evaluate(after, regions=calendars.regions(config.regions, after.start, after.end)).regions
+    assert not de_after.sensitive
+    assert calendars.freezes(window.start, window.end) == ()  # a sensitivity calendar freezes nothing
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[[calendars]]\nname = "A"\nsource = "http://example.org/a.ics"\n', "file path or an https:// URL"),
+        ('[[calendars]]\nname = "A"\nsource = "a.ics"\nregions = ["xx"]\n', "unknown regions: xx"),
+        (
+            '[[calendars]]\nname = "A"\nsource = "a.ics"\n[[calendars]]\nname = "A"\nsource = "b.ics"\n',
+            "twice",
+        ),
+        ('[[calendars]]\nname = "A"\nsource = "a.ics"\nkind = "party"\n', "'freeze' or 'sensitive'"),
+    ],
+)
+def test_bad_calendar_entries_are_config_errors(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_regions(REGIONS + "\n" + extra, source="t")
+
+
+def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "freeze.ics").write_bytes(FREEZE_V1)
+    config = parse_regions(
+        "[policy]\napprovals_required = 1\nflagged_approvals_required = 2\n"
+        + REGIONS
+        + '\n[[calendars]]\nname = "Releases"\nsource = "freeze.ics"\n',
+        source="t",
+    )
+    calendars = Calendars(config, base_dir=tmp_path)
+    calendars.refresh()
+    with fresh_url("sqlite", tmp_path) as url:
+        store = SqlStore.open(url)
+        try:
+            service = Service(
+                store=store,
+                config=config,
+                channel="C1",
+                approvers=lambda: frozenset({"UA"}),
+                clock=lambda: datetime(2026, 12, 2, tzinfo=UTC),
+                calendars=calendars,
+            )
+            outcome = service.propose(
+                ProposalRequest(
+                    idempotency_key=None,
+                    proposer="UP",
+                    title="Deploy",
+                    start=datetime(2026, 12, 28, 3, 0, tzinfo=UTC),  # 04:00 in Berlin: off peak
+                    duration=timedelta(hours=1),
+                    input_tz="UTC",
+                )
+            )
+        finally:
+            store.close()
+    row = outcome.proposal
+    assert row.flagged and row.approvals_required == 2
+    assert row.evaluation["freezes"][0]["summary"] == "Year-end freeze"
+    assert row.evaluation["suggestions"][0]["start"] == "2027-01-04T00:00:00+00:00"
+    shown = json.dumps([b.to_dict() for b in evaluation_blocks(row.evaluation)])
+    assert "Change freeze*: Year-end freeze (Releases)" in shown
+    assert "daytime peak of a sensitive region" not in shown  # no region is flagged: the freeze is why
