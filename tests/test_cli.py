@@ -108,14 +108,12 @@ def test_the_human_report_in_utc_shows_utc_only_and_says_clear() -> None:
     assert out.rstrip().endswith("Clear: no sensitive region is at its peak during this window.")
 
 
-def test_the_bundled_regions_are_used_without_config_and_know_the_holidays() -> None:
-    # The bundled world marks nothing sensitive but has public holidays on: Nowruz at 10:00 in Tehran is flagged.
-    status, out, err = run("check", "--start", "2026-03-21T06:30Z", "--duration", "1h", "--json")
+def test_the_bundled_regions_are_used_without_config_and_flag_nothing() -> None:
+    # Nowruz: the bundled world has public holidays written but commented out, so even that day is clear.
+    status, out, err = run("check", "--start", "2026-03-21T06:30Z", "--duration", "2h", "--json")
     document = json.loads(out)
-    assert (status, err, document["flagged"]) == (1, "", True)
+    assert (status, err, document["flagged"], document["suggestions"]) == (0, "", False, [])
     assert len(document["regions"]) >= 200
-    iran = next(r for r in document["regions"] if r["id"] == "ir")
-    assert iran["flagged"] and any("Nowruz" in reason for reason in iran["reasons"])
 
 
 def test_a_flagged_window_without_any_clear_slot_says_so(tmp_path: Path) -> None:

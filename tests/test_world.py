@@ -20,9 +20,11 @@ def run(*argv: str) -> tuple[int, str]:
 
 def test_the_bundled_regions_file_is_the_generated_one() -> None:
     bundled = resources.files("chatops.data").joinpath("regions.toml").read_text(encoding="utf-8")
-    assert bundled == render(generate()), (
-        "regenerate it: chatops regions generate -o chatops/data/regions.toml"
+    expected = render(generate(), holidays="commented")
+    assert bundled == expected, (
+        "regenerate: chatops regions generate --holidays commented -o chatops/data/regions.toml"
     )
+    assert '\n# holidays = "IR"\n' in bundled
 
 
 def test_a_country_on_one_clock_is_one_region_with_its_weekend_and_holidays() -> None:
@@ -68,8 +70,11 @@ def test_the_command_writes_a_file_chatops_loads(tmp_path: Path) -> None:
     config = parse_regions(target.read_text(encoding="utf-8"), source=str(target))
     assert [r.id for r in config.regions][:2] == ["de", "ir"]
     assert all(r.holidays is not None for r in config.regions)
-    status, text = run("regions", "generate", "IR", "--no-holidays")
+    status, text = run("regions", "generate", "IR", "--holidays", "off")
     assert status == 0 and "holidays =" not in text
+    status, text = run("regions", "generate", "IR", "--holidays", "commented")
+    config = parse_regions(text, source="generated")
+    assert status == 0 and '\n# holidays = "IR"\n' in text and config.regions[0].holidays is None
 
 
 @pytest.mark.parametrize(("args", "message"), [(["XX"], "'XX'"), (["IR", "--year", "1900"], "1900")])
