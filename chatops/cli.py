@@ -102,7 +102,7 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window], *, tz_nam
     return "\n".join(lines)
 
 
-def calendars_for(config: RegionsConfig, path: str | None) -> Calendars:
+def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
     """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
     (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
     base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
@@ -111,7 +111,7 @@ def calendars_for(config: RegionsConfig, path: str | None) -> Calendars:
     if calendars.missing:
         raise ConfigError(f"{path}: {problems[0]}")
     for line in problems:
-        print(f"warning: {line}", file=sys.stderr)
+        (err or sys.stderr).write(f"warning: {line}\n")
     return calendars
 
 
@@ -120,7 +120,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     start = parse_start(args.start, tz=args.tz)
     window = Window.of(start, parse_duration(args.duration))
     check_window(window, policy=config.policy)
-    calendars = calendars_for(config, args.config)
+    calendars = calendars_for(config, args.config, err=getattr(args, "err", None))
     reach = window.end + config.policy.horizon + window.duration
     regions = calendars.regions(config.regions, window.start, reach)
     freezes = calendars.freezes(window.start, reach)

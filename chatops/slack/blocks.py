@@ -246,15 +246,12 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
         evaluation = data.get("evaluation", {})
         window = evaluation.get("window", {})
         flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
-        verdict = (
-            ":warning: flagged: "
-            + "; ".join(
-                f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
-                for r in flagged[:DETAIL_REGIONS]
-            )
-            if flagged
-            else "clear: no sensitive region at its peak"
-        )
+        why = [
+            f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
+            for r in flagged[:DETAIL_REGIONS]
+        ]
+        why.extend(f"change freeze {escape(f['summary'])}" for f in (evaluation.get("freezes") or [])[:3])
+        verdict = ":warning: flagged: " + "; ".join(why) if why else "clear: no sensitive region at its peak"
         text = (
             f":memo: {actor} proposed {proposal_ref(row)} on {when} for "
             f"{window_text(_ts_of(window['start']), _ts_of(window['end']))}; {verdict}."

@@ -45,6 +45,8 @@ class HomeData:
     upcoming: Sequence[ProposalRow]
     sensitive: Sequence[RegionResult]
     freezes: Sequence[Freeze]
+    calendar_notes: Sequence[str] = ()
+    """Calendars read from an old copy or not at all, and why."""
 
 
 def _local(ts_or_dt: int | datetime, tz: str) -> str:
@@ -120,6 +122,9 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks.append(
         _section("\n".join(lines) if lines else "No region is sensitive and no freeze is in force.")
     )
+    if data.calendar_notes:
+        notes = "\n".join(f":warning: {escape(note)}" for note in data.calendar_notes[:MAX_ITEMS])
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": notes[:3000]}]})
     return {"type": "home", "blocks": blocks}
 
 
@@ -140,7 +145,16 @@ def home_data(service: Service, *, user: str, tz: str) -> HomeData:
     regions = service.calendars.regions(service.regions(), moment.start, moment.end)
     sensitive = [r for r in evaluate(moment, regions=regions).regions if r.sensitive]
     freezes = service.calendars.freezes(moment.start, moment.end)
-    return HomeData(tz=tz, now=now, waiting=waiting, upcoming=upcoming, sensitive=sensitive, freezes=freezes)
+    notes = [f"Calendar {name!r}: {note}" for name, note in sorted(service.calendars.notes.items())]
+    return HomeData(
+        tz=tz,
+        now=now,
+        waiting=waiting,
+        upcoming=upcoming,
+        sensitive=sensitive,
+        freezes=freezes,
+        calendar_notes=notes,
+    )
 
 
 class HomeTab:

@@ -24,7 +24,7 @@ from chatops.domain import evaluate
 from chatops.domain.models import Window
 from chatops.errors import ConfigError
 from chatops.service import ProposalRequest, Service
-from chatops.slack.blocks import evaluation_blocks
+from chatops.slack.blocks import evaluation_blocks, thread_reply
 from chatops.store.sql import SqlStore
 
 FREEZE_V1 = b"""BEGIN:VCALENDAR
@@ -367,6 +367,7 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
                     input_tz="UTC",
                 )
             )
+            (proposed,) = store.events(outcome.proposal.id)
         finally:
             store.close()
     row = outcome.proposal
@@ -376,3 +377,5 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
     shown = json.dumps([b.to_dict() for b in evaluation_blocks(row.evaluation)])
     assert "Change freeze*: Year-end freeze (Releases)" in shown
     assert "daytime peak of a sensitive region" not in shown  # no region is flagged: the freeze is why
+    reply = thread_reply(row, proposed.model_dump())["text"]
+    assert "flagged: change freeze Year-end freeze" in reply

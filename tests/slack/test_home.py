@@ -87,3 +87,33 @@ def test_someone_who_approves_nothing_sees_nothing_waiting(
     text = text_of(home)
     assert "Nothing is waiting for you." in text and "No window is planned." in text
     assert "Times in your zone, UTC" in text  # what users.info says for this user
+
+
+def test_the_home_view_shows_freezes_in_force_and_stale_calendars() -> None:
+    from datetime import UTC, datetime
+
+    from chatops.domain.models import Freeze
+    from chatops.slack.home import HomeData, home_view
+
+    now = datetime(2026, 12, 24, 12, 0, tzinfo=UTC)
+    freeze = Freeze(
+        start=datetime(2026, 12, 21, tzinfo=UTC),
+        end=datetime(2027, 1, 4, tzinfo=UTC),
+        summary="Year-end <freeze>",
+    )
+    view = home_view(
+        HomeData(
+            tz="Asia/Tokyo",
+            now=now,
+            waiting=(),
+            upcoming=(),
+            sensitive=(),
+            freezes=(freeze,),
+            calendar_notes=("Calendar 'Releases': the server answered 503; using the copy from 3 h ago",),
+        )
+    )
+    text = text_of(view)
+    assert "Change freeze: Year-end &lt;freeze&gt;, until Mon 2027-01-04 09:00 JST" in text
+    assert "using the copy from 3 h ago" in text
+    assert "Updated Thu 2026-12-24 21:00 JST" in text
+    assert len(view["blocks"]) <= 100
