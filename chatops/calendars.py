@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 Location = tuple[int | str, ...]
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "chatops (freeze calendar reader)"
+MAX_CALENDAR_BYTES = 5_000_000
 DEFAULT_CACHE = Path.home() / ".cache" / "chatops" / "calendars"
 
 
@@ -249,23 +250,23 @@ class CalendarFetcher:
                 headers["If-Modified-Since"] = meta["last_modified"]
         problem: str
         try:
-            response = self.client.get(url, headers=headers)
-            now = self.clock()
-            if response.status_code == 304 and kept is not None:
-                meta = {**kept[1], "good_at": now.isoformat()}
-                self._store(url, None, meta)
-                return Fetched(kept[0], now)
-            if response.status_code == 200:
-                body = response.content
-                parse_calendar(body)
-                meta = {
-                    "url": url,
-                    "etag": response.headers.get("ETag"),
-                    "last_modified": response.headers.get("Last-Modified"),
-                    "good_at": now.isoformat(),
-                }
-                self._store(url, body, meta)
-                return Fetched(body, now)
+            with self.client.stream("GET", url, headers=headers) as response:
+                now = self.clock()
+                if response.status_code == 304 and kept is not None:
+                    meta = {**kept[1], "good_at": now.isoformat()}
+                    self._store(url, None, meta)
+                    return Fetched(kept[0], now)
+                if response.status_code == 200:
+                    body = _read_capped(response)
+                    parse_calendar(body)
+                    meta = {
+                        "url": url,
+                        "etag": response.headers.get("ETag"),
+                        "last_modified": response.headers.get("Last-Modified"),
+                        "good_at": now.isoformat(),
+                    }
+                    self._store(url, body, meta)
+                    return Fetched(body, now)
             problem = f"the server answered {response.status_code}"
         except httpx.TimeoutException:
             problem = "timed out"
@@ -277,6 +278,18 @@ class CalendarFetcher:
             raise CalendarError(f"{problem}, and no earlier copy is kept")
         good_at = datetime.fromisoformat(kept[1]["good_at"])
         return Fetched(kept[0], good_at, problem=problem)
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    """The body, refused (ValueError) past ``MAX_CALENDAR_BYTES``: a calendar is not worth any amount of memory."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_CALENDAR_BYTES:
+            raise ValueError(f"larger than {MAX_CALENDAR_BYTES // 1_000_000} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def describe_age(age: timedelta) -> str:

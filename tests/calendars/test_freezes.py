@@ -182,6 +182,17 @@ def test_a_page_that_is_not_a_calendar_does_not_replace_the_good_copy(
     assert result.body == FREEZE_V1 and result.problem is not None and "not an iCalendar" in result.problem
 
 
+def test_a_huge_answer_is_refused_and_the_good_copy_kept(
+    server: Server, client: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetcher = CalendarFetcher(tmp_path, client=client, clock=Clock())
+    fetcher.fetch(server.url)
+    monkeypatch.setattr("chatops.calendars.MAX_CALENDAR_BYTES", len(FREEZE_V2) - 1)
+    server.body, server.etag = FREEZE_V2, '"v2"'
+    result = fetcher.fetch(server.url)
+    assert (result.body, result.problem) == (FREEZE_V1, "larger than 0 MB")
+
+
 def test_a_failure_with_no_kept_copy_is_an_error(
     server: Server, client: httpx.Client, tmp_path: Path
 ) -> None:
