@@ -358,6 +358,7 @@ class Calendars:
         self._parsed: dict[str, icalendar.Calendar] = {}
         self.notes: dict[str, str] = {}
         self.missing: set[str] = set()
+        self._copies: dict[tuple[int, date, date], tuple[Region, Region]] = {}
         """Calendars of which no copy at all could be read."""
 
     @property
@@ -444,7 +445,7 @@ class Calendars:
         """``regions`` with their public holidays and the events of sensitivity calendars on local dates from
         ``start`` to ``end`` added as sensitive periods."""
         first, last = (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date()
-        with_days = tuple(with_holidays(r, first, last) for r in regions)
+        with_days = tuple(self._with_holidays(r, first, last) for r in regions)
         sensitive = [
             ref for ref in self.config.calendars if ref.kind == "sensitive" and ref.name in self._parsed
         ]
@@ -470,6 +471,21 @@ class Calendars:
             else r
             for r in with_days
         )
+
+    def _with_holidays(self, region: Region, first: date, last: date) -> Region:
+        # The same copy for the same region and dates: the engine keeps what it derives from a region by the
+        # region's identity, so a fresh copy on every call would make it derive everything again.
+        if region.holidays is None:
+            return region
+        key = (id(region), first, last)
+        cached = self._copies.get(key)
+        if cached is not None and cached[0] is region:
+            return cached[1]
+        copy = with_holidays(region, first, last)
+        if len(self._copies) >= 20_000:
+            self._copies.clear()
+        self._copies[key] = (region, copy)
+        return copy
 
     def team(self, team: Team | None, start: datetime, end: datetime) -> Team | None:
         if team is None:
