@@ -231,11 +231,19 @@ class CalendarFetcher:
             return None
 
     def _store(self, url: str, body: bytes | None, meta: dict[str, Any]) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        """Keep the copy; a cache that cannot be written costs the fallback, not the fresh copy."""
         body_path, meta_path = self._paths(url)
-        if body is not None:
-            _atomic_write(body_path, body)
-        _atomic_write(meta_path, json.dumps(meta).encode())
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            if body is not None:
+                _atomic_write(body_path, body)
+            _atomic_write(meta_path, json.dumps(meta).encode())
+        except OSError as exc:
+            logger.warning(
+                "the copy of a calendar cannot be kept in %s (%s); it will not be there if a fetch fails",
+                self.cache_dir,
+                exc.__class__.__name__,
+            )
 
     def fetch(self, url: str) -> Fetched:
         """The calendar at ``url``: fresh when the server answers, else the kept copy with the reason; a failure
@@ -412,7 +420,10 @@ class Calendars:
         for ref in self.config.calendars:
             try:
                 calendar, note = self._read(ref)
-            except (CalendarError, ValueError) as exc:
+            except Exception as exc:  # one calendar's trouble must not stop the others, or start-up
+                if not isinstance(exc, CalendarError | ValueError):
+                    logger.exception("calendar %r could not be read", ref.name)
+                    exc = CalendarError(f"cannot be read ({exc.__class__.__name__})")
                 problems.append(f"calendar {ref.name!r}: {exc}")
                 self.notes[ref.name] = str(exc)
                 if ref.name not in self._parsed:

@@ -390,3 +390,16 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
     assert "daytime peak of a sensitive region" not in shown  # no region is flagged: the freeze is why
     reply = thread_reply(row, proposed.model_dump())["text"]
     assert "flagged: change freeze Year-end freeze" in reply
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_fresh_copy(
+    server: Server, client: httpx.Client, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    fetcher = CalendarFetcher(blocked / "cache", client=client, clock=Clock())
+    result = fetcher.fetch(server.url)
+    assert (result.body, result.problem) == (FREEZE_V1, None)
+    server.status = 500
+    with pytest.raises(CalendarError):  # nothing was kept to fall back on
+        fetcher.fetch(server.url)
