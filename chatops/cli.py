@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from chatops.calendars import Calendars
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
 from chatops.config import BUNDLED_REGIONS, load_regions
 from chatops.domain import evaluate, suggest
 from chatops.domain.evaluate import evaluation_document
@@ -102,11 +102,15 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window], *, tz_nam
     return "\n".join(lines)
 
 
+def _calendar_fetcher() -> CalendarFetcher:
+    return CalendarFetcher(Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or DEFAULT_CACHE))
+
+
 def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
     """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
     (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
     base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
-    calendars = Calendars(config, base_dir=base)
+    calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
     problems = calendars.refresh()
     if calendars.missing:
         raise ConfigError(f"{path}: {problems[0]}")
@@ -490,7 +494,7 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
     config, problems = regions_file_problems(text, source=str(path))
     if config is not None and config.calendars:
         base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
-        calendars = Calendars(config, base_dir=base)
+        calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
         for line in calendars.refresh():
             if line.split("'")[1] in calendars.missing:
                 problems.append(f"{path}: {line}")
