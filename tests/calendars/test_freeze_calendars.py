@@ -24,7 +24,7 @@ from chatops.domain import evaluate
 from chatops.domain.models import Window
 from chatops.errors import ConfigError
 from chatops.service import ProposalRequest, Service
-from chatops.slack.blocks import evaluation_blocks, thread_reply
+from chatops.slack.blocks import evaluation_blocks, risk_line, thread_reply
 from chatops.store.sql import SqlStore
 
 FREEZE_V1 = b"""BEGIN:VCALENDAR
@@ -387,7 +387,8 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
     assert row.evaluation["suggestions"][0]["start"] == "2027-01-04T00:00:00+00:00"
     shown = json.dumps([b.to_dict() for b in evaluation_blocks(row.evaluation)])
     assert "Change freeze*: Year-end freeze (Releases)" in shown
-    assert "daytime peak of a sensitive region" not in shown  # no region is flagged: the freeze is why
+    assert "Clear" not in risk_line(row.evaluation)
+    assert risk_line(row.evaluation) == ":no_entry: *Flagged*: during a change freeze (*Year-end freeze*)."
     reply = thread_reply(row, proposed.model_dump())["text"]
     assert "flagged: change freeze Year-end freeze" in reply
 

@@ -7,12 +7,10 @@ import json
 import time
 from typing import Any
 
-from conftest import APPROVER_1, CHANNEL, PROPOSER, next_week, parent_of
+from conftest import APPROVER_1, PROPOSER, approve_flagged, next_week, parent_of
 from slackfake.payloads import APP_ID, TEAM_ID
 from slackfake.signing import SlackClientSim
 from slackfake.standin import SlackStandIn
-
-from chatops.slack import ids
 
 
 def open_home(slack: SlackClientSim, user: str) -> None:
@@ -66,7 +64,7 @@ def test_home_shows_what_waits_for_the_viewer_in_their_zone_and_refreshes(
     assert "Iran" in sensitive and "Election protests" in sensitive
 
     # Approving is a change: the Home tab is published again, with nothing left waiting for this approver.
-    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1)
+    approve_flagged(slack, standin, parent, APPROVER_1)
     standin.wait_for("views.publish", count=2)
     standin.wait_until(
         lambda: "Nothing is waiting for you." in text_of(standin.home(APPROVER_1) or {"blocks": []}),
