@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from chatops.domain import evaluate, suggest
 from chatops.domain.freezes import overlapping, reason, with_freezes
 from chatops.domain.models import Freeze, Region, Window
+from chatops.domain.suggest import choose
 
 BASE = datetime(2026, 12, 1, tzinfo=UTC)
 REGION = Region(id="de", name="Germany", timezone="Europe/Berlin", peak_hours=["08:00-20:00"])
@@ -56,3 +57,11 @@ def test_no_suggestion_touches_a_freeze(freezes: list[Freeze], start: int, lengt
 
 def test_the_reason_names_the_summary_and_the_calendar() -> None:
     assert reason(_freeze(0, 60, "Year-end freeze")) == "Change freeze: Year-end freeze (Ops)"
+
+
+@given(freezes=freezes_st, start=st.integers(0, 7 * 24 * 60), length=st.integers(15, 6 * 60))
+@settings(max_examples=100, deadline=None)
+def test_no_choice_touches_a_freeze(freezes: list[Freeze], start: int, length: int) -> None:
+    window = Window.of(BASE + timedelta(minutes=start), timedelta(minutes=length))
+    for choice in choose(window, regions=[REGION], freezes=freezes, horizon=timedelta(days=3)):
+        assert overlapping(choice.window, freezes) == ()
