@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from chatops.domain import daystrip
+from chatops.domain.gate import window_state_text
 from chatops.domain.models import Window
 from chatops.domain.policy import Status
 from chatops.domain.timeline import from_ts
@@ -637,8 +638,11 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> dict[str, Any]:
-    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any."""
+def list_message(
+    rows: Sequence[ProposalRow], *, total: int | None = None, at: int | None = None
+) -> dict[str, Any]:
+    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any. Given ``at``
+    (now), each window says in plain words where it stands: "opens in 3 h", "open, closes in 20 min"."""
     total = len(rows) if total is None else max(total, len(rows))
     if not rows:
         text = "No pending or upcoming approved windows."
@@ -646,6 +650,7 @@ def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> di
     lines = [
         f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
         f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
+        f"{'' if at is None else ' · ' + window_state_text(r.start_ts, r.end_ts, at=at)}"
         for r in rows
     ]
     if total > len(rows):

@@ -269,6 +269,15 @@ def test_a_long_list_says_how_many_it_does_not_show() -> None:
     assert blocks.list_message(rows[:3])["text"] == "3 pending or upcoming windows."
 
 
+def test_the_list_says_where_each_window_stands_at_the_moment_asked() -> None:
+    row = row_for(world(3), id=4, title="Core network upgrade")
+    shown = "\n".join(texts(blocks.list_message([row], at=row.start_ts - 3 * 3600)))
+    assert "opens in 3 h" in shown
+    shown = "\n".join(texts(blocks.list_message([row], at=row.start_ts + 600)))
+    assert "open, closes in " in shown
+    assert "opens in" not in "\n".join(texts(blocks.list_message([row])))
+
+
 def test_four_hundred_flagged_regions_with_long_names_are_all_named() -> None:
     regions = [
         Region(
