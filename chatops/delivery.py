@@ -19,9 +19,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.audit import EVENT_METADATA_TYPE
 from chatops.observability import log_context
 from chatops.slack import blocks
-from chatops.store import OutboxRow, Store
+from chatops.store import EventRow, OutboxRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -165,15 +166,43 @@ class DeliveryWorker:
                 channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals)
             )
         elif message.kind == "reply":
+            event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
                 thread_ts=row.message_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                **blocks.thread_reply(row, message.payload["event"]),
+                metadata=event_metadata(event),
+                **blocks.thread_reply(row, event),
             )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
+
+    def _event_of(self, message: OutboxRow) -> EventRow:
+        """The audit event a reply is about: the outbox names it (older rows carried a copy of it)."""
+        if "event_id" in message.payload:
+            event = self.store.event(int(message.payload["event_id"]))
+            if event is None:
+                raise LookupError(
+                    f"outbox message {message.id} names event {message.payload['event_id']}, gone"
+                )
+            return event
+        return EventRow.model_validate({"gseq": 0, **message.payload["event"]})
+
+
+def event_metadata(event: EventRow) -> dict[str, Any]:
+    """Slack message metadata carried by a thread reply: which audit event it tells, and that event's hash, so
+    ``chatops audit verify --slack`` can compare the database with what Slack holds."""
+    return {
+        "event_type": EVENT_METADATA_TYPE,
+        "event_payload": {
+            "proposal_id": event.proposal_id,
+            "seq": event.seq,
+            "gseq": event.gseq,
+            "kind": event.kind,
+            "hash": event.hash,
+        },
+    }
 
 
 def _retry_after(headers: Any) -> int:
