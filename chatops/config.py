@@ -210,6 +210,9 @@ class Settings(BaseSettings):
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_audit_key: SecretStr | None = None
+    """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
+    needs the same key to check them."""
 
     @field_validator("slack_api_url")
     @classmethod

@@ -252,9 +252,10 @@ def zoned_window(window: WindowDoc, tz: str) -> str:
     offset = local_start.strftime("%z")
     label = f"{local_start.tzname()} (UTC{offset[:3]}:{offset[3:]})"
     duration = format_duration(end - start)
+    yours = f" · your time: {date_token(int(start.timestamp()))}"
     if tz == "UTC" or zone.key == "UTC":
-        return f"{span(utc_start, utc_end, 'UTC')} ({duration})"
-    return f"{span(local_start, local_end, label)} = {span(utc_start, utc_end, 'UTC')} ({duration})"
+        return f"{span(utc_start, utc_end, 'UTC')} ({duration}){yours}"
+    return f"{span(local_start, local_end, label)} = {span(utc_start, utc_end, 'UTC')} ({duration}){yours}"
 
 
 def _regions_named(ids_: Sequence[str], evaluation: EvaluationSnapshot) -> str:
