@@ -97,6 +97,9 @@ class Report:
         return not self.problems
 
 
+CHAIN = "audit chain"
+
+
 def _subject(event: EventRow) -> str:
     if event.proposal_id is not None:
         return f"CHG-{event.proposal_id}"
@@ -167,6 +170,7 @@ class _Verifier:
         self.missing: list[tuple[int, int]] = []
 
     def problem(self, event: EventRow | None, text: str, subject: str | None = None) -> None:
+        """Record a problem about ``event``, under its change's name unless ``subject`` says otherwise."""
         if subject is None:
             subject = _subject(event) if event is not None else "audit chain"
         self.report.problems.append(Problem(subject, text, event.gseq if event is not None else None))
@@ -178,11 +182,13 @@ class _Verifier:
         if event.gseq > expected_gseq:
             self.missing.append((expected_gseq, event.gseq - 1))
             span = (
-                f"event {expected_gseq}"
+                f"event {expected_gseq} is"
                 if event.gseq - 1 == expected_gseq
-                else f"events {expected_gseq}–{event.gseq - 1}"
+                else f"events {expected_gseq}–{event.gseq - 1} are"
             )
-            self.problem(event, f"{span} of the chain are missing before this one (deleted?)")
+            self.problem(
+                event, f"{span} missing before event {event.gseq} ({_subject(event)}'s): deleted?", CHAIN
+            )
         elif event.gseq < expected_gseq:
             self.problem(event, f"numbered {event.gseq} but comes after event {expected_gseq - 1}")
         if event.hash_version == 1:
@@ -200,7 +206,9 @@ class _Verifier:
             if event.prev_hash != expected_prev:
                 self.problem(
                     event,
-                    "does not follow the event before it in the chain (removed, reordered or inserted?)",
+                    f"event {event.gseq} ({_subject(event)}'s) does not follow the event before it "
+                    "(removed, reordered or inserted?)",
+                    CHAIN,
                 )
         if event.recomputed_hash() != event.hash:
             self.problem(event, f"its content does not match its hash (the {event.kind} event was altered)")
@@ -403,6 +411,7 @@ def _check_checkpoints(
         return
     key_id = audit_key_id(key)
     prev_mac = ""
+    rewritten: list[tuple[CheckpointRow, EventRow]] = []
     for checkpoint in found:
         subject = f"checkpoint #{checkpoint.id}"
         if checkpoint.key_id != key_id:
@@ -424,14 +433,18 @@ def _check_checkpoints(
                 Problem(subject, f"signs event {checkpoint.gseq}, which is not in the database (deleted?)")
             )
         elif seen[0] != checkpoint.hash:
-            report.problems.append(
-                Problem(
-                    _subject(seen[1]),
-                    f"differs from what {subject} signed: the chain was rewritten up to here",
-                    checkpoint.gseq,
-                )
-            )
+            rewritten.append((checkpoint, seen[1]))
         prev_mac = checkpoint.mac
+    if rewritten:
+        first, event = rewritten[0]
+        later = f" (and what {len(rewritten) - 1} later checkpoints signed)" if len(rewritten) > 1 else ""
+        report.problems.append(
+            Problem(
+                _subject(event),
+                f"differs from what checkpoint #{first.id} signed{later}: the chain was rewritten from here on",
+                first.gseq,
+            )
+        )
     last = verifier.last
     if last is not None and last.gseq > found[-1].gseq:
         report.problems.append(

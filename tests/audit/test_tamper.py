@@ -276,7 +276,7 @@ def reorder_events(conn: Connection, run: Run) -> str:
     conn.execute(update(events).where(events.c.gseq == first).values(gseq=-1))
     conn.execute(update(events).where(events.c.gseq == second).values(gseq=first))
     conn.execute(update(events).where(events.c.gseq == -1).values(gseq=second))
-    return f"CHG-{run.postponed} (event {first}): does not follow the event before it"
+    return f"audit chain (event {first}): event {first} (CHG-{run.postponed}'s) does not follow the event before it"
 
 
 def swap_two_changes_chains(conn: Connection, run: Run) -> str:
