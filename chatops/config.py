@@ -213,6 +213,15 @@ class Settings(BaseSettings):
     chatops_audit_key: SecretStr | None = None
     """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
     needs the same key to check them."""
+    chatops_gate_token: SecretStr | None = None
+    """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
+
+    @field_validator("chatops_gate_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("is too short to guard anything; use at least 16 random characters")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -40,6 +40,7 @@ def test_the_2009_window_as_json_is_the_issue_example() -> None:
         "local_end": "2009-06-16T10:30:00+04:30",
         "sensitive": True,
         "peak_overlap_minutes": 60,
+        "sensitive_peak_minutes": 60,
         "flagged": True,
         "reasons": ["Presidential election protests"],
     }

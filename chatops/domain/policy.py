@@ -17,7 +17,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
-    NEEDS_REAPPROVAL = "reapproval"
+    NEEDS_REAPPROVAL = "needs_reapproval"
     """Was approved, then became flagged (or gained flagged regions) with fewer approvals than that needs: open
     for approvals again, the earlier ones still counted."""
 

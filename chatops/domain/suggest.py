@@ -1,10 +1,10 @@
 """The earliest better windows: same length, on a 15-minute grid, not flagged, inside team hours.
 
 Rather than evaluating every candidate, the search computes once, for the whole horizon, the set of *start times*
-that would make a window flagged: for each region, the starts whose window touches a sensitive local date and
-the starts whose window touches peak hours; a start is bad for the region when it is in both. The union over
-regions is the bad set. With team working hours, the good starts are those whose whole window fits in one
-stretch of working time. The grid is then walked, jumping over bad stretches.
+that would make a window flagged: for each region, the instants that are peak time on a sensitive local date,
+and the starts whose window touches one of them. The union over regions is the bad set. With team working hours,
+the good starts are those whose whole window fits in one stretch of working time. The grid is then walked,
+jumping over bad stretches.
 
 This agrees with :func:`chatops.domain.evaluate.evaluate` by construction (same instants, same rules); the tests
 check it against a minute-by-minute oracle.
@@ -51,7 +51,7 @@ def bad_starts(regions: Sequence[Region], *, start: int, end: int, length: int) 
         if not sensitive:
             continue
         peak = timeline.in_wall_hours(segs, region.peak_hours)
-        bad.extend(timeline.intersect(_starts_touching(sensitive, length), _starts_touching(peak, length)))
+        bad.extend(_starts_touching(timeline.intersect(sensitive, peak), length))
     return timeline.merge(bad)
 
 
