@@ -87,7 +87,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         admins=directory.admins,
         on_enqueue=worker.wake,
         on_event=_record_decision,
-        display_name=DisplayNames(client),
+        # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
+        display_name=DisplayNames(
+            WebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url,
+                timeout=1,
+                retry_handlers=[],
+            )
+        ),
     )
     app = build_app(settings, service, directory, client=client)
     if start_worker:
