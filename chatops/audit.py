@@ -342,7 +342,10 @@ _COMPARED = (
 
 
 def _compare_change(
-    row: ProposalRow, state: _Derived, approvals: Mapping[tuple[int, int], list[str]]
+    row: ProposalRow,
+    state: _Derived,
+    approvals: Mapping[tuple[int, int], list[str]],
+    rounds: Mapping[int, set[int]],
 ) -> list[str]:
     found: list[str] = []
     for name in _COMPARED:
@@ -359,7 +362,7 @@ def _compare_change(
     else:
         if evaluation != state.evaluation:
             found.append("its stored evaluation differs from the one its events recorded")
-    for round_ in sorted({r for (p, r) in approvals if p == row.id} | set(state.approvers)):
+    for round_ in sorted(rounds.get(row.id, set()) | set(state.approvers)):
         stored = approvals.get((row.id, round_), [])
         derived = state.approvers.get(round_, [])
         if sorted(stored) != sorted(derived):
@@ -475,6 +478,9 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
         verifier.feed(event)
 
     approvals = store.all_approvals()
+    rounds: dict[int, set[int]] = {}
+    for pid, round_ in approvals:
+        rounds.setdefault(pid, set()).add(round_)
     rows: dict[int, ProposalRow] = {}
     for row in store.iter_proposals():
         rows[row.id] = row
@@ -482,7 +488,7 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
         if state is None:
             report.problems.append(Problem(f"CHG-{row.id}", "has no audit events (its events were deleted?)"))
             continue
-        for text in _compare_change(row, state, approvals):
+        for text in _compare_change(row, state, approvals, rounds):
             report.problems.append(Problem(f"CHG-{row.id}", text))
     report.changes = len(rows)
     for pid in sorted(set(verifier.changes) - set(rows)):
