@@ -17,7 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chatops import __version__
-from chatops.domain import evaluate, suggest
+from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
@@ -33,6 +33,7 @@ from chatops.domain.records import (
     SensitivityChanged,
     WindowDoc,
 )
+from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
 from chatops.store import (
@@ -50,7 +51,8 @@ TITLE_MAX = 150
 TEXT_MAX = 2000
 REASON_MAX = 500
 logger = logging.getLogger(__name__)
-_URL_RE = re.compile(r"^https?://[^\s<>|]+$")
+TICKET_MAX = 500
+_TICKET_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s<>|\"\\]*)?$")
 
 
 def utcnow() -> datetime:
@@ -59,10 +61,14 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Assessment:
-    """An evaluation and, when the window is flagged, the nearest better windows."""
+    """An evaluation and, when the window is flagged, better windows that are real choices."""
 
     evaluation: Evaluation
-    suggestions: tuple[Window, ...]
+    choices: tuple[Choice, ...] = ()
+
+    @property
+    def suggestions(self) -> tuple[Window, ...]:
+        return tuple(c.window for c in self.choices)
 
     @property
     def flagged(self) -> bool:
@@ -70,7 +76,7 @@ class Assessment:
 
     def document(self) -> dict[str, Any]:
         """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
-        return evaluation_document(self.evaluation, self.suggestions)
+        return evaluation_document(self.evaluation, self.choices)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,16 @@ def clean_text(value: str, *, field_name: str, limit: int, required: bool = Fals
     if len(text) > limit:
         raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}")
     return text
+
+
+def clean_ticket_url(value: str) -> str:
+    """The ticket link, cleaned like other text; "" when none. Refused unless it is an https URL of at most
+    TICKET_MAX characters with a host and nothing that could break out of a Slack link."""
+    url = clean_text(value, field_name="ticket link", limit=TICKET_MAX)
+    if url and not _TICKET_RE.match(url):
+        shown = url if len(url) <= 60 else url[:59] + "…"
+        raise InputError(f"the ticket link {shown!r} is not an https:// link to a web page")
+    return url
 
 
 def proposal_window(row: ProposalRow) -> Window:
@@ -190,16 +206,16 @@ class Service:
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
         evaluation = evaluate(window, regions=regions)
-        suggestions: list[Window] = []
+        choices: list[Choice] = []
         if evaluation.flagged:
-            suggestions = suggest(
+            choices = choose(
                 window,
                 regions=regions,
                 team=self.config.team,
                 horizon=policy.horizon,
                 count=policy.suggestions,
             )
-        return Assessment(evaluation=evaluation, suggestions=tuple(suggestions))
+        return Assessment(evaluation=evaluation, choices=tuple(choices))
 
     def check(self, start: datetime, duration: timedelta) -> Assessment:
         """``/maintenance check``: validate the window's length (past windows allowed) and assess it."""
@@ -215,6 +231,12 @@ class Service:
             limit=50,
         )
 
+    def upcoming_count(self) -> int:
+        """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
+        return self.store.count_proposals(
+            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=to_ts(self.now())
+        )
+
     # -- changing --------------------------------------------------------------------------------------------
 
     def propose(self, request: ProposalRequest) -> Outcome:
@@ -226,9 +248,7 @@ class Service:
         title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
         description = clean_text(request.description, field_name="description", limit=TEXT_MAX)
         rollback = clean_text(request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX)
-        ticket = request.ticket_url.strip()
-        if ticket and not _URL_RE.match(ticket):
-            raise InputError(f"the ticket link {ticket[:80]!r} is not an http(s) URL")
+        ticket = clean_ticket_url(request.ticket_url)
         now = self.now()
         window = Window.of(request.start, request.duration)
         check_window(window, policy=self.config.policy, at=now)
@@ -291,12 +311,31 @@ class Service:
             proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False
         )
 
-    def approve(self, proposal_id: int, *, actor: str, justification: str | None = None) -> Outcome:
+    def approve(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        justification: str = "",
+        expected_round: int | None = None,
+        clear_only: bool = False,
+    ) -> Outcome:
+        """Record an approval. ``justification`` (why a flagged window is approved anyway) is kept with the
+        approval's audit event. ``expected_round``: the window the approver saw (refused if it was postponed
+        since); ``clear_only``: refuse if the window is flagged (a one-tap approval must not approve a window
+        that became flagged after the approver looked)."""
+        justification = clean_text(justification, field_name="justification", limit=REASON_MAX)
         approvers = self._approvers()
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
+            if expected_round is not None and row.round != expected_round:
+                raise ConflictError("this change was moved to another window since; look at it again")
+            if clear_only and row.flagged and row.status.is_open:
+                raise ConflictError(
+                    "this window is flagged now; press Approve again to confirm it with a justification"
+                )
             approvals = tx.approvers(row.id, round=row.round)
             decision = may_act(
                 Action.APPROVE,
@@ -465,6 +504,7 @@ class Service:
                 evaluation=snapshot,
             )
             _announce(tx, event)
+            tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "postponed to a new window"}, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -636,6 +676,9 @@ class Service:
                     status=status,
                 )
                 _announce(tx, event)
+                if status.is_open and assessment.flagged:
+                    note = f"now flagged, it needs {required} approvals"
+                    tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": note}, at=at)
             changed.append(row.id)
         if changed:
             self._on_enqueue()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.domain import timeline
 from chatops.domain.models import Evaluation, Region, RegionResult, Window
+from chatops.domain.suggest import Choice
 
 _Fixed = tuple[
     Region,
@@ -106,9 +107,17 @@ def evaluate(window: Window, *, regions: Sequence[Region]) -> Evaluation:
     return Evaluation(window=window, regions=tuple([_evaluate(r, window, start, end) for r in regions]))
 
 
-def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = ()) -> dict[str, Any]:
+def _suggestion(s: Window | Choice) -> dict[str, Any]:
+    if isinstance(s, Choice):
+        return {"start": s.start.isoformat(), "end": s.end.isoformat(), "kind": s.kind.value, "why": s.why}
+    return {"start": s.start.isoformat(), "end": s.end.isoformat()}
+
+
+def evaluation_document(
+    evaluation: Evaluation, suggestions: Sequence[Window | Choice] = ()
+) -> dict[str, Any]:
     """The JSON form of an evaluation and its suggestions: ``chatops check --json``, and the snapshot stored
-    with a proposal and its audit events."""
+    with a proposal and its audit events. Regions carry their peak hours, so a day strip can be drawn later."""
     return {
         "window": {"start": evaluation.window.start.isoformat(), "end": evaluation.window.end.isoformat()},
         "flagged": evaluation.flagged,
@@ -124,8 +133,9 @@ def evaluation_document(evaluation: Evaluation, suggestions: Sequence[Window] = 
                 "sensitive_peak_minutes": r.sensitive_peak_minutes,
                 "flagged": r.flagged,
                 "reasons": list(r.reasons),
+                "peak_hours": list(r.peak_hours),
             }
             for r in evaluation.regions
         ],
-        "suggestions": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in suggestions],
+        "suggestions": [_suggestion(s) for s in suggestions],
     }

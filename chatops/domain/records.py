@@ -34,6 +34,8 @@ class OutboxKind(StrEnum):
     POST_PARENT = "post_parent"
     UPDATE_PARENT = "update_parent"
     REPLY = "reply"
+    NOTIFY = "notify"
+    """Mention the approvers in the thread (payload ``{"why": …}``): a change needs them again."""
 
 
 class WindowDoc(BaseModel):
@@ -45,8 +47,13 @@ class WindowDoc(BaseModel):
     end: str
 
 
+# The evaluation snapshot is what the engine showed; as the engine learns to say more, the snapshot keeps it:
+# its models declare every field known today and keep (and compare, and dump) any field added later.
+_SNAPSHOT = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+
 class RegionDoc(BaseModel):
-    model_config = _RECORD
+    model_config = _SNAPSHOT
 
     id: str
     name: str
@@ -58,17 +65,29 @@ class RegionDoc(BaseModel):
     flagged: bool
     reasons: tuple[str, ...] = ()
     sensitive_peak_minutes: int | None = None
+    peak_hours: tuple[str, ...] | None = None
+
+
+class SuggestionDoc(BaseModel):
+    """A suggested window, and (for a choice) which kind of choice and why."""
+
+    model_config = _SNAPSHOT
+
+    start: str
+    end: str
+    kind: str | None = None
+    why: str | None = None
 
 
 class EvaluationSnapshot(BaseModel):
     """What an evaluation said, as stored with a proposal and its events (``chatops check --json`` too)."""
 
-    model_config = _RECORD
+    model_config = _SNAPSHOT
 
     window: WindowDoc
     flagged: bool
     regions: tuple[RegionDoc, ...] = ()
-    suggestions: tuple[WindowDoc, ...] = ()
+    suggestions: tuple[SuggestionDoc, ...] = ()
     tzdata: str | None = None
 
     @property

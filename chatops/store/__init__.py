@@ -304,8 +304,17 @@ class Tx(Protocol):
     ) -> EventRow:
         """Append an audit event to the one chain (``proposal_id`` None: about no single change)."""
 
-    def enqueue(self, proposal_id: int, *, kind: OutboxKind, at: int, event_id: int | None = None) -> int:
-        """Add an outbox message due now (a reply names its event); returns its id."""
+    def enqueue(
+        self,
+        proposal_id: int,
+        *,
+        kind: OutboxKind,
+        at: int,
+        event_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        """Add an outbox message due now (a reply names its event; a notice carries its ``payload``); returns
+        its id."""
 
 
 class Store(Protocol):
@@ -363,8 +372,10 @@ class Store(Protocol):
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
         """(messages neither delivered nor abandoned, age in seconds of the oldest one, 0 when none)."""
 
-    def count_proposals(self) -> int:
-        """How many proposals are stored."""
+    def count_proposals(
+        self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
+    ) -> int:
+        """How many proposals are stored (only those in ``statuses`` ending after ``end_after``, if given)."""
 
     def declare_sensitive(
         self,

@@ -6,6 +6,7 @@ the engine's ``ceil(seconds / 60)`` peak minutes and the oracle's count of peak 
 
 from __future__ import annotations
 
+import itertools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import HoursRange, Region, SensitivePeriod, Team, Window
+from chatops.domain.suggest import ChoiceKind, choose
 
 ZONES = sorted(zoneinfo.available_timezones())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -144,6 +146,30 @@ def test_suggestions_equal_the_oracles_and_are_never_flagged(
         assert not evaluate(option, regions=regs).flagged
         assert not oracle.flagged(option, regs)
         assert oracle.in_team_hours(option, team)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(searches())
+def test_choices_are_unflagged_real_alternatives(
+    search: tuple[Window, list[Region], Team | None, timedelta],
+) -> None:
+    window, regs, team, horizon = search
+    found = choose(window, regions=regs, team=team, horizon=horizon)
+    earliest = suggest(window, regions=regs, horizon=horizon, count=1)
+    assert bool(found) == bool(earliest)  # a choice whenever any unflagged window exists
+    starts = [c.start for c in found]
+    assert starts == sorted(starts) and len(found) <= 3
+    for a, b in itertools.pairwise(starts):
+        assert (b - a) >= timedelta(hours=1)  # never neighbours of one slot
+    for choice in found:
+        assert choice.window.duration == window.duration and choice.why
+        assert window.start <= choice.start <= window.start + horizon
+        assert not oracle.flagged(choice.window, regs)
+        if choice.kind is not ChoiceKind.EARLIEST:
+            assert oracle.in_team_hours(choice.window, team)
+    kinds = [c.kind for c in found]
+    if ChoiceKind.EARLIEST in kinds:
+        assert found[0].kind is ChoiceKind.EARLIEST and found[0].window == earliest[0]
 
 
 @settings(max_examples=40, deadline=None)

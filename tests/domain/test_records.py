@@ -65,6 +65,10 @@ def test_the_snapshot_tolerates_fields_colleagues_add() -> None:
         }
     )
     assert snapshot.flagged_ids == ("ir",) and snapshot.tzdata == "2025b"
+    later = EvaluationSnapshot.model_validate(
+        {**snapshot.model_dump(), "engine": "v9"}
+    )  # a field added later
+    assert later.model_dump()["engine"] == "v9" and later != snapshot
     proposed = Proposed(window=WINDOW, input_tz="UTC", evaluation=snapshot, title="t")
     assert parse_payload("proposed", payload_data(proposed)) == proposed
 

@@ -7,9 +7,11 @@ from conftest import (
     APPROVER_1,
     APPROVER_2,
     CHANNEL,
+    GROUP,
     OUTSIDER,
     PROPOSER,
     all_text,
+    approve_flagged,
     next_week,
     parent_of,
 )
@@ -36,8 +38,10 @@ def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
     )
 
     slack.command(f"sensitive add us-west {day} {day} Regional <!here> election", user_id=ADMIN)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 2, message="sensitivity reply")
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="reply and ping")
     reply = standin.thread(CHANNEL, parent.ts)[1].text or ""
+    ping = standin.thread(CHANNEL, parent.ts)[2].text or ""
+    assert f"<!subteam^{GROUP}>" in ping and "now flagged, it needs 2 approvals" in ping
     assert "now flagged" in reply and "Regional &lt;!here&gt; election" in reply and f"<@{ADMIN}>" in reply
     standin.wait_until(
         lambda: "FLAGGED" in (standin.message(CHANNEL, parent.ts).text or ""), message="parent"
@@ -53,8 +57,8 @@ def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
         message="the listing",
     )
     slack.command("sensitive lift 1", user_id=ADMIN)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="lifted reply")
-    assert "no longer flagged" in (standin.thread(CHANNEL, parent.ts)[2].text or "")
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 4, message="lifted reply")
+    assert "no longer flagged" in (standin.thread(CHANNEL, parent.ts)[3].text or "")
 
 
 def _status_line(standin: SlackStandIn, ts: str) -> str:
@@ -82,8 +86,10 @@ def test_an_approved_change_made_flagged_needs_reapproval_and_parent_and_thread_
     assert "1 of 1 approval" in _status_line(standin, parent.ts) and not _has_buttons(standin, parent.ts)
 
     slack.command(f"sensitive add us-west {day} Regional election", user_id=ADMIN)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="sensitivity reply")
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 4, message="reply and ping")
     reply = standin.thread(CHANNEL, parent.ts)[2].text or ""
+    ping = standin.thread(CHANNEL, parent.ts)[3].text or ""
+    assert f"<!subteam^{GROUP}>" in ping  # the approvers are asked again
     assert "needs re-approval" in reply and "1 more approval" in reply and "has 1" in reply
     assert (
         "United States (West)" in reply
@@ -101,17 +107,21 @@ def test_an_approved_change_made_flagged_needs_reapproval_and_parent_and_thread_
     standin.wait_until(
         lambda: any("already approved" in (e.text or "") for e in standin.ephemerals()), message="refusal"
     )
-    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_2)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 4, message="second approval reply")
-    second = standin.thread(CHANNEL, parent.ts)[3].text or ""
+    done = approve_flagged(slack, standin, parent, APPROVER_2, why="The election office is closed then")
+    assert done.status_code == 200, done.text
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 5, message="second approval reply")
+    second = standin.thread(CHANNEL, parent.ts)[4].text or ""
     assert "(2 of 2, flagged window)" in second and "now approved" in second
+    assert "The election office is closed then" in second
     standin.wait_until(
         lambda: "2 of 2 approvals" in _status_line(standin, parent.ts), message="approved again parent"
     )
-    assert ":white_check_mark: Approved" in _status_line(standin, parent.ts)
+    assert ":white_check_mark: *Approved*" in _status_line(standin, parent.ts)
     assert not _has_buttons(standin, parent.ts)
 
-    # Every reply carries its audit event's hash in its metadata.
-    for message in standin.thread(CHANNEL, parent.ts):
+    # Every reply that tells an audit event carries its hash in its metadata (the ping tells none).
+    for i, message in enumerate(standin.thread(CHANNEL, parent.ts)):
+        if i == 3:
+            continue
         assert message.metadata is not None and message.metadata["event_type"] == "chatops_audit_event"
         assert len(message.metadata["event_payload"]["hash"]) == 64
