@@ -143,7 +143,7 @@ def _window_doc(row: ProposalRow) -> WindowDoc:
 
 
 def _snapshot(row: ProposalRow) -> EvaluationSnapshot:
-    return EvaluationSnapshot.model_validate(row.evaluation)
+    return row.snapshot
 
 
 class Service:

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from chatops.domain.policy import Status
-from chatops.domain.records import EventKind, EventPayload, OutboxKind, parse_payload
+from chatops.domain.records import EvaluationSnapshot, EventKind, EventPayload, OutboxKind, parse_payload
 
 _ROW = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,6 +76,11 @@ class ProposalRow(BaseModel):
     evaluation: dict[str, Any]
     created_at: int
     updated_at: int
+
+    @property
+    def snapshot(self) -> EvaluationSnapshot:
+        """The stored evaluation, typed."""
+        return EvaluationSnapshot.model_validate(self.evaluation)
 
 
 class NewProposal(BaseModel):

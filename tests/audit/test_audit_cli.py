@@ -26,7 +26,12 @@ CONFIG = parse_regions(
 
 def history(store: SqlStore) -> tuple[int, int]:
     service = Service(
-        store=store, config=CONFIG, channel="C1", approvers=lambda: frozenset({"UA"}), clock=lambda: NOW
+        store=store,
+        config=CONFIG,
+        channel="C1",
+        approvers=lambda: frozenset({"UA"}),
+        clock=lambda: NOW,
+        display_name={"UA": "Ana Approver"}.get,
     )
 
     def propose(title: str) -> int:
@@ -81,6 +86,9 @@ def test_export_show_and_verify(store: SqlStore, db_url: str) -> None:
 
     code, out, _ = run("audit", "show", f"CHG-{first}", "--database-url", db_url)
     assert code == 0 and "Core upgrade" in out and "approved" in out and "not posted yet" in out
+    lines = out.splitlines()
+    assert any("proposed" in line and "title: Core upgrade" in line for line in lines)
+    assert any("approved" in line and "by UA (Ana Approver)" in line and "(1 of 1)" in line for line in lines)
 
     code, out, _ = run("audit", "verify", "--database-url", db_url)
     assert code == 0 and "audit log intact: 4 events, 2 changes" in out
