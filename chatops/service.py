@@ -17,8 +17,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from chatops import __version__
+from chatops.calendars import Calendars
 from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
+from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.records import (
@@ -159,6 +161,7 @@ class Service:
         on_event: Callable[[str, int], None] | None = None,
         admins: Callable[[], frozenset[str]] = frozenset,
         display_name: Callable[[str], str | None] = _no_name,
+        calendars: Calendars | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -170,6 +173,9 @@ class Service:
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self._on_event = on_event or (lambda kind, proposal_id: None)
+        self.calendars = calendars or Calendars(config)
+        self.watchers: list[Callable[[], None]] = []
+        """Called after anything a reader may see changed (App Home refreshes with it); must not block."""
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -183,6 +189,10 @@ class Service:
         except Exception:
             logger.warning("could not look up the display name of %s", user)
             return None
+
+    def approvers(self) -> frozenset[str]:
+        """The users who may approve (user groups resolved)."""
+        return self._approvers()
 
     def regions(self) -> tuple[Region, ...]:
         """The regions file's regions, with the sensitive periods admins declared from Slack added."""
@@ -205,15 +215,20 @@ class Service:
         """Evaluate a window and, if it is flagged, find the nearest better ones."""
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
-        evaluation = evaluate(window, regions=regions)
+        # Holidays and freezes for the window and the horizon its suggestions may reach.
+        reach = window.end + policy.horizon + window.duration
+        regions = self.calendars.regions(regions, window.start, reach)
+        freezes = self.calendars.freezes(window.start, reach)
+        evaluation = with_freezes(evaluate(window, regions=regions), freezes)
         choices: list[Choice] = []
         if evaluation.flagged:
             choices = choose(
                 window,
                 regions=regions,
-                team=self.config.team,
+                team=self.calendars.team(self.config.team, window.start, reach),
                 horizon=policy.horizon,
                 count=policy.suggestions,
+                freezes=freezes,
             )
         return Assessment(evaluation=evaluation, choices=tuple(choices))
 
@@ -515,6 +530,14 @@ class Service:
             self._on_event(kind, proposal_id)
         except Exception:  # the change is committed: a failing observer must not make it look failed
             logger.exception("the on_event hook failed for %s of proposal %s", kind, proposal_id)
+        self._tell_watchers()
+
+    def _tell_watchers(self) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher()
+            except Exception:
+                logger.exception("a change watcher failed")
 
     # -- declared sensitivity (admins) ----------------------------------------------------------------------
 
@@ -577,6 +600,7 @@ class Service:
             period=period,
             change="declared",
         )
+        self._tell_watchers()
         return row
 
     def lift_sensitive(self, period_id: int, *, actor: str) -> SensitiveRow:
@@ -601,6 +625,7 @@ class Service:
             period=period,
             change="lifted",
         )
+        self._tell_watchers()
         return row
 
     def _require_admin(self, actor: str) -> None:

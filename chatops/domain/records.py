@@ -79,6 +79,17 @@ class SuggestionDoc(BaseModel):
     why: str | None = None
 
 
+class FreezeDoc(BaseModel):
+    """A change freeze (from a freeze calendar) the window falls in."""
+
+    model_config = _SNAPSHOT
+
+    summary: str
+    calendar: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+
 class EvaluationSnapshot(BaseModel):
     """What an evaluation said, as stored with a proposal and its events (``chatops check --json`` too)."""
 
@@ -88,6 +99,7 @@ class EvaluationSnapshot(BaseModel):
     flagged: bool
     regions: tuple[RegionDoc, ...] = ()
     suggestions: tuple[SuggestionDoc, ...] = ()
+    freezes: tuple[FreezeDoc, ...] | None = None
     tzdata: str | None = None
 
     @property
