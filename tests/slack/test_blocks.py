@@ -166,6 +166,7 @@ def test_a_rejected_parent_says_who_and_why() -> None:
     row = row_for(world(20), status=Status.REJECTED)
     closing = EventRow(
         id=9,
+        gseq=9,
         proposal_id=57,
         seq=2,
         kind="rejected",
