@@ -13,21 +13,23 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
-from chatops.config import load_regions
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
+from chatops.config import BUNDLED_REGIONS, load_regions
 from chatops.domain import daystrip, evaluate
 from chatops.domain.evaluate import evaluation_document
-from chatops.domain.models import Evaluation, Window
+from chatops.domain.freezes import reason as freeze_reason
+from chatops.domain.freezes import with_freezes
+from chatops.domain.models import Evaluation, RegionsConfig, Window
 from chatops.domain.policy import check_window
 from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
-from chatops.store import EventRow, Store
 from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
@@ -94,11 +96,16 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window | Choice], 
         )
     lines.extend(_table(rows))
     lines.append("")
+    for freeze in evaluation.freezes:
+        lines.append(
+            f"FLAGGED: {freeze_reason(freeze)}, {_both(freeze.start, tz_name)} → {_both(freeze.end, tz_name)}."
+        )
     if evaluation.flagged:
-        names = ", ".join(r.name for r in evaluation.flagged_regions)
-        lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
-        lines.append("")
-        lines.extend(strip_text(evaluation))
+        if evaluation.flagged_regions:
+            names = ", ".join(r.name for r in evaluation.flagged_regions)
+            lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
+            lines.append("")
+            lines.extend(strip_text(evaluation))
         lines.append("")
         if suggestions:
             lines.append("Windows that are not flagged:")
@@ -113,19 +120,41 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window | Choice], 
     return "\n".join(lines)
 
 
+def _calendar_fetcher() -> CalendarFetcher:
+    return CalendarFetcher(Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or DEFAULT_CACHE))
+
+
+def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
+    """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
+    (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
+    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
+    calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+    problems = calendars.refresh()
+    if calendars.missing:
+        raise ConfigError(f"{path}: {problems[0]}")
+    for line in problems:
+        (err or sys.stderr).write(f"warning: {line}\n")
+    return calendars
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     config = load_regions(args.config)
     start = parse_start(args.start, tz=args.tz)
     window = Window.of(start, parse_duration(args.duration))
     check_window(window, policy=config.policy)
-    evaluation = evaluate(window, regions=config.regions)
+    calendars = calendars_for(config, args.config, err=getattr(args, "err", None))
+    reach = window.end + config.policy.horizon + window.duration
+    regions = calendars.regions(config.regions, window.start, reach)
+    freezes = calendars.freezes(window.start, reach)
+    evaluation = with_freezes(evaluate(window, regions=regions), freezes)
     suggestions = (
         choose(
             window,
-            regions=config.regions,
-            team=config.team,
+            regions=regions,
+            team=calendars.team(config.team, window.start, reach),
             horizon=config.policy.horizon,
             count=config.policy.suggestions,
+            freezes=freezes,
         )
         if evaluation.flagged
         else []
@@ -237,8 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     show = audit_sub.add_parser("show", parents=[database], help="one change's history and thread")
     show.add_argument("proposal", help="the change number: 12 or CHG-12")
     show.set_defaults(handler=cmd_audit_show)
-    verify = audit_sub.add_parser("verify", parents=[database], help="check every proposal's hash chain")
+    verify = audit_sub.add_parser(
+        "verify",
+        parents=[database],
+        help="check the audit chain, the tables against it, and the signed checkpoints (exit 0 intact, 1 not)",
+        description="Check the audit log: the hash chain over every event, each change's state re-derived "
+        "from its events against the tables, and (with CHATOPS_AUDIT_KEY) the signed checkpoints.",
+    )
+    verify.add_argument(
+        "--slack",
+        action="store_true",
+        help="also compare each change's thread in Slack (conversations.replies; needs SLACK_BOT_TOKEN)",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
+
+    from chatops.cli_world import add_commands
+
+    add_commands(sub, database=database, parser_class=_Parser)
     return parser
 
 
@@ -246,7 +290,52 @@ def _database_url(args: argparse.Namespace) -> str:
     return str(args.database_url or os.environ.get("CHATOPS_DATABASE_URL") or "sqlite:///chatops.db")
 
 
-def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> Store:
+def _open_existing_store(args: argparse.Namespace) -> SqlStore:
+    """Open a database that must exist already, at the current schema, without creating or migrating anything
+    (the ``audit`` commands): a missing SQLite file or an unreachable server is a ConfigError."""
+    from sqlalchemy.engine import make_url
+
+    from chatops.store.migrate import current_revision, head_revision
+
+    url = _database_url(args)
+    try:
+        u = make_url(url)
+    except Exception:
+        raise ConfigError(
+            f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)"
+        ) from None
+    shown = u.render_as_string(hide_password=True)
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            raise ConfigError("an in-memory database has no audit log; give the URL of a database file")
+        if not Path(u.database).is_file():
+            raise ConfigError(f"there is no database at {shown} (no such file)")
+    store = _open_store(args, migrate=False)
+    try:
+        store.ping()
+        revision = current_revision(store.engine)
+    except Exception as exc:
+        store.close()
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ConfigError(f"cannot open the database at {shown}: {first_line}") from None
+    if revision is None:
+        store.close()
+        raise ConfigError(f"the database at {shown} holds no chatops schema")
+    if revision != head_revision():
+        store.close()
+        raise ConfigError(
+            f"the database at {shown} is at schema revision {revision}, not {head_revision()}: "
+            "run `chatops db upgrade` first"
+        )
+    return store
+
+
+def _audit_key() -> bytes | None:
+    key = os.environ.get("CHATOPS_AUDIT_KEY", "")
+    return key.encode() if key else None
+
+
+def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> SqlStore:
     from sqlalchemy.engine import make_url
 
     url = _database_url(args)
@@ -299,22 +388,6 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     return int(answer.exit_status)
 
 
-def _open_existing_store(args: argparse.Namespace) -> Store:
-    """Open a database that must already exist: never create an empty one for a typo'd path."""
-    from sqlalchemy.engine import make_url
-
-    url = _database_url(args)
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise ConfigError(f"{url!r} is not a database URL") from None
-    if parsed.get_backend_name() == "sqlite":
-        path = parsed.database or ""
-        if path in ("", ":memory:") or not Path(path).is_file():
-            raise ConfigError(f"there is no database at {path or 'memory'!r}; check --database-url")
-    return _open_store(args, migrate=False)
-
-
 def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.audit import export_csv, export_jsonl
 
@@ -325,7 +398,7 @@ def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
             if "T" in args.since
             else to_ts(parse_start(f"{args.since}T00:00", tz="UTC"))
         )
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
         writer = export_csv if args.format == "csv" else export_jsonl
         for chunk in writer(store.iter_events(since=since)):
@@ -339,7 +412,7 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.audit import describe
 
     number = _proposal_number(args.proposal)
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
         row = store.get_proposal(number)
         if row is None:
@@ -380,32 +453,55 @@ def _permalink(channel: str, message_ts: str | None) -> str:
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from chatops.audit import verify_chains
+    from chatops.audit import verify, verify_slack
 
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
-        counted: list[int] = []
-
-        def counting() -> Iterator[EventRow]:
-            for event in store.iter_events():
-                counted.append(event.proposal_id)
-                yield event
-
-        problems = verify_chains(counting())
+        report = verify(store, key=_audit_key())
+        if args.slack:
+            report.problems.extend(verify_slack(store, _thread_reader()))
     finally:
         store.close()
-    for problem in problems:
+    for problem in report.problems:
         out.write(f"BROKEN: {problem}\n")
-    proposals = len(set(counted))
-    if problems:
-        out.write(
-            f"{len(problems)} problem(s) in the audit log ({len(counted)} events, {proposals} proposals)\n"
-        )
+    for note in report.notes:
+        out.write(f"note: {note}\n")
+    counts = f"{report.events} events, {report.changes} changes, {report.checkpoints} checkpoints"
+    if report.problems:
+        out.write(f"{len(report.problems)} problem(s) in the audit log ({counts})\n")
         return 1
-    out.write(
-        f"audit log intact: {len(counted)} events in {proposals} proposals, every hash chain verified\n"
-    )
+    checked = "the chain, every change's state" + (", signed checkpoints" if _audit_key() else "")
+    out.write(f"audit log intact: {counts}; checked {checked}{', Slack threads' if args.slack else ''}\n")
     return 0
+
+
+def _thread_reader() -> Callable[[str, str], Iterator[dict[str, Any]]]:
+    """conversations.replies, page by page, with the bot token from the environment."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if not token:
+        raise ConfigError("--slack needs SLACK_BOT_TOKEN (a bot token with channels:history)")
+    client = WebClient(
+        token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
+    )
+
+    def replies(channel: str, ts: str) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            try:
+                page = client.conversations_replies(
+                    channel=channel, ts=ts, cursor=cursor, limit=200, include_all_metadata=True
+                )
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                raise ConfigError(f"cannot read the thread {ts} in {channel} from Slack: {exc}") from None
+            yield from page.get("messages") or []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+
+    return replies
 
 
 MANIFEST_PLACEHOLDER = "https://chatops.example.org"
@@ -477,6 +573,16 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     config, problems = regions_file_problems(text, source=str(path))
+    if config is not None and config.calendars:
+        base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
+        calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+        for line in calendars.refresh():
+            if line.split("'")[1] in calendars.missing:
+                problems.append(f"{path}: {line}")
+            else:
+                (getattr(args, "err", None) or sys.stderr).write(f"{path}: warning: {line}\n")
+        if problems:
+            config = None
     if config is None:
         err: TextIO = getattr(args, "err", None) or sys.stderr
         err.write("".join(f"{problem}\n" for problem in problems))

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.calendars import holiday_problems, require_holidays_known
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
 
@@ -147,13 +148,15 @@ def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | No
         where = f"{source}:{match.group(1)}" if match else source
         return None, [f"{where}: not valid TOML: {exc}"]
     try:
-        return RegionsConfig.model_validate(data), []
+        config = RegionsConfig.model_validate(data)
+        located = holiday_problems(config)
     except ValidationError as exc:
-        problems = []
-        for loc, line in located_problems(exc, data):
-            number = toml_line(text, loc)
-            problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
-        return None, problems
+        config, located = None, located_problems(exc, data)
+    problems = []
+    for loc, line in located:
+        number = toml_line(text, loc)
+        problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
+    return (None if problems else config), problems
 
 
 def parse_regions(text: str, *, source: str) -> RegionsConfig:
@@ -163,7 +166,7 @@ def parse_regions(text: str, *, source: str) -> RegionsConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return RegionsConfig.model_validate(data)
+        config = RegionsConfig.model_validate(data)
     except ValidationError as exc:
         problems = config_problems(exc, data)
         more = (
@@ -172,6 +175,8 @@ def parse_regions(text: str, *, source: str) -> RegionsConfig:
             else ""
         )
         raise ConfigError(f"{source}: {problems[0]}{more}") from None
+    require_holidays_known(config, source=source)
+    return config
 
 
 def load_regions(path: str | Path | None = None) -> RegionsConfig:
@@ -208,6 +213,14 @@ class Settings(BaseSettings):
     chatops_config: str | None = None
     chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
+    chatops_calendar_token: SecretStr | None = None
+    """The token that ``/calendar.ics?token=…`` must carry; without it the feed is not served."""
+    chatops_slack_url: str = "https://slack.com/"
+    """The workspace's address (``https://acme.slack.com/``), for links to threads in the calendar feed."""
+    chatops_calendar_cache: str | None = None
+    """Where the last good copy of each freeze calendar is kept (default ``~/.cache/chatops/calendars``)."""
+    chatops_calendar_refresh: int = Field(default=900, ge=30, le=86_400)
+    """Seconds between two reads of the freeze calendars."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
     chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
@@ -218,6 +231,9 @@ class Settings(BaseSettings):
     """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
     chatops_team_id: str | None = None
     """The workspace (``T…``) the app is installed in; unset, ``auth.test`` says (asked once)."""
+    chatops_audit_key: SecretStr | None = None
+    """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
+    needs the same key to check them."""
     chatops_mention_groups: bool = True
     """Mention the approver user groups (``S…``) when a change needs a decision; false for quiet teams (users
     named in CHATOPS_APPROVERS are still mentioned)."""

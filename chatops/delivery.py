@@ -30,6 +30,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
 from chatops.observability import log_context
 from chatops.slack import blocks
@@ -192,16 +193,17 @@ class DeliveryWorker:
             if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                 logger.info("outbox message %s was posted by an earlier attempt; not again", message.id)
                 return
+            event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
                 thread_ts=row.message_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                metadata=metadata,
-                **blocks.thread_reply(row, message.payload["event"]),
+                metadata=outbox_metadata(message, event),
+                **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
-            if self.mention and row.status is Status.PENDING:
+            if self.mention and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                     return
                 self.client.chat_postMessage(
@@ -222,6 +224,17 @@ class DeliveryWorker:
             )
         approvals = self.store.approvers(row.id, round=row.round)
         return blocks.proposal_message(row, approvals, mention=self.mention, closing=closing)
+
+    def _event_of(self, message: OutboxRow) -> EventRow:
+        """The audit event a reply is about: the outbox names it (older rows carried a copy of it)."""
+        if "event_id" in message.payload:
+            event = self.store.event(int(message.payload["event_id"]))
+            if event is None:
+                raise LookupError(
+                    f"outbox message {message.id} names event {message.payload['event_id']}, gone"
+                )
+            return event
+        return EventRow.model_validate({"gseq": 0, **message.payload["event"]})
 
     # -- looking for what an earlier attempt may have posted ------------------------------------------------
 
@@ -276,23 +289,26 @@ LOOKUP_PAGES = 10  # at most 2,000 messages are read back looking for an earlier
 METADATA_EVENT_TYPE = "chatops_outbox"
 
 
-def outbox_metadata(message: OutboxRow) -> dict[str, Any]:
-    """The Slack message metadata posted with an outbox message: which message, of which change, telling which
-    event. A small flat dict, read back to recognise a message an earlier attempt posted."""
-    payload: dict[str, Any] = {
-        "outbox_id": message.id,
-        "proposal_id": message.proposal_id,
-        "kind": message.kind,
+def outbox_metadata(message: OutboxRow, event: EventRow | None = None) -> dict[str, Any]:
+    """The Slack message metadata posted with an outbox message, read back to recognise a message an earlier
+    attempt posted: a thread reply carries its audit event's (:func:`event_metadata`) with the outbox message id
+    added; a parent or a notice says which outbox message of which change it is."""
+    if event is not None:
+        metadata = event_metadata(event)
+        metadata["event_payload"]["outbox_id"] = message.id
+        return metadata
+    return {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {"outbox_id": message.id, "proposal_id": message.proposal_id, "kind": message.kind},
     }
-    event = message.payload.get("event")
-    if isinstance(event, dict) and isinstance(event.get("id"), int):
-        payload["event_id"] = event["id"]
-    return {"event_type": METADATA_EVENT_TYPE, "event_payload": payload}
 
 
 def _is_ours(found: Any, message: OutboxRow) -> bool:
     metadata = found.get("metadata") if isinstance(found, dict) else None
-    if not isinstance(metadata, dict) or metadata.get("event_type") != METADATA_EVENT_TYPE:
+    if not isinstance(metadata, dict) or metadata.get("event_type") not in (
+        METADATA_EVENT_TYPE,
+        EVENT_METADATA_TYPE,
+    ):
         return False
     payload = metadata.get("event_payload")
     return (
@@ -300,6 +316,21 @@ def _is_ours(found: Any, message: OutboxRow) -> bool:
         and payload.get("outbox_id") == message.id
         and payload.get("proposal_id") == message.proposal_id
     )
+
+
+def event_metadata(event: EventRow) -> dict[str, Any]:
+    """Slack message metadata carried by a thread reply: which audit event it tells, and that event's hash, so
+    ``chatops audit verify --slack`` can compare the database with what Slack holds."""
+    return {
+        "event_type": EVENT_METADATA_TYPE,
+        "event_payload": {
+            "proposal_id": event.proposal_id,
+            "seq": event.seq,
+            "gseq": event.gseq,
+            "kind": event.kind,
+            "hash": event.hash,
+        },
+    }
 
 
 def _retry_after(headers: Any) -> int:

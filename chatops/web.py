@@ -7,11 +7,13 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,7 +23,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from chatops import metrics
-from chatops.config import Settings, load_regions
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
+from chatops.config import BUNDLED_REGIONS, Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ChatopsError
@@ -29,6 +32,7 @@ from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
 from chatops.slack.directory import Directory, Workspace
+from chatops.slack.names import DisplayNames
 from chatops.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -48,10 +52,12 @@ class Runtime:
     service: Service
     worker: DeliveryWorker
     app: App
+    stop_refreshing: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         """Stop the delivery worker (after the message in hand) and close the store; what is undelivered stays
         in the outbox for the next start."""
+        self.stop_refreshing()
         self.worker.stop()
         try:
             left = self.store.outbox_stats(now=int(time.time()))[0]
@@ -69,7 +75,8 @@ def _record_decision(kind: str, proposal_id: int) -> None:
 def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     """Read the regions file, open (and migrate) the store, and build the service, the worker and the app."""
     config = load_regions(settings.chatops_config)
-    store = open_store(settings.chatops_database_url)
+    audit_key = settings.chatops_audit_key.get_secret_value().encode() if settings.chatops_audit_key else None
+    store = open_store(settings.chatops_database_url, audit_key=audit_key)
     client = web_client(settings)
     worker = DeliveryWorker(
         store=store,
@@ -91,7 +98,9 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         admin_ids=settings.admin_ids,
         max_age=settings.chatops_group_cache_max_age,
     )
+    calendars = runtime_calendars(settings, config)
     service = Service(
+        calendars=calendars,
         store=store,
         config=config,
         channel=settings.chatops_channel,
@@ -99,6 +108,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         admins=directory.admins,
         on_enqueue=worker.wake,
         on_event=_record_decision,
+        # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
+        display_name=DisplayNames(
+            WebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url,
+                timeout=1,
+                retry_handlers=[],
+            )
+        ),
     )
     app = build_app(
         settings,
@@ -107,9 +125,36 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         client=client,
         workspace=Workspace(client, team_id=settings.chatops_team_id),
     )
+    stop_refreshing = _nothing
     if start_worker:
         worker.start()
-    return Runtime(settings=settings, config=config, store=store, service=service, worker=worker, app=app)
+        if config.calendars:
+            stop_refreshing = calendars.keep_fresh(settings.chatops_calendar_refresh)
+    return Runtime(
+        settings=settings,
+        config=config,
+        store=store,
+        service=service,
+        worker=worker,
+        app=app,
+        stop_refreshing=stop_refreshing,
+    )
+
+
+def _nothing() -> None:
+    pass
+
+
+def runtime_calendars(settings: Settings, config: RegionsConfig) -> Calendars:
+    """The regions file's calendars, read once now (a calendar that cannot be read is logged, not fatal)."""
+    where = settings.chatops_config
+    base = Path(where).parent if where and where != BUNDLED_REGIONS else Path.cwd()
+    cache = Path(settings.chatops_calendar_cache) if settings.chatops_calendar_cache else DEFAULT_CACHE
+    calendars = Calendars(config, base_dir=base, fetcher=CalendarFetcher(cache))
+    calendars.refresh()
+    year = time.gmtime().tm_year
+    threading.Thread(target=calendars.warm, args=((year, year + 1),), name="holidays", daemon=True).start()
+    return calendars
 
 
 def _respond(
@@ -245,6 +290,9 @@ class WsgiApp:
             return _respond(start_response, "405 Method Not Allowed", "GET only\n")
         return gate_answer(environ, start_response, runtime=self.runtime, path=path)
 
+    def _calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return _calendar_feed(self.runtime, environ, start_response)
+
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -262,6 +310,8 @@ class WsgiApp:
             return [exposition]
         if path.startswith(GATE_PREFIX):
             return self._gate(environ, start_response, path=path, method=method)
+        if path == "/calendar.ics" and method in ("GET", "HEAD"):
+            return self._calendar(environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -457,6 +507,30 @@ def gate_answer(
         return _json(start_response, "404 Not Found", {"error": f"there is no change CHG-{number}"})
     answer = gate(change=row.id, status=row.status, start_ts=row.start_ts, end_ts=row.end_ts, at=at)
     return _json(start_response, "200 OK", answer.document())
+
+
+def _calendar_feed(runtime: Runtime, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """``GET /calendar.ics?token=…``: the feed of approved and pending windows; 404 for a wrong or missing
+    token, or when no token is set (the feed's existence is not revealed)."""
+    from chatops.feed import build_feed, feed_rows
+
+    expected = runtime.settings.chatops_calendar_token
+    given = urllib.parse.parse_qs(str(environ.get("QUERY_STRING") or "")).get("token", [""])[0]
+    if expected is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return _respond(start_response, "404 Not Found", "not found\n")
+    now = runtime.service.now()
+    body = build_feed(
+        feed_rows(runtime.store, now=now), slack_url=runtime.settings.chatops_slack_url, now=now
+    )
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/calendar; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "private, max-age=300"),
+        ],
+    )
+    return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
 
 
 def _reason(status: int) -> str:

@@ -112,10 +112,11 @@ def test_the_human_report_in_utc_shows_utc_only_and_says_clear() -> None:
 
 
 def test_the_bundled_regions_are_used_without_config_and_flag_nothing() -> None:
-    status, out, err = run("check", "--start", "2026-06-16T12:00Z", "--duration", "2h", "--json")
+    # Nowruz: the bundled world has public holidays written but commented out, so even that day is clear.
+    status, out, err = run("check", "--start", "2026-03-21T06:30Z", "--duration", "2h", "--json")
     document = json.loads(out)
     assert (status, err, document["flagged"], document["suggestions"]) == (0, "", False, [])
-    assert len(document["regions"]) >= 30
+    assert len(document["regions"]) >= 200
 
 
 def test_a_flagged_window_without_any_clear_slot_says_so(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from chatops.errors import (
 )
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Seen, Service, Superseded
-from chatops.slack import blocks, forms, ids
+from chatops.slack import blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
 
@@ -140,7 +140,9 @@ def answer_command(
     if parsed.verb is Verb.HELP:
         return blocks.usage_message()
     if parsed.verb is Verb.LIST:
-        return blocks.list_message(service.upcoming(), total=service.upcoming_count())
+        return blocks.list_message(
+            service.upcoming(), total=service.upcoming_count(), at=to_ts(service.now())
+        )
     if parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
         return _sensitivity(parsed, user=user, service=service)
     if parsed.verb is Verb.PROPOSE_FORM:
@@ -563,4 +565,5 @@ def build_app(
             stored_already=retried_and_stored(request, body, view, "postponed"),
         )
 
+    home.register(app, service=service, directory=directory, client=client)
     return app

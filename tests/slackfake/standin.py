@@ -163,6 +163,7 @@ class SlackStandIn:
         self._messages: dict[str, dict[str, Message]] = {}
         self._ephemerals: list[Ephemeral] = []
         self._views: dict[str, JSON] = {}
+        self._homes: dict[str, JSON] = {}
         self._scheduled: list[JSON] = []
         self._users: dict[str, _User] = {}
         self._usergroups: dict[str, list[str]] = {}
@@ -298,6 +299,7 @@ class SlackStandIn:
             self._messages.clear()
             self._ephemerals.clear()
             self._views.clear()
+            self._homes.clear()
             self._scheduled.clear()
             self._used_triggers.clear()
             self._expired_triggers.clear()
@@ -370,6 +372,11 @@ class SlackStandIn:
         """Open views by id, as the stand-in last answered them."""
         with self._lock:
             return dict(self._views)
+
+    def home(self, user_id: str) -> JSON | None:
+        """The Home tab the app last published for ``user_id`` (views.publish), if any."""
+        with self._lock:
+            return self._homes.get(user_id)
 
     def scheduled(self) -> list[JSON]:
         with self._lock:
@@ -749,17 +756,34 @@ class SlackStandIn:
         return self._page(found, params, default_limit=100)
 
     def _api_conversations_replies(self, params: JSON) -> JSON:
-        """A thread: the parent first, then its replies, oldest first."""
+        """The parent then its replies, oldest first, paged by ``cursor``/``limit``; message metadata only with
+        ``include_all_metadata`` (as Slack documents for conversations.replies)."""
         channel = _required(params, "channel", "channel_not_found")
         ts = _required(params, "ts", "thread_not_found")
-        messages = self._messages.get(channel, {})
-        if ts not in messages:
-            raise SlackApiStandInError("thread_not_found")
-        replies = sorted(
-            (m for m in messages.values() if m.thread_ts == ts and m.ts != ts), key=lambda m: float(m.ts)
-        )
-        thread = [messages[ts], *replies]
-        return self._page([self._history_json(m, params) for m in thread], params, default_limit=1000)
+        with self._lock:
+            messages = self._messages.get(channel)
+            if messages is None:
+                raise SlackApiStandInError("channel_not_found")
+            parent = messages.get(ts)
+            if parent is None:
+                raise SlackApiStandInError("thread_not_found")
+            thread = [parent, *(m for m in messages.values() if m.thread_ts == ts and m.ts != ts)]
+            shown = [self._message_json(m) for m in thread]
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            for message in shown:
+                message.pop("metadata", None)
+        try:
+            start = int(params.get("cursor") or 0)
+            limit = max(1, min(1000, int(params.get("limit") or 1000)))
+        except ValueError as exc:
+            raise SlackApiStandInError("invalid_cursor") from exc
+        page = shown[start : start + limit]
+        more = start + limit < len(shown)
+        return {
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _api_views_open(self, params: JSON) -> JSON:
         self._exchange_trigger(params)
@@ -783,6 +807,23 @@ class SlackStandIn:
         if params.get("hash") and params["hash"] != old["hash"]:
             raise SlackApiStandInError("hash_conflict")
         return {"view": self._view(view, view_id=old["id"], root_view_id=old["root_view_id"])}
+
+    def _api_views_publish(self, params: JSON) -> JSON:
+        # https://api.slack.com/methods/views.publish: user_id and a view of type "home"; an optional hash
+        # must match the Home tab's current one (else hash_conflict). The view keeps its id across publishes.
+        user_id = params.get("user_id")
+        view = _required_view(params)
+        if not user_id or view.get("type") != "home":
+            raise SlackApiStandInError("invalid_arguments")
+        if user_id not in self._users and self.default_user_tz is None:
+            raise SlackApiStandInError("user_not_found")
+        old = self._homes.get(user_id)
+        if params.get("hash") and old is not None and params["hash"] != old["hash"]:
+            raise SlackApiStandInError("hash_conflict")
+        shown = self._view(view, view_id=old["id"] if old else None)
+        self._views.pop(shown["id"], None)  # a Home tab is not an open modal
+        self._homes[user_id] = shown
+        return {"view": shown}
 
 
 class _Server(ThreadingHTTPServer):
