@@ -299,7 +299,11 @@ def outbox_metadata(message: OutboxRow, event: EventRow | None = None) -> dict[s
         return metadata
     return {
         "event_type": METADATA_EVENT_TYPE,
-        "event_payload": {"outbox_id": message.id, "proposal_id": message.proposal_id, "kind": message.kind},
+        "event_payload": {
+            "outbox_id": message.id,
+            "proposal_id": message.proposal_id,
+            "kind": str(getattr(message.kind, "value", message.kind)),
+        },
     }
 
 

@@ -441,8 +441,8 @@ def _interaction_shape(value: Any) -> bool:
         part = value.get(key)
         if isinstance(part, dict) and not all(isinstance(part.get(k, ""), str) for k in ("id", "team_id")):
             return False
-    if "actions" in value and not all(isinstance(a, dict) for a in value["actions"]):
-        return False
+    if "actions" in value and not (value["actions"] and all(isinstance(a, dict) for a in value["actions"])):
+        return False  # Slack sends at least one action; Bolt reads the first
     if value["type"] in ("view_submission", "view_closed"):
         view = value.get("view")
         if not (isinstance(view, dict) and isinstance(view.get("type"), str)):

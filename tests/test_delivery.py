@@ -135,6 +135,9 @@ def test_a_reply_names_its_event_and_carries_its_hash(
     worker.run_once()
     [event] = store.events(pid)
     [message] = [m for m in standin.messages("C1").values() if m.thread_ts]
+    assert message.metadata is not None
+    outbox_id = message.metadata["event_payload"].pop("outbox_id")  # to recognise it if it must be re-sent
+    assert isinstance(outbox_id, int)
     assert message.metadata == {
         "event_type": "chatops_audit_event",
         "event_payload": {

@@ -53,13 +53,15 @@ def test_every_post_carries_metadata_naming_the_outbox_message_and_the_event(tmp
             drain(worker_for(store, standin, clock))
             posts = standin.calls_to("chat.postMessage")
             assert len(posts) == 2
-            for post in posts:
-                metadata = post.json("metadata")
-                assert metadata["event_type"] == METADATA_EVENT_TYPE
+            parent, reply = (p.json("metadata") for p in posts)
+            assert parent["event_type"] == METADATA_EVENT_TYPE
+            assert parent["event_payload"]["kind"] == "post_parent"
+            # A reply carries its audit event's metadata (kind, sequence, hash) and the outbox message id.
+            assert reply["event_type"] == "chatops_audit_event"
+            assert reply["event_payload"]["kind"] == "proposed" and reply["event_payload"]["seq"] == 1
+            for metadata in (parent, reply):
                 assert metadata["event_payload"]["proposal_id"] == pid
-            kinds = [p.json("metadata")["event_payload"]["kind"] for p in posts]
-            assert kinds == ["post_parent", "reply"]
-            assert "event_id" in posts[1].json("metadata")["event_payload"]
+                assert isinstance(metadata["event_payload"]["outbox_id"], int)
         finally:
             store.close()
 
@@ -68,8 +70,8 @@ def test_outbox_metadata_is_one_small_flat_dict() -> None:
     row = OutboxRow(
         id=7,
         proposal_id=3,
-        kind="reply",
-        payload={"event": {"id": 11, "kind": "approved"}},
+        kind="post_parent",
+        payload={},
         created_at=0,
         attempts=0,
         next_attempt_at=0,
@@ -78,7 +80,7 @@ def test_outbox_metadata_is_one_small_flat_dict() -> None:
     )
     assert outbox_metadata(row) == {
         "event_type": "chatops_outbox",
-        "event_payload": {"outbox_id": 7, "proposal_id": 3, "kind": "reply", "event_id": 11},
+        "event_payload": {"outbox_id": 7, "proposal_id": 3, "kind": "post_parent"},
     }
 
 

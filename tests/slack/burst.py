@@ -170,7 +170,7 @@ def run_burst(tmp_path: Path, standin: SlackStandIn, url: str, *, proposals: int
             for reply in standin.thread(CHANNEL, parent_ts):
                 payload = (reply.metadata or {}).get("event_payload", {})
                 seen_outbox[payload.get("outbox_id")] = seen_outbox.get(payload.get("outbox_id"), 0) + 1
-                if "approved on" in (reply.text or ""):
+                if payload.get("kind") == "approved":
                     counts.replies += 1
                     for user in (APPROVER_1, APPROVER_2):
                         if f"<@{user}> approved" in (reply.text or ""):

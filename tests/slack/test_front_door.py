@@ -62,6 +62,7 @@ SIGNED_JUNK = [
     ("json", "null"),
     ("form", "payload=" + json.dumps({"type": "block_actions", "team": "T0000TEST"})),
     ("form", "payload=" + json.dumps({"type": "block_actions", "actions": [1]})),
+    ("form", "payload=" + json.dumps({"type": "block_actions", "actions": []})),
     ("form", "payload=" + json.dumps({"type": "view_submission", "view": {"callback_id": "x"}})),
     ("form", "payload=" + json.dumps({"type": "view_submission", "view": []})),
 ]

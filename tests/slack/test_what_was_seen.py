@@ -175,8 +175,10 @@ def test_a_reason_cannot_fake_a_status_line_in_the_thread(app: App, standin: Sla
     )
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 2, message="the rejection")
     reply = standin.thread(CHANNEL, parent.ts)[1].text or ""
-    reason_line = [line for line in reply.splitlines() if "Reason" in line]
-    assert len(reply.splitlines()) == 2 and len(reason_line) == 1  # the reason stays on its line
+    lines = reply.splitlines()
+    reason_line = [line for line in lines if "Reason" in line]
+    assert len(reason_line) == 1 and lines[-1] == reason_line[0]  # the reason stays on its one line
+    assert not any(line.startswith(":white_check_mark:") for line in lines)
     assert "<@U0BOSS>" not in reply and "\u202e" not in reply
 
 
