@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from chatops.config import load_regions
 from chatops.domain import evaluate, suggest
@@ -25,8 +25,9 @@ from chatops.domain.policy import check_window
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
-from chatops.store import EventRow, Store
-from chatops.store.sql import SqlStore
+
+if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
+    from chatops.store import EventRow, Store
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client (see chatops.metrics)
@@ -215,6 +216,8 @@ def _database_url(args: argparse.Namespace) -> str:
 
 def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> Store:
     from sqlalchemy.engine import make_url
+
+    from chatops.store.sql import SqlStore
 
     url = _database_url(args)
     try:

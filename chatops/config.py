@@ -1,4 +1,5 @@
-"""Configuration read once at the edge: the regions file (TOML) and the app's settings (environment)."""
+"""Configuration read once at the edge: the regions file (TOML); the app's settings (environment) are in
+:mod:`chatops.settings` (also reachable here as ``chatops.config.Settings``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,28 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from chatops.settings import Settings, load_settings
+
+__all__ = ["BUNDLED_REGIONS", "Settings", "load_regions", "load_settings", "parse_regions"]
+
+
+def __getattr__(name: str) -> object:
+    # The settings live in chatops.settings, imported only when asked for: pydantic-settings costs a
+    # noticeable part of a cold ``chatops check``, which never reads them.
+    if name in ("Settings", "load_settings"):
+        from chatops import settings
+
+        return getattr(settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BUNDLED_REGIONS = "bundled:regions.toml"
 
@@ -189,75 +205,3 @@ def load_regions(path: str | Path | None = None) -> RegionsConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     return parse_regions(text, source=str(file))
-
-
-class Settings(BaseSettings):
-    """The app's settings, read once from the environment at start-up. Secrets never show in a repr."""
-
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
-    slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    chatops_channel: str
-    chatops_approvers: str
-    chatops_admins: str = ""
-    """Who may declare and lift sensitive periods from Slack: user (``U…``) and user-group (``S…``) ids."""
-    chatops_database_url: str = "sqlite:///chatops.db"
-    chatops_config: str | None = None
-    chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
-    """Seconds after which an undeliverable Slack message is given up on (and logged)."""
-    chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
-    """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
-
-    @field_validator("slack_api_url")
-    @classmethod
-    def _trailing_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value if value.endswith("/") else value + "/"
-
-    @field_validator("chatops_approvers")
-    @classmethod
-    def _some_approver(cls, value: str) -> str:
-        if not _ids(value):
-            raise ValueError("names nobody; give the user (U…) or user-group (S…) ids of the approvers")
-        return value
-
-    @field_validator("chatops_channel")
-    @classmethod
-    def _channel_id(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must name a channel id such as C0123456789")
-        return value
-
-    @property
-    def approver_ids(self) -> frozenset[str]:
-        """Users (``U…``/``W…``) and user groups (``S…``) named in CHATOPS_APPROVERS."""
-        return _ids(self.chatops_approvers)
-
-    @property
-    def admin_ids(self) -> frozenset[str]:
-        """Users and user groups named in CHATOPS_ADMINS."""
-        return _ids(self.chatops_admins)
-
-
-def _ids(text: str) -> frozenset[str]:
-    return frozenset(part for part in text.replace(",", " ").split() if part)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings; a missing or bad one is a ConfigError naming the variable."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-            if err["type"] == "missing":
-                problems.append(f"{name} is not set")
-            else:
-                problems.append(f"{name} {str(err['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None

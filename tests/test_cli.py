@@ -226,3 +226,20 @@ def test_a_real_process_reports_bad_input_in_one_line_and_exits_2(argv: list[str
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_starts_without_the_store_slack_or_the_server() -> None:
+    """A cold ``chatops check`` must start fast: it imports neither the store (SQLAlchemy), Bolt, gunicorn nor
+    pydantic-settings (see docs/performance.md for the timings)."""
+    probe = (
+        "import sys\n"
+        "from chatops.cli import main\n"
+        f"status = main({[*STORY, '--config', EXAMPLE]!r}, out=open('/dev/null', 'w'))\n"
+        "heavy = ('sqlalchemy', 'slack_bolt', 'slack_sdk', 'gunicorn', 'alembic', 'psycopg', 'pydantic_settings')\n"
+        "print(status, sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "1 []\n"
