@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chatops import tzdb
 from chatops.domain import evaluate, suggest
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
@@ -45,8 +46,9 @@ class Assessment:
         return self.evaluation.flagged
 
     def document(self) -> dict[str, Any]:
-        """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
-        return evaluation_document(self.evaluation, self.suggestions)
+        """The JSON snapshot stored with a proposal and its audit events, with the time-zone rules it was
+        evaluated under (``tzdata``: source and IANA version), so an audit can tell which rules were used."""
+        return {**evaluation_document(self.evaluation, self.suggestions), "tzdata": tzdb.current().document()}
 
 
 @dataclass(frozen=True)

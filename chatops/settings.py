@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     chatops_admins: str = ""
     """Who may declare and lift sensitive periods from Slack: user (``U…``) and user-group (``S…``) ids."""
     chatops_database_url: str = "sqlite:///chatops.db"
+    chatops_database_wait: int = Field(default=60, ge=0, le=3600)
+    """Seconds ``chatops serve`` waits, retrying, for a database that is not up yet (connection refused)."""
     chatops_config: str | None = None
+    chatops_tz_source: Literal["package", "host"] = "package"
+    """Time-zone rules: the tzdata package's (the same on every machine) or the host's (see chatops.tzdb)."""
     chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
@@ -77,6 +81,14 @@ def load_settings(**overrides: Any) -> Settings:
             name = str(err["loc"][0]).upper() if err["loc"] else "settings"
             if err["type"] == "missing":
                 problems.append(f"{name} is not set")
+            elif err["type"] == "literal_error":
+                problems.append(f"{name} must be one of: {err['ctx']['expected'].replace(' or ', ', ')}")
+            elif err["type"] in ("int_parsing", "int_type", "int_from_float"):
+                problems.append(f"{name} must be a whole number")
+            elif err["type"] in ("greater_than_equal", "less_than_equal"):
+                bound = err["ctx"].get("ge", err["ctx"].get("le"))
+                word = "at least" if err["type"] == "greater_than_equal" else "at most"
+                problems.append(f"{name} must be {word} {bound}")
             else:
                 problems.append(f"{name} {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigError("; ".join(problems)) from None

@@ -15,7 +15,7 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
-from chatops import metrics
+from chatops import metrics, tzdb
 from chatops.config import Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
@@ -60,6 +60,7 @@ def _record_decision(kind: str, proposal_id: int) -> None:
 
 def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     """Read the regions file, open (and migrate) the store, and build the service, the worker and the app."""
+    tzdb.use(settings.chatops_tz_source)  # before any zone is read, so every zone follows the rules chosen
     config = load_regions(settings.chatops_config)
     store = open_store(settings.chatops_database_url)
     client = web_client(settings)

@@ -28,7 +28,7 @@ def test_the_2009_window_as_json_is_the_issue_example() -> None:
     status, out, err = run(*STORY, "--config", EXAMPLE, "--json")
     assert (status, err) == (1, "")
     document = json.loads(out)
-    assert list(document) == ["window", "flagged", "regions", "suggestions"]
+    assert list(document) == ["window", "flagged", "regions", "suggestions", "tzdata"]
     assert document["window"] == {"start": "2009-06-16T05:00:00+00:00", "end": "2009-06-16T06:00:00+00:00"}
     assert document["flagged"] is True
     iran, us_west = document["regions"]
@@ -94,11 +94,14 @@ def test_the_human_report_shows_the_table_and_suggestions_in_utc_and_the_given_z
     ]
     iran = next(line for line in lines if line.startswith("Iran (ir)"))
     assert iran.split()[2:] == [
-        "Asia/Tehran", "Tue", "06-16", "09:30", "+0430", "Tue", "06-16", "10:30", "60", "FLAGGED",
+        "Asia/Tehran", "Tue", "06-16", "09:30", "+0430", "Tue", "06-16", "10:30", "+0430", "60", "FLAGGED",
         "Presidential", "election", "protests",
     ]  # fmt: skip
     assert "FLAGGED: this window hits the daytime peak of a sensitive region (Iran)." in lines
-    assert "  1. Tue 2009-06-16 18:30 UTC (Tue 2009-06-16 11:30 PDT America/Los_Angeles)" in lines
+    assert (
+        "  1. Tue 2009-06-16 18:30 UTC (Tue 2009-06-16 11:30 PDT America/Los_Angeles) — Tue 23:00 +0430 in Iran"
+        in lines
+    )
 
 
 def test_the_human_report_in_utc_shows_utc_only_and_says_clear() -> None:

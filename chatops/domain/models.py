@@ -42,6 +42,11 @@ def _cached_zone(key: str) -> ZoneInfo:
     return ZoneInfo(key)
 
 
+def forget_zones() -> None:
+    """Forget the zones kept so far: the process switched time-zone databases (see ``chatops.tzdb``)."""
+    _cached_zone.cache_clear()
+
+
 def zone_of(key: str) -> ZoneInfo:
     """The IANA zone named ``key``; ValueError with a readable message when there is none."""
     if not isinstance(key, str) or not key or key != key.strip():
