@@ -388,7 +388,8 @@ MANIFEST_PLACEHOLDER = "https://chatops.example.org"
 
 
 def base_url(text: str) -> str:
-    """The scheme and host (and port) of a server's public URL; anything else in it is refused."""
+    """The scheme and host (and port) of a server's public https URL (Slack sends requests only to https);
+    anything else in it is refused."""
     from urllib.parse import urlsplit
 
     example = "give the server's base URL, e.g. https://chatops.example.org (/slack/events is added)"
@@ -397,8 +398,10 @@ def base_url(text: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise InputError(f"--url {text!r} is not a URL ({exc}); {example}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--url {text!r} is not an http(s) URL; {example}")
+    if parts.scheme.lower() == "http" and parts.hostname:
+        raise InputError(f"--url {text!r} is http; Slack sends requests only to https URLs; {example}")
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise InputError(f"--url {text!r} is not an https URL; {example}")
     host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
     if not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
         raise InputError(f"--url {text!r} has a user, a password or odd characters in its host; {example}")

@@ -246,3 +246,66 @@ def test_check_starts_without_the_store_slack_or_the_server() -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "1 []\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--start", "tomorrow", "--duration", "1h"], "'tomorrow' is not a date and time"),
+        ([*NOON, "--config", "{bad}"], "field timezone: unknown time zone 'Asia/Teheran'"),
+        ([*NOON, "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--duration", "1h"], "the following arguments are required: --start"),
+        ([*NOON, "--colour"], "unrecognized arguments: --colour"),
+    ],
+)
+def test_with_json_an_error_is_json_on_stdout_with_exit_2(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    argv = [a.format(bad=_bad_config(tmp_path)) for a in argv]
+    status, out, err = run("check", *argv, "--json")
+    assert (status, err) == (2, "")
+    document = json.loads(out)
+    assert list(document) == ["error"] and message in document["error"]
+    assert out.count("\n") == 1
+
+
+def test_a_real_process_with_json_reports_an_error_as_json() -> None:
+    done = subprocess.run(
+        [*_console_script(), "check", *NOON, "--config", "nope.toml", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (2, "")
+    assert json.loads(done.stdout) == {"error": "nope.toml: no such file"}
+
+
+def test_without_tz_the_report_says_which_zone_it_assumed() -> None:
+    status, out, _ = run("check", "--start", "2009-06-16T21:00", "--duration", "1h", "--config", EXAMPLE)
+    assert status == 0
+    assert out.splitlines()[2] == (
+        "         (no --tz given: a start without an offset is read as UTC, and times are shown in UTC)"
+    )
+    _, with_offset, _ = run("check", "--start", "2009-06-16T21:00Z", "--duration", "1h", "--config", EXAMPLE)
+    assert with_offset.splitlines()[2] == "         (no --tz given: times are shown in UTC)"
+    _, given, _ = run(
+        "check", "--start", "2009-06-16T21:00", "--tz", "UTC", "--duration", "1h", "--config", EXAMPLE
+    )
+    assert "no --tz given" not in given
+
+
+def test_local_end_carries_its_offset_on_a_dst_fold(tmp_path: Path) -> None:
+    """01:30 -0400 to 01:30 -0500 is an hour, not nothing: both ends show their offset."""
+    config = tmp_path / "ny.toml"
+    config.write_text(
+        '[[regions]]\nid = "ny"\nname = "New York"\ntimezone = "America/New_York"\npeak_hours = ["08:00-20:00"]\n',
+        encoding="utf-8",
+    )
+    status, out, _ = run(
+        "check", "--start", "2026-11-01T05:30Z", "--duration", "1h", "--config", str(config)
+    )  # fmt: skip
+    assert status == 0
+    row = next(line for line in out.splitlines() if line.startswith("New York (ny)"))
+    assert row.split()[4:12] == ["Sun", "11-01", "01:30", "-0400", "Sun", "11-01", "01:30", "-0500"]
