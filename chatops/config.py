@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +58,75 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
 Location = tuple[int | str, ...]
 
 
+_ID_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit"
+
+
+def _shown(value: Any) -> str:
+    """`` (not 'yes')``: the value given, as the file wrote it, for a message; empty for tables and lists."""
+    if isinstance(value, bool):
+        return f" (not {'true' if value else 'false'})"
+    if isinstance(value, str):
+        return f" (not {value!r})"
+    if isinstance(value, int | float):
+        return f" (not {value})"
+    return ""
+
+
+def plain_message(err: Any) -> str:
+    """One pydantic error in plain words: ``must be at least 1``, not ``Input should be greater than or equal
+    to 1``. Errors chatops raises itself (``ValueError``) are already written for people and kept."""
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    got = _shown(err.get("input"))
+    loc = tuple(err["loc"])
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, without quotes{got}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number{got}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number{got}"
+    if kind in ("string_type", "string_sub_type"):
+        return f"must be text in quotes{got}"
+    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt")}
+    bounds |= {"less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {words} {bound}{got}"
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        what = f"may contain only {_ID_RULE}" if loc[-1:] == ("id",) else "is not in the expected form"
+        return f"{what}{got}"
+    if kind.startswith(("date_", "datetime_")):
+        return f"must be a date such as 2009-06-12{got}"
+    if kind == "too_short":
+        if loc == ("regions",):
+            return "names no region; add at least one [[regions]] table"
+        least = ctx.get("min_length", 1)
+        return f"must list at least {least} item{'s' if least != 1 else ''}"
+    if kind == "too_long":
+        return f"must list at most {ctx.get('max_length')} items"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table"
+    if kind in ("tuple_type", "list_type", "set_type", "frozen_set_type", "iterable_type"):
+        return f"must be a list{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    return str(err["msg"])
+
+
 def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[Location, str]]:
     """Each problem pydantic found, as (its location in the data, one readable line)."""
     found: list[tuple[Location, str]] = []
@@ -66,13 +137,73 @@ def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[L
     for err in errors:
         if region_failed and err["type"] == "too_short" and tuple(err["loc"]) == ("regions",):
             continue
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
+        if not err["loc"] and "is used twice" in str(err["msg"]):
+            continue  # reported at the second region, with its line, by file_checks
         loc = tuple(err["loc"])
-        found.append((loc, f"{_describe_location(loc, data)}: {message}"))
+        found.append((loc, f"{_describe_location(loc, data)}: {plain_message(err)}"))
+    return found
+
+
+def file_checks(
+    data: dict[str, Any], *, line_of: Callable[[Location], int | None] = lambda loc: None
+) -> list[tuple[Location, str]]:
+    """Mistakes that pydantic does not see field by field, checked on the file's data even when other fields
+    are wrong, so that every problem is reported at once:
+
+    - a region id used twice (reported at the second region, naming the first);
+    - ``flagged_approvals_required`` below ``approvals_required``: a flagged window, the risky one, would need
+      fewer approvers than a clear one;
+    - a sensitive region (``sensitive = true``, or with ``sensitive_periods``) without peak hours: a region is
+      flagged only for time inside its peak hours, so this one could never be flagged and its sensitivity would
+      silently protect nothing. This is an error, not a warning: the flag is the safety net, and a warning is
+      easy to miss. (``peak_hours = ["00:00-24:00"]`` means "all day".)
+    """
+    found: list[tuple[Location, str]] = []
+    regions = data.get("regions")
+    first_index: dict[str, int] = {}
+    for index, region in enumerate(regions if isinstance(regions, list) else []):
+        if not isinstance(region, dict):
+            continue
+        rid = region.get("id")
+        if isinstance(rid, str) and rid in first_index:
+            loc: Location = ("regions", index, "id")
+            first = first_index[rid]
+            line = line_of(("regions", first, "id"))
+            found.append(
+                (
+                    loc,
+                    f"{_describe_location(loc, data)}: region id {rid!r} is used twice (first by "
+                    f"regions[{first}]{f' at line {line}' if line else ''})",
+                )
+            )
+        elif isinstance(rid, str):
+            first_index[rid] = index
+        periods = region.get("sensitive_periods")
+        always = region.get("sensitive") is True
+        peaks = region.get("peak_hours", [])
+        if (always or (isinstance(periods, list) and periods)) and isinstance(peaks, list) and not peaks:
+            loc = ("regions", index, "peak_hours")
+            how = "sensitive = true" if always else "it has sensitive_periods"
+            found.append(
+                (
+                    loc,
+                    f"{_describe_location(loc, data)}: no peak hours, so this sensitive region ({how}) can "
+                    'never be flagged; give its peak hours, e.g. ["08:00-23:00"] (["00:00-24:00"] for all day)',
+                )
+            )
+    policy = data.get("policy")
+    policy = policy if isinstance(policy, dict) else {}
+    clear, flagged = policy.get("approvals_required", 1), policy.get("flagged_approvals_required", 2)
+    counts = (clear, flagged)
+    if all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in counts) and flagged < clear:
+        loc = ("policy", "flagged_approvals_required")
+        found.append(
+            (
+                loc,
+                f"{_describe_location(loc, data)}: {flagged} is fewer than approvals_required ({clear}); a "
+                "flagged window must need at least as many approvers as a clear one",
+            )
+        )
     return found
 
 
@@ -154,40 +285,52 @@ def toml_line(text: str, loc: Location) -> int | None:
     return None
 
 
-def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | None, list[str]]:
-    """Every problem in a regions file's text, each ``source:LINE: …`` where the line is known."""
+def _all_problems(text: str) -> tuple[RegionsConfig | None, list[tuple[int | None, str]]]:
+    """The config when the text is good; else every problem as (its line or None, its message), in line order."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        where = f"{source}:{match.group(1)}" if match else source
-        return None, [f"{where}: not valid TOML: {exc}"]
+        return None, [(int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
+
+    def line_of(loc: Location) -> int | None:
+        return toml_line(text, loc)
+
+    located = file_checks(data, line_of=line_of)
+    config: RegionsConfig | None = None
     try:
-        return RegionsConfig.model_validate(data), []
+        config = RegionsConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for loc, line in located_problems(exc, data):
-            number = toml_line(text, loc)
-            problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
-        return None, problems
+        located = located_problems(exc, data) + located
+    if not located:
+        return config, []
+    numbered = [(line_of(loc), message) for loc, message in located]
+    order = sorted(range(len(numbered)), key=lambda i: (numbered[i][0] is None, numbered[i][0] or 0, i))
+    return None, [numbered[i] for i in order]
 
 
-def parse_regions(text: str, *, source: str) -> RegionsConfig:
-    """Parse and validate a regions file's text; ConfigError names ``source``, the region and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return RegionsConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = config_problems(exc, data)
-        more = (
-            f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-            if len(problems) > 1
-            else ""
+def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | None, list[str]]:
+    """Every problem in a regions file's text, each ``source:LINE: …`` where the line is known, in line order."""
+    config, problems = _all_problems(text)
+    return config, [f"{source}:{line}: {msg}" if line else f"{source}: {msg}" for line, msg in problems]
+
+
+def parse_regions(text: str, *, source: str, validate_hint: str | None = None) -> RegionsConfig:
+    """Parse and validate a regions file's text; ConfigError names ``source``, the region and the field of the
+    first problem, and counts the others. ``validate_hint``: the file to name in ``chatops config validate …``,
+    which lists every problem with its line."""
+    config, problems = _all_problems(text)
+    if config is not None:
+        return config
+    first = problems[0][1]
+    rest = len(problems) - 1
+    notes = [f"and {rest} more problem{'s' if rest != 1 else ''}"] if rest else []
+    if validate_hint:
+        notes.append(
+            f"'chatops config validate {validate_hint}' lists {'them all' if rest else 'every problem'}"
         )
-        raise ConfigError(f"{source}: {problems[0]}{more}") from None
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    raise ConfigError(f"{source}: {first}{suffix}")
 
 
 def load_regions(path: str | Path | None = None) -> RegionsConfig:
@@ -204,4 +347,4 @@ def load_regions(path: str | Path | None = None) -> RegionsConfig:
         raise ConfigError(f"{file}: is a directory, not a regions file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}: {exc})") from None
-    return parse_regions(text, source=str(file))
+    return parse_regions(text, source=str(file), validate_hint=shlex.quote(str(file)))

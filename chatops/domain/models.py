@@ -196,7 +196,7 @@ class Region(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     timezone: ZoneName
     peak_hours: HoursList = ()
-    sensitive: bool = False
+    sensitive: bool = Field(default=False, strict=True)  # "yes" or 1 is a mistake, not true
     sensitive_reason: str | None = Field(default=None, max_length=300)
     sensitive_periods: tuple[SensitivePeriod, ...] = ()
 
