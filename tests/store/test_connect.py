@@ -191,3 +191,40 @@ def test_a_bad_wait_setting_is_one_line() -> None:
         2,
         "chatops serve: CHATOPS_DATABASE_WAIT must be a whole number\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (
+            ["db", "upgrade", "--database-url", "mysql://app@db/chatops"],
+            {},
+            "chatops db: --database-url 'mysql://app@db/chatops': mysql is not supported (use sqlite:///chatops.db "
+            "or postgresql://user@host:5432/db)",
+        ),
+        (
+            ["audit", "verify"],
+            {"CHATOPS_DATABASE_URL": REFUSED},
+            "chatops audit: CHATOPS_DATABASE_URL: cannot open the database at postgresql://chatops@127.0.0.1:1/y: "
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused',
+        ),
+        (
+            ["db", "upgrade"],
+            {"CHATOPS_DATABASE_URL": "sqlite:////no/such/directory/chatops.db"},
+            "chatops db: CHATOPS_DATABASE_URL: cannot open the database at sqlite:////no/such/directory/chatops.db: "
+            "unable to open database file",
+        ),
+    ],
+)
+def test_one_shot_commands_report_a_bad_database_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], message: str
+) -> None:
+    import io
+
+    from chatops.cli import main
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, out=out, err=err) == 2
+    assert (out.getvalue(), err.getvalue()) == ("", message + "\n")
