@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -238,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", parents=[database], help="apply pending schema migrations")
     upgrade.set_defaults(handler=cmd_db_upgrade)
 
+    gate = sub.add_parser(
+        "gate",
+        parents=[database],
+        help="may this change run now? (exit 0 go, 1 outside its window, 3 not approved, 2 bad input)",
+        description="For deploy pipelines: exit 0 only when the change is approved and its window is open.",
+    )
+    gate.add_argument("proposal", help="the change number: 12 or CHG-12")
+    gate.add_argument(
+        "--at", default=None, help="the instant to ask about (ISO 8601; default now; no offset: UTC)"
+    )
+    gate.add_argument("--json", action="store_true", help="print the answer as JSON")
+    gate.set_defaults(handler=cmd_gate)
+
     audit = sub.add_parser("audit", help="read and verify the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     export = audit_sub.add_parser(
@@ -289,6 +303,42 @@ def _proposal_number(text: str) -> int:
     if not digits.isdigit():
         raise InputError(f"{text!r} is not a change number (write 12 or CHG-12)")
     return int(digits)
+
+
+def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
+    from chatops.domain.gate import gate
+
+    number = _proposal_number(args.proposal)
+    at = to_ts(parse_start(args.at, tz="UTC")) if args.at else int(time.time())
+    store = _open_existing_store(args)
+    try:
+        row = store.get_proposal(number)
+    finally:
+        store.close()
+    if row is None:
+        raise NotFoundError(f"there is no change CHG-{number} in this database")
+    answer = gate(change=row.id, status=row.status, start_ts=row.start_ts, end_ts=row.end_ts, at=at)
+    if args.json:
+        out.write(json.dumps(answer.document(), indent=2) + "\n")
+    else:
+        out.write(answer.summary + "\n")
+    return int(answer.exit_status)
+
+
+def _open_existing_store(args: argparse.Namespace) -> Store:
+    """Open a database that must already exist: never create an empty one for a typo'd path."""
+    from sqlalchemy.engine import make_url
+
+    from chatops.store.connect import check_database_url
+
+    url, name = _database_url(args)
+    check_database_url(url, name=name)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise ConfigError(f"there is no database at {path or 'memory'!r}; check --database-url")
+    return _open_store(args, migrate=False)
 
 
 def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -539,7 +589,7 @@ def _metrics_directory(*, enabled: bool) -> Iterator[None]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-JSON_COMMANDS = frozenset({"check"})
+JSON_COMMANDS = frozenset({"check", "gate"})
 """Commands with ``--json``: with it, even an error is JSON (``{"error": "…"}``) on stdout, exit status 2."""
 
 

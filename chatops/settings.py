@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_gate_token: SecretStr | None = None
+    """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
+
+    @field_validator("chatops_gate_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("is too short to guard anything; use at least 16 random characters")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

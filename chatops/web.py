@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hmac
+import json
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from chatops import metrics, tzdb
 from chatops.config import Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
+from chatops.errors import ChatopsError
 from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
@@ -204,6 +208,13 @@ class WsgiApp:
                     },
                 )
 
+    def _gate(
+        self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
+    ) -> list[bytes]:
+        if method not in ("GET", "HEAD"):
+            return _respond(start_response, "405 Method Not Allowed", "GET only\n")
+        return gate_answer(environ, start_response, runtime=self.runtime, path=path)
+
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -219,6 +230,8 @@ class WsgiApp:
             size = str(len(exposition))
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", size)])
             return [exposition]
+        if path.startswith(GATE_PREFIX):
+            return self._gate(environ, start_response, path=path, method=method)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -252,6 +265,63 @@ class WsgiApp:
         out_headers.append(("Content-Length", str(len(data))))
         start_response(f"{response.status} {_reason(response.status)}", out_headers)
         return [data]
+
+
+GATE_PREFIX = "/api/v1/changes/"
+_GATE_PATH = re.compile(r"^/api/v1/changes/(?:CHG-)?([0-9]{1,18})/gate$", re.IGNORECASE)
+
+
+def _json(
+    start_response: StartResponse, status: str, document: dict[str, Any], **headers: str
+) -> list[bytes]:
+    data = (json.dumps(document) + "\n").encode()
+    extra = [(name.replace("_", "-"), value) for name, value in headers.items()]
+    base = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(data))),
+        ("Cache-Control", "no-store"),
+    ]
+    start_response(status, [*base, *extra])
+    return [data]
+
+
+def gate_answer(
+    environ: dict[str, Any], start_response: StartResponse, *, runtime: Runtime, path: str
+) -> list[bytes]:
+    """``GET /api/v1/changes/CHG-12/gate[?at=ISO]`` with ``Authorization: Bearer <CHATOPS_GATE_TOKEN>``: the
+    same answer as ``chatops gate --json``. Without a configured token the endpoint does not exist (404)."""
+    from chatops.domain.gate import gate
+    from chatops.domain.timeline import to_ts
+    from chatops.domain.windows import parse_start
+
+    token = runtime.settings.chatops_gate_token
+    if token is None:
+        return _respond(start_response, "404 Not Found", "not found\n")
+    given = str(environ.get("HTTP_AUTHORIZATION") or "")
+    scheme, _, credential = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        credential.strip().encode(), token.get_secret_value().strip().encode()
+    ):
+        return _json(
+            start_response,
+            "401 Unauthorized",
+            {"error": "a bearer token (CHATOPS_GATE_TOKEN) is required"},
+            WWW_Authenticate='Bearer realm="chatops"',
+        )
+    match = _GATE_PATH.match(path)
+    if match is None:
+        return _json(start_response, "404 Not Found", {"error": "use /api/v1/changes/CHG-12/gate"})
+    query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING") or ""))
+    try:
+        at = to_ts(parse_start(query["at"][0], tz="UTC")) if query.get("at") else int(time.time())
+    except ChatopsError as exc:
+        return _json(start_response, "400 Bad Request", {"error": f"at: {exc}"})
+    number = int(match.group(1))
+    row = runtime.store.get_proposal(number)
+    if row is None:
+        return _json(start_response, "404 Not Found", {"error": f"there is no change CHG-{number}"})
+    answer = gate(change=row.id, status=row.status, start_ts=row.start_ts, end_ts=row.end_ts, at=at)
+    return _json(start_response, "200 OK", answer.document())
 
 
 def _reason(status: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -309,3 +310,22 @@ def test_local_end_carries_its_offset_on_a_dst_fold(tmp_path: Path) -> None:
     assert status == 0
     row = next(line for line in out.splitlines() if line.startswith("New York (ny)"))
     assert row.split()[4:12] == ["Sun", "11-01", "01:30", "-0400", "Sun", "11-01", "01:30", "-0500"]
+
+
+def test_every_command_with_json_reports_errors_as_json(tmp_path: Path) -> None:
+    from chatops.cli import JSON_COMMANDS, build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    with_json = {
+        name
+        for name, sub in commands.choices.items()
+        if any("--json" in action.option_strings for action in sub._actions)
+    }
+    assert with_json == JSON_COMMANDS
+    status, out, err = run("gate", "CHG-x", "--json", "--database-url", f"sqlite:///{tmp_path}/none.db")
+    assert (status, err) == (2, "")
+    assert json.loads(out) == {"error": "'CHG-x' is not a change number (write 12 or CHG-12)"}
+    status, out, err = run("gate", "12", "--json", "--database-url", f"sqlite:///{tmp_path}/none.db")
+    assert (status, err) == (2, "")
+    assert "there is no database at" in json.loads(out)["error"]

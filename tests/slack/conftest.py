@@ -1,20 +1,29 @@
-"""A real ``chatops serve`` (gunicorn, over HTTP) against a loopback Slack Web API stand-in.
+"""The real chatops app over real HTTP against a loopback Slack Web API stand-in.
 
-Each test gets a fresh server process, database and stand-in. The regions file marks Iran sensitive from
+Each test gets a fresh server, database and stand-in. The ``server`` fixture (and ``slack``, which most tests use)
+serves the app in this process: the same runtime ``chatops serve`` builds (Bolt app, store, delivery worker, WSGI
+front door) behind a threaded HTTP server on a free loopback port, so a test costs milliseconds, not a process
+start. Tests about the process itself (gunicorn workers, kill -9, SIGTERM, logs on stderr, metrics over workers)
+call :func:`start_server`, which runs the real ``chatops serve`` command. The regions file marks Iran sensitive from
 yesterday for 60 days, so a 22:00 Pacific window next week lands at 09:30 in Tehran and is flagged.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any, TextIO
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,6 +32,10 @@ from dbs import fresh_url
 from slackfake.app_setup import free_port, regions_file
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
+
+from chatops.config import Settings
+from chatops.observability import make_handler
+from chatops.web import Runtime, WsgiApp, build_runtime
 
 SECRET = "test-signing-secret-8f2a"
 TOKEN = "xoxb-test-token"
@@ -112,6 +125,88 @@ def start_server(
     pytest.fail(f"chatops serve did not answer /healthz within 30 s:\n{server.output()}")
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # the app writes its own access log
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@dataclass
+class LiveServer:
+    """``chatops serve``'s runtime and front door, served in this process (see the module docstring)."""
+
+    url: str
+    log: Path
+    database_url: str
+    runtime: Runtime
+    httpd: _ThreadingServer
+    handler: logging.Handler
+    stream: TextIO
+    thread: threading.Thread
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
+
+    def output(self) -> str:
+        if not self.stream.closed:
+            self.handler.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+        self.runtime.close()
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+        self.stream.close()
+
+
+def serve_in_process(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, *, name: str = "app", **settings: Any
+) -> LiveServer:
+    values: dict[str, Any] = {
+        "slack_bot_token": TOKEN,
+        "slack_signing_secret": SECRET,
+        "slack_api_url": standin.url,
+        "chatops_channel": CHANNEL,
+        "chatops_approvers": f"{PROPOSER} {APPROVER_1} {GROUP}",
+        "chatops_admins": ADMIN,
+        "chatops_database_url": database_url,
+        "chatops_config": str(regions_file(tmp_path / "regions.toml", today=datetime.now(UTC).date())),
+        "chatops_delivery_retry_cap": 1,
+    }
+    values.update(settings)
+    log = tmp_path / f"{name}.log"
+    stream = log.open("a", encoding="utf-8")
+    handler = make_handler("json", stream)
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    runtime = build_runtime(Settings(**values))
+    httpd = make_server(
+        "127.0.0.1", 0, WsgiApp(runtime), server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return LiveServer(
+        url=f"http://127.0.0.1:{httpd.server_port}",
+        log=log,
+        database_url=database_url,
+        runtime=runtime,
+        httpd=httpd,
+        handler=handler,
+        stream=stream,
+        thread=thread,
+    )
+
+
 def stop_server(server: Server, *, sig: int = signal.SIGTERM) -> None:
     if server.process.poll() is None:
         server.process.send_signal(sig)
@@ -140,17 +235,19 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, standin: SlackStandIn, database_url: str) -> Iterator[Server]:
-    running = start_server(tmp_path, standin, database_url)
-    yield running
-    stop_server(running)
+def server(tmp_path: Path, standin: SlackStandIn, database_url: str) -> Iterator[LiveServer]:
+    running = serve_in_process(tmp_path, standin, database_url)
+    try:
+        yield running
+    finally:
+        running.stop()
     output = running.output()
     assert "Traceback" not in output, output
     assert TOKEN not in output and SECRET not in output  # secrets never reach the logs
 
 
 @pytest.fixture
-def slack(server: Server, standin: SlackStandIn) -> Iterator[SlackClientSim]:
+def slack(server: LiveServer, standin: SlackStandIn) -> Iterator[SlackClientSim]:
     with SlackClientSim(server.events_url, signing_secret=SECRET, standin=standin) as sim:
         yield sim
 
