@@ -45,7 +45,8 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
         region_id = None
         if isinstance(regions, list) and index < len(regions) and isinstance(regions[index], dict):
             region_id = regions[index].get("id")
-        parts.append(f"region {region_id!r} (regions[{index}])" if region_id else f"regions[{index}]")
+        named = isinstance(region_id, str) and 0 < len(region_id) <= 64  # an id, not a paragraph
+        parts.append(f"region {region_id!r} (regions[{index}])" if named else f"regions[{index}]")
         rest = rest[2:]
     field = ""
     for item in rest:
@@ -66,7 +67,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f" (not {'true' if value else 'false'})"
     if isinstance(value, str):
-        return f" (not {value!r})"
+        return f" (not {value!r})" if len(value) <= 40 else f" (not {value[:37]!r}…)"
     if isinstance(value, int | float):
         return f" (not {value})"
     return ""

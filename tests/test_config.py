@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chatops.config import BUNDLED_REGIONS, config_problems, load_regions, parse_regions
@@ -406,3 +409,64 @@ def test_a_bad_file_loaded_for_check_points_to_config_validate(tmp_path: Path) -
         == 2
     )
     assert err.getvalue().endswith(f" for all day) ('chatops config validate {path}' lists every problem)\n")
+
+
+# Any value of any TOML type in any field: validation never crashes, and every problem is a plain line with
+# the file's name, never pydantic's own phrasing.
+TOML_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 30)
+    | st.floats(-2, 400, allow_nan=False)
+    | st.sampled_from(["", "yes", "true", "1", "Asia/Tehran", "08:00-23:00", "ir", "x" * 400])
+    | st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1))
+    | st.lists(st.sampled_from(["08:00-23:00", "mon-fri 09:00-17:00", "25:00-26:00", 3]), max_size=3)
+    | st.fixed_dictionaries({"start": st.dates(), "end": st.dates(), "reason": st.sampled_from(["", "war"])})
+)
+REGION_FIELDS = ["id", "name", "timezone", "peak_hours", "sensitive", "sensitive_reason", "sensitive_periods"]
+POLICY_FIELDS = ["approvals_required", "flagged_approvals_required", "horizon_days", "max_window_days"]
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(POLICY_FIELDS), TOML_VALUES.filter(lambda v: v is not None), max_size=3),
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(REGION_FIELDS), TOML_VALUES.filter(lambda v: v is not None), max_size=5
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_every_problem_is_a_plain_line(policy: dict[str, object], regions: list[dict[str, object]]) -> None:
+    from chatops.config import regions_file_problems
+
+    text = "[policy]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in policy.items())
+    for region in regions:
+        periods = region.pop("sensitive_periods", None)
+        text += "\n[[regions]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in region.items())
+        if isinstance(periods, dict):
+            text += "[[regions.sensitive_periods]]\n" + "".join(
+                f"{k} = {_toml(v)}\n" for k, v in periods.items()
+            )
+        elif periods is not None:
+            text += f"sensitive_periods = {_toml(periods)}\n"
+    config, problems = regions_file_problems(text, source="p.toml")
+    assert (config is None) == bool(problems)
+    for problem in problems:
+        assert problem.startswith("p.toml") and "\n" not in problem
+        assert "Input should" not in problem and "Value error" not in problem, problem
+        assert re.match(r"p\.toml(:\d+)?: (region '[^']+' \(regions\[\d\]\)|regions\[\d\]|field )", problem)
+        assert "x" * 41 not in problem  # a long value is clipped
