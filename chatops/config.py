@@ -166,7 +166,8 @@ def file_checks(
         if not isinstance(region, dict):
             continue
         rid = region.get("id")
-        if isinstance(rid, str) and rid in first_index:
+        rid = rid if isinstance(rid, str) and len(rid) <= 64 else None  # a longer one is refused on its own
+        if rid is not None and rid in first_index:
             loc: Location = ("regions", index, "id")
             first = first_index[rid]
             line = line_of(("regions", first, "id"))
@@ -177,7 +178,7 @@ def file_checks(
                     f"regions[{first}]{f' at line {line}' if line else ''})",
                 )
             )
-        elif isinstance(rid, str):
+        elif rid is not None:
             first_index[rid] = index
         periods = region.get("sensitive_periods")
         always = region.get("sensitive") is True

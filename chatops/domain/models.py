@@ -54,8 +54,9 @@ def zone_of(key: str) -> ZoneInfo:
     try:
         return _cached_zone(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = repr(key) if len(key) <= 60 else f"{key[:57]!r}…"  # an error message, not an echo
         raise ValueError(
-            f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
+            f"unknown time zone {shown} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
         ) from None
 
 
