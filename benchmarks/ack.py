@@ -133,16 +133,21 @@ def start_chatops(tmp: Path, standin: SlackStandIn) -> Server:
     return start("chatops", argv, env, port, tmp, cwd=tmp)
 
 
+def bare_env(standin: SlackStandIn, *, process_before_response: bool) -> dict[str, str]:
+    """The settings of ``benchmarks/bare_app.py``: the same secret and stand-in as chatops, and a bot token the
+    stand-in accepts (with any other, Bolt answers "reinstall" and never runs the listener)."""
+    return {
+        "BARE_SIGNING_SECRET": SECRET,
+        "BARE_BOT_TOKEN": standin.token,
+        "BARE_API_URL": standin.url,
+        "BARE_PROCESS_BEFORE_RESPONSE": "1" if process_before_response else "0",
+    }
+
+
 def start_bare(tmp: Path, standin: SlackStandIn, *, process_before_response: bool) -> Server:
     port = free_port()
     env = _clean_env()
-    env.update(
-        {
-            "BARE_SIGNING_SECRET": SECRET,
-            "BARE_API_URL": standin.url,
-            "BARE_PROCESS_BEFORE_RESPONSE": "1" if process_before_response else "0",
-        }
-    )
+    env.update(bare_env(standin, process_before_response=process_before_response))
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"]
     argv += [
         "--workers",
@@ -155,7 +160,7 @@ def start_bare(tmp: Path, standin: SlackStandIn, *, process_before_response: boo
         "warning",
         "--no-control-socket",
     ]
-    argv += ["--chdir", str(Path(__file__).resolve().parent), "bare_app:application"]
+    argv += ["--chdir", str(Path(__file__).resolve().parent), "bare_app:create_application()"]
     name = "bare-pbr" if process_before_response else "bare-default"
     return start(name, argv, env, port, tmp, cwd=tmp)
 

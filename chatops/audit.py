@@ -93,6 +93,8 @@ def describe(event: EventRow) -> str:
     data = event.data
     if event.kind == "approved":
         line += f"  ({data.get('approvals')} of {data.get('required')})"
+        if data.get("justification"):
+            line += f"  justification: {data['justification']}"
     elif event.kind == "postponed":
         line += f"  {data.get('from', {}).get('start')} -> {data.get('to', {}).get('start')}"
     elif event.kind == "proposed":

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from chatops import __version__, tzdb
 from chatops.config import load_regions
-from chatops.domain import evaluate, suggest
+from chatops.domain import daystrip, evaluate
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Window
 from chatops.domain.policy import check_window
+from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
@@ -69,8 +70,24 @@ def _there(start: datetime, evaluation: Evaluation) -> str:
     return f" — {', '.join(places)}" if places else ""
 
 
+def strip_text(evaluation: Evaluation) -> list[str]:
+    """Each flagged region's local day as 24 hour cells, under one ruler, with the legend once."""
+    w = evaluation.window
+    lines = [f"Local day  {daystrip.RULER.rstrip()}"]
+    for r in evaluation.flagged_regions:
+        strip = daystrip.day_strip(r.timezone, daystrip.peak_ranges(r.peak_hours), w)
+        lines.append(f"           {strip.cells}  {daystrip.caption(strip, name=r.name, timezone=r.timezone)}")
+    legend = daystrip.LEGEND.replace("`", "")
+    lines.append(f"           {legend}")
+    return lines
+
+
 def render_text(
-    evaluation: Evaluation, suggestions: Sequence[Window], *, tz_name: str, assumed: str | None = None
+    evaluation: Evaluation,
+    suggestions: Sequence[Window | Choice],
+    *,
+    tz_name: str,
+    assumed: str | None = None,
 ) -> str:
     """The human report of ``chatops check``: window, a table of regions (flagged first), suggestions.
 
@@ -101,12 +118,15 @@ def render_text(
     if evaluation.flagged:
         names = ", ".join(r.name for r in evaluation.flagged_regions)
         lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
+        lines.append("")
+        lines.extend(strip_text(evaluation))
+        lines.append("")
         if suggestions:
-            lines.append("Nearest windows that are not flagged:")
-            lines.extend(
-                f"  {i}. {_both(s.start, tz_name)}{_there(s.start, evaluation)}"
-                for i, s in enumerate(suggestions, 1)
-            )
+            lines.append("Windows that are not flagged:")
+            for i, s in enumerate(suggestions, 1):
+                lines.append(f"  {i}. {_both(s.start, tz_name)}{_there(s.start, evaluation)}")
+                if isinstance(s, Choice):
+                    lines.append(f"     {s.why}")
         else:
             lines.append("No unflagged window of this length was found within the horizon.")
     else:
@@ -122,7 +142,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     check_window(window, policy=config.policy)
     evaluation = evaluate(window, regions=config.regions)
     suggestions = (
-        suggest(
+        choose(
             window,
             regions=config.regions,
             team=config.team,

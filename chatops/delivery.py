@@ -13,15 +13,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.domain.policy import Status
 from chatops.observability import log_context
 from chatops.slack import blocks
-from chatops.store import OutboxRow, Store
+from chatops.store import EventRow, OutboxRow, ProposalRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ class DeliveryWorker:
         lease_seconds: int = 60,
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        mention: Sequence[str] = (),
     ) -> None:
+        """``mention``: approver users and groups to mention while a change waits for them."""
         self.store = store
+        self.mention = tuple(mention)
         self.client = client
         self.give_up_after = give_up_after
         self.retry_cap = max(1, retry_cap)
@@ -153,17 +157,14 @@ class DeliveryWorker:
                 channel=row.channel,
                 unfurl_links=False,
                 unfurl_media=False,
-                **blocks.proposal_message(row, self.store.approvers(row.id, round=row.round)),
+                **self._parent(row),
             )
             self.store.set_message_ts(row.id, str(response["ts"]))
             return
         if not row.message_ts:
             raise LookupError(f"proposal {row.id} has no parent message yet")
         if message.kind == "update_parent":
-            approvals = self.store.approvers(row.id, round=row.round)
-            self.client.chat_update(
-                channel=row.channel, ts=row.message_ts, **blocks.proposal_message(row, approvals)
-            )
+            self.client.chat_update(channel=row.channel, ts=row.message_ts, **self._parent(row))
         elif message.kind == "reply":
             self.client.chat_postMessage(
                 channel=row.channel,
@@ -172,8 +173,25 @@ class DeliveryWorker:
                 unfurl_media=False,
                 **blocks.thread_reply(row, message.payload["event"]),
             )
+        elif message.kind == "notify":
+            if self.mention and row.status is Status.PENDING:
+                self.client.chat_postMessage(
+                    channel=row.channel,
+                    thread_ts=row.message_ts,
+                    **blocks.approver_ping(row, self.mention, why=str(message.payload.get("why", ""))),
+                )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
+
+    def _parent(self, row: ProposalRow) -> dict[str, Any]:
+        """The parent message for the proposal's state: approvers asked while pending, who closed it and why."""
+        closing: EventRow | None = None
+        if row.status in (Status.REJECTED, Status.CANCELLED):
+            closing = next(
+                (e for e in reversed(self.store.events(row.id)) if e.kind == row.status.value), None
+            )
+        approvals = self.store.approvers(row.id, round=row.round)
+        return blocks.proposal_message(row, approvals, mention=self.mention, closing=closing)
 
 
 def _retry_after(headers: Any) -> int:

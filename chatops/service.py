@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chatops import tzdb
-from chatops.domain import evaluate, suggest
+from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
+from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
 from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, SensitiveRow, Store, Tx
@@ -27,7 +28,8 @@ TITLE_MAX = 150
 TEXT_MAX = 2000
 REASON_MAX = 500
 logger = logging.getLogger(__name__)
-_URL_RE = re.compile(r"^https?://[^\s<>|]+$")
+TICKET_MAX = 500
+_TICKET_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s<>|\"\\]*)?$")
 
 
 def utcnow() -> datetime:
@@ -36,10 +38,14 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Assessment:
-    """An evaluation and, when the window is flagged, the nearest better windows."""
+    """An evaluation and, when the window is flagged, better windows that are real choices."""
 
     evaluation: Evaluation
-    suggestions: tuple[Window, ...]
+    choices: tuple[Choice, ...] = ()
+
+    @property
+    def suggestions(self) -> tuple[Window, ...]:
+        return tuple(c.window for c in self.choices)
 
     @property
     def flagged(self) -> bool:
@@ -48,7 +54,7 @@ class Assessment:
     def document(self) -> dict[str, Any]:
         """The JSON snapshot stored with a proposal and its audit events, with the time-zone rules it was
         evaluated under (``tzdata``: source and IANA version), so an audit can tell which rules were used."""
-        return {**evaluation_document(self.evaluation, self.suggestions), "tzdata": tzdb.current().document()}
+        return {**evaluation_document(self.evaluation, self.choices), "tzdata": tzdb.current().document()}
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,16 @@ def clean_text(value: str, *, field_name: str, limit: int, required: bool = Fals
     if len(text) > limit:
         raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}")
     return text
+
+
+def clean_ticket_url(value: str) -> str:
+    """The ticket link, cleaned like other text; "" when none. Refused unless it is an https URL of at most
+    TICKET_MAX characters with a host and nothing that could break out of a Slack link."""
+    url = clean_text(value, field_name="ticket link", limit=TICKET_MAX)
+    if url and not _TICKET_RE.match(url):
+        shown = url if len(url) <= 60 else url[:59] + "…"
+        raise InputError(f"the ticket link {shown!r} is not an https:// link to a web page")
+    return url
 
 
 def proposal_window(row: ProposalRow) -> Window:
@@ -139,16 +155,16 @@ class Service:
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
         evaluation = evaluate(window, regions=regions)
-        suggestions: list[Window] = []
+        choices: list[Choice] = []
         if evaluation.flagged:
-            suggestions = suggest(
+            choices = choose(
                 window,
                 regions=regions,
                 team=self.config.team,
                 horizon=policy.horizon,
                 count=policy.suggestions,
             )
-        return Assessment(evaluation=evaluation, suggestions=tuple(suggestions))
+        return Assessment(evaluation=evaluation, choices=tuple(choices))
 
     def check(self, start: datetime, duration: timedelta) -> Assessment:
         """``/maintenance check``: validate the window's length (past windows allowed) and assess it."""
@@ -162,6 +178,12 @@ class Service:
             statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now()), limit=50
         )
 
+    def upcoming_count(self) -> int:
+        """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
+        return self.store.count_proposals(
+            statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now())
+        )
+
     # -- changing --------------------------------------------------------------------------------------------
 
     def propose(self, request: ProposalRequest) -> Outcome:
@@ -173,9 +195,7 @@ class Service:
         title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
         description = clean_text(request.description, field_name="description", limit=TEXT_MAX)
         rollback = clean_text(request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX)
-        ticket = request.ticket_url.strip()
-        if ticket and not _URL_RE.match(ticket):
-            raise InputError(f"the ticket link {ticket[:80]!r} is not an http(s) URL")
+        ticket = clean_ticket_url(request.ticket_url)
         now = self.now()
         window = Window.of(request.start, request.duration)
         check_window(window, policy=self.config.policy, at=now)
@@ -225,11 +245,30 @@ class Service:
             proposal=row, approvals=tuple(self.store.approvers(row.id, round=row.round)), created=False
         )
 
-    def approve(self, proposal_id: int, *, actor: str) -> Outcome:
+    def approve(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        justification: str = "",
+        expected_round: int | None = None,
+        clear_only: bool = False,
+    ) -> Outcome:
+        """Record an approval. ``justification`` (why a flagged window is approved anyway) is kept with the
+        approval's audit event. ``expected_round``: the window the approver saw (refused if it was postponed
+        since); ``clear_only``: refuse if the window is flagged (a one-tap approval must not approve a window
+        that became flagged after the approver looked)."""
+        justification = clean_text(justification, field_name="justification", limit=REASON_MAX)
         approvers = self._approvers()
         at = to_ts(self.now())
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
+            if expected_round is not None and row.round != expected_round:
+                raise ConflictError("this change was moved to another window since; look at it again")
+            if clear_only and row.flagged and row.status is Status.PENDING:
+                raise ConflictError(
+                    "this window is flagged now; press Approve again to confirm it with a justification"
+                )
             approvals = tx.approvers(row.id, round=row.round)
             decision = may_act(
                 Action.APPROVE,
@@ -258,6 +297,7 @@ class Service:
                     "window": row.evaluation.get("window", {}),
                     "flagged_regions": _flagged_ids(row.evaluation),
                     "status_after": Status.APPROVED.value if complete else row.status.value,
+                    **({"justification": justification} if justification else {}),
                 },
             )
             if complete:
@@ -393,6 +433,7 @@ class Service:
                 evaluation=snapshot,
             )
             _announce(tx, event)
+            tx.enqueue(row.id, kind="notify", payload={"why": "postponed to a new window"}, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -509,6 +550,9 @@ class Service:
                     status=status,
                 )
                 _announce(tx, event)
+                if status is Status.PENDING and assessment.flagged:
+                    why = f"now flagged, it needs {required} approvals"
+                    tx.enqueue(row.id, kind="notify", payload={"why": why}, at=at)
             changed.append(row.id)
         if changed:
             self._on_enqueue()

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_mention_groups: bool = True
+    """Mention the approver user groups (``S…``) when a change needs a decision; false for quiet teams (users
+    named in CHATOPS_APPROVERS are still mentioned)."""
     chatops_gate_token: SecretStr | None = None
     """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
 
@@ -69,6 +72,13 @@ class Settings(BaseSettings):
     def approver_ids(self) -> frozenset[str]:
         """Users (``U…``/``W…``) and user groups (``S…``) named in CHATOPS_APPROVERS."""
         return _ids(self.chatops_approvers)
+
+    @property
+    def mention_ids(self) -> tuple[str, ...]:
+        """Whom to mention when a change needs a decision: the approvers, groups only if CHATOPS_MENTION_GROUPS."""
+        return tuple(
+            sorted(i for i in self.approver_ids if self.chatops_mention_groups or not i.startswith("S"))
+        )
 
     @property
     def admin_ids(self) -> frozenset[str]:

@@ -104,18 +104,33 @@ def use(source: str | None = None) -> TzDatabase:
     chosen = raw.strip().lower() or "package"
     if chosen not in SOURCES:
         raise ConfigError(f"{ENV} {raw!r} is not one of: {', '.join(SOURCES)}")
+    before = (_current, zoneinfo.TZPATH)
     if chosen == "package":
         zoneinfo.reset_tzpath(to=())
         database = _package()
     else:
         zoneinfo.reset_tzpath()  # PYTHONTZPATH, else the directories Python was built with
         database = _host()
-    zoneinfo.ZoneInfo.clear_cache()
+    if before != (database, zoneinfo.TZPATH):  # the rules changed: forget what was read under the old ones
+        zoneinfo.ZoneInfo.clear_cache()
+        _forget_derived()
+    _current = database
+    return database
+
+
+def _forget_derived() -> None:
+    """Drop the zones the domain keeps and the tables the engine derived from them (offset changes per zone,
+    what each region needs), so that nothing computed under the old rules is used again."""
+    from importlib import import_module
+
     from chatops.domain.models import forget_zones
 
     forget_zones()
-    _current = database
-    return database
+    # By module path: chatops.domain re-exports a function named ``evaluate`` over the module's name.
+    for module, name in (("chatops.domain.timeline", "_BLOCKS"), ("chatops.domain.evaluate", "_FIXED")):
+        kept = getattr(import_module(module), name, None)
+        if isinstance(kept, dict):
+            kept.clear()
 
 
 def current() -> TzDatabase:

@@ -76,6 +76,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         ),
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
+        mention=settings.mention_ids,
     )
     directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
     service = Service(

@@ -8,7 +8,10 @@ is converted to local time with :mod:`zoneinfo`, and the rules in the README are
   the *previous* local date is one of the range's days; ``24:00`` ends a range at midnight;
 - the region is *sensitive* when it always is, or when the local date of any minute falls in a sensitive
   period (both ends inclusive);
-- the region is *flagged* when it is sensitive and at least one minute is peak.
+- a minute is *sensitive peak* when it is peak and the region is always sensitive or the minute's own local
+  date falls in a sensitive period (peak time on an ordinary date does not count, even when the window also
+  touches a sensitive date);
+- the region is *flagged* when at least one minute is sensitive peak.
 
 The suggestion oracle walks the 15-minute UTC grid from the first grid point at or after the start to
 ``start + horizon`` (inclusive), evaluates each candidate with the same rules, requires (when the team names
@@ -36,6 +39,7 @@ GRID = timedelta(minutes=15)
 class OracleResult:
     id: str
     peak_minutes: int
+    sensitive_peak_minutes: int
     sensitive: bool
     flagged: bool
     reasons: tuple[str, ...]
@@ -71,8 +75,14 @@ def classify(region: Region, instant: datetime) -> tuple[bool, date]:
     return in_ranges(local, region.peak_hours), local.date()
 
 
+def sensitive_on(region: Region, day: date) -> bool:
+    """Whether ``region`` is sensitive on its local date ``day``."""
+    return region.sensitive or any(p.start <= day <= p.end for p in region.sensitive_periods)
+
+
 def _result(region: Region, facts: Sequence[tuple[bool, date]]) -> OracleResult:
     peak = sum(1 for is_peak, _ in facts if is_peak)
+    sensitive_peak = sum(1 for is_peak, day in facts if is_peak and sensitive_on(region, day))
     local_dates = {d for _, d in facts}
     reasons: list[str] = []
     if region.sensitive:
@@ -80,12 +90,12 @@ def _result(region: Region, facts: Sequence[tuple[bool, date]]) -> OracleResult:
     for period in region.sensitive_periods:
         if any(period.start <= d <= period.end for d in local_dates):
             reasons.append(period.reason)
-    sensitive = bool(reasons)
     return OracleResult(
         id=region.id,
         peak_minutes=peak,
-        sensitive=sensitive,
-        flagged=sensitive and peak > 0,
+        sensitive_peak_minutes=sensitive_peak,
+        sensitive=bool(reasons),
+        flagged=sensitive_peak > 0,
         reasons=tuple(reasons),
     )
 

@@ -41,8 +41,10 @@ def test_the_2009_window_as_json_is_the_issue_example() -> None:
         "local_end": "2009-06-16T10:30:00+04:30",
         "sensitive": True,
         "peak_overlap_minutes": 60,
+        "sensitive_peak_minutes": 60,
         "flagged": True,
         "reasons": ["Presidential election protests"],
+        "peak_hours": ["08:00-23:00"],
     }
     assert (us_west["id"], us_west["flagged"], us_west["sensitive"], us_west["reasons"]) == (
         "us-west",
@@ -51,11 +53,12 @@ def test_the_2009_window_as_json_is_the_issue_example() -> None:
         [],
     )
     assert us_west["local_start"] == "2009-06-15T22:00:00-07:00"
-    assert document["suggestions"] == [
-        {"start": "2009-06-16T18:30:00+00:00", "end": "2009-06-16T19:30:00+00:00"},
-        {"start": "2009-06-16T18:45:00+00:00", "end": "2009-06-16T19:45:00+00:00"},
-        {"start": "2009-06-16T19:00:00+00:00", "end": "2009-06-16T20:00:00+00:00"},
+    # Real choices, not neighbours: the earliest (inside team hours here) and the roomiest on a later day.
+    assert [(c["start"], c["end"], c["kind"]) for c in document["suggestions"]] == [
+        ("2009-06-16T18:30:00+00:00", "2009-06-16T19:30:00+00:00", "team_hours"),
+        ("2009-06-17T22:30:00+00:00", "2009-06-17T23:30:00+00:00", "later_day"),
     ]
+    assert all(c["why"] for c in document["suggestions"])
 
 
 def test_the_moved_window_is_clear_with_no_suggestions() -> None:

@@ -118,3 +118,34 @@ def test_the_host_version_is_read_from_tzdata_zi_or_version_file(tmp_path: Path)
     assert tzdb._host_version(tmp_path) == "2024a"
     shutil.copy(resources.files("tzdata.zoneinfo").joinpath("tzdata.zi"), tmp_path / "tzdata.zi")
     assert tzdb._host_version(tmp_path) == tzdata.IANA_VERSION
+
+
+def test_switching_rules_in_process_forgets_what_was_computed_under_the_old_ones(
+    odd_host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chatops.config import parse_regions
+    from chatops.domain import evaluate
+    from chatops.domain.models import Window
+
+    config = parse_regions(
+        '[[regions]]\nid = "ir"\nname = "Iran"\ntimezone = "Asia/Tehran"\npeak_hours = ["08:00-23:00"]\n',
+        source="t.toml",
+    )
+    window = Window.of(datetime(2009, 6, 16, 5, 0, tzinfo=UTC), timedelta(hours=1))
+
+    def tehran() -> tuple[str, int]:
+        (result,) = evaluate(window, regions=config.regions).regions
+        return result.local_start.isoformat(), result.peak_overlap_minutes
+
+    assert tehran() == ("2009-06-16T09:30:00+04:30", 60)
+    monkeypatch.setenv("PYTHONTZPATH", str(odd_host))
+    try:
+        assert tzdb.use("host").version == "1999z"
+        assert tehran() == ("2009-06-16T05:00:00+00:00", 0)  # the same region object, the odd host's rules
+    finally:
+        monkeypatch.delenv("PYTHONTZPATH")
+        tzdb.use("package")
+    assert tehran() == ("2009-06-16T09:30:00+04:30", 60)
+    assert tzdb.use("package") == tzdb.current()  # choosing the same rules again changes nothing

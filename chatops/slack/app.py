@@ -85,7 +85,7 @@ def answer_command(
     if parsed.verb is Verb.HELP:
         return blocks.usage_message()
     if parsed.verb is Verb.LIST:
-        return blocks.list_message(service.upcoming())
+        return blocks.list_message(service.upcoming(), total=service.upcoming_count())
     if parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
         return _sensitivity(parsed, user=user, service=service)
     if parsed.verb is Verb.PROPOSE_FORM:
@@ -96,8 +96,15 @@ def answer_command(
     zone_name = parsed.window.zone or directory.user_tz(user)
     start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
     if parsed.verb is Verb.CHECK:
+        assumed = (
+            f"times read in {zone_name}"
+            if parsed.window.zone
+            else f"no zone given: times read in {zone_name}, your Slack time zone"
+        )
         return blocks.assessment_message(
-            service.check(start, parsed.window.duration).document(), heading="Check"
+            service.check(start, parsed.window.duration).document(),
+            heading=f"Check ({assumed})",
+            tz=zone_name,
         )
     trigger = command.get("trigger_id")
     outcome = service.propose(
@@ -128,6 +135,18 @@ def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, A
     return blocks.sensitive_message(*service.sensitivity_overview(), note=note)
 
 
+class _ClientGiven(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when it is given a client, then warns at every
+    start that the token will be unused. The client is given on purpose (base URL, retries); drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOGGER = logging.getLogger("chatops.bolt")
+_BOLT_LOGGER.addFilter(_ClientGiven())
+
+
 def build_app(settings: Settings, service: Service, directory: Directory, *, client: WebClient) -> App:
     # The work after an ack runs in this pool, in a copy of the request's log context (its request id).
     after_ack = ContextThreadPoolExecutor(max_workers=5, thread_name_prefix="chatops-listener")
@@ -137,7 +156,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         token_verification_enabled=False,
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("chatops.bolt"),
+        logger=_BOLT_LOGGER,
         # Listeners run in the request's thread and the response leaves as soon as they return: each acks,
         # hands its work to ``after_ack`` and returns. (Bolt's default runner runs them in a pool and polls
         # for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py, docs/performance.md.)
@@ -170,11 +189,16 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     # -- buttons -------------------------------------------------------------------------------------------
 
     @app.action(ids.APPROVE)
-    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
 
         def work() -> None:
-            service.approve(_button_proposal(body), actor=body["user"]["id"])
+            actor = body["user"]["id"]
+            row = service.check_may(_button_proposal(body), actor=actor, action=Action.APPROVE)
+            if row.flagged:  # a flagged window is approved only with a justification, in a modal
+                client.views_open(trigger_id=body["trigger_id"], view=blocks.approve_modal(row))
+            else:
+                service.approve(row.id, actor=actor, clear_only=True)
 
         later(respond, work)
 
@@ -280,6 +304,19 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
 
     app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True))
     app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False))
+
+    @app.view(ids.APPROVE_VIEW)
+    def on_approve_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def work() -> None:
+            justification = forms.read_justification(view["state"]["values"])
+            service.approve(
+                _acting_on(forms.proposal_id(view)),
+                actor=body["user"]["id"],
+                justification=justification,
+                expected_round=forms.expected_round(view),
+            )
+
+        submit(ack, work, error_block=ids.JUSTIFICATION)
 
     @app.view(ids.POSTPONE_VIEW)
     def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ value) and escapes user text so that it cannot mention anyone, ping a channel or
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,20 +31,28 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from chatops.domain import daystrip
+from chatops.domain.models import Window
 from chatops.domain.policy import Status
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
 from chatops.slack import ids
-from chatops.store import ProposalRow, SensitiveRow
+from chatops.store import EventRow, ProposalRow, SensitiveRow
 
 SECTION_MAX = 3000
+TEXT_MAX = 3000  # the notification text of a message: what a phone's lock screen and a forwarded copy show
+MESSAGE_BLOCKS = 50
 DETAIL_REGIONS = 10
+RISK_LINE_MAX = 700  # the one-line risk summary; past it, the rest are named in the regions list
+STRIPS = 5  # day strips drawn, for the first flagged regions
 _STATUS_LABEL = {
-    Status.PENDING: ":hourglass_flowing_sand: Pending approval",
-    Status.APPROVED: ":white_check_mark: Approved",
-    Status.REJECTED: ":no_entry: Rejected",
-    Status.CANCELLED: ":heavy_multiplication_x: Cancelled",
+    Status.PENDING: ":hourglass_flowing_sand: *Waiting for approval*",
+    Status.APPROVED: ":white_check_mark: *Approved*",
+    Status.REJECTED: ":no_entry: *Rejected*",
+    Status.CANCELLED: ":heavy_multiplication_x: *Cancelled*",
 }
+# Where a cut would land inside markup: an unclosed ``<…`` (link, mention, date token) or ``&…`` (entity).
+_OPEN_MARKUP = re.compile(r"(<[^>]*|&[a-zA-Z#0-9]{0,8})$")
 
 
 def escape(text: str) -> str:
@@ -52,7 +61,45 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters, ending in ``…`` when cut; never cuts inside ``<…>`` markup or an entity."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    open_markup = _OPEN_MARKUP.search(head)
+    if open_markup:
+        head = head[: open_markup.start()]
+    return head + "…"
+
+
+def clip_lines(lines: Sequence[str], limit: int, *, more: str = "…and {n} more lines") -> str:
+    """Whole lines up to ``limit`` characters; what does not fit is counted in a last line, never cut."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        tail = more.format(n=len(lines) - i - 1) if i < len(lines) - 1 else ""
+        if used + len(line) + 1 + (len(tail) + 1 if tail else 0) > limit:
+            out.append(more.format(n=len(lines) - i))
+            break
+        out.append(line)
+        used += len(line) + 1
+    return clip("\n".join(out), limit)
+
+
+def pack(lines: Sequence[str], limit: int = SECTION_MAX) -> list[str]:
+    """Lines gathered into texts of at most ``limit`` characters, cut only between lines."""
+    texts: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, limit)
+        if chunk and size + 1 + len(line) > limit:
+            texts.append("\n".join(chunk))
+            chunk, size = [], 0
+        size += len(line) + (1 if chunk else 0)
+        chunk.append(line)
+    if chunk:
+        texts.append("\n".join(chunk))
+    return texts
 
 
 def date_token(ts: int, fmt: str = "{date_short_pretty} {time}") -> str:
@@ -64,6 +111,62 @@ def date_token(ts: int, fmt: str = "{date_short_pretty} {time}") -> str:
 def window_text(start_ts: int, end_ts: int) -> str:
     duration = format_duration(from_ts(end_ts) - from_ts(start_ts))
     return f"{date_token(start_ts)} → {date_token(end_ts)} ({duration})"
+
+
+def _offset(moment: datetime) -> str:
+    raw = moment.strftime("%z")
+    sign = "−" if raw[0] == "-" else "+"
+    return f"UTC{sign}{raw[1:3]}:{raw[3:5]}"
+
+
+def zone_label(moment: datetime, tz: str) -> str:
+    """``PDT (UTC−07:00, America/Los_Angeles)``; a zone without a letter abbreviation (Asia/Tehran's is
+    ``+0430``) shows only the offset and the name."""
+    abbreviation = moment.strftime("%Z")
+    where = f"({_offset(moment)}, {escape(tz)})"
+    if not abbreviation or abbreviation[0] in "+-" or abbreviation == "UTC":
+        return where
+    return f"{abbreviation} {where}"
+
+
+def _short_zone(moment: datetime) -> str:
+    abbreviation = moment.strftime("%Z")
+    return _offset(moment) if not abbreviation or abbreviation[0] in "+-" else abbreviation
+
+
+def _span(start: datetime, end: datetime) -> str:
+    if start.date() == end.date():
+        return f"{start:%a %d %b %H:%M}–{end:%H:%M}"
+    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M}"
+
+
+def _reader_local(start_ts: int, end_ts: int) -> str:
+    return f"{date_token(start_ts)} → {date_token(end_ts, '{time}')}"
+
+
+def window_lines(start_ts: int, end_ts: int, tz: str) -> list[str]:
+    """A window three ways, each labelled: in zone ``tz`` with its abbreviation and offset, in UTC, and as
+    ``<!date>`` tokens that show each reader their own time. A screenshot or a forwarded copy stays exact."""
+    zone = ZoneInfo(tz)
+    start, end = from_ts(start_ts).astimezone(zone), from_ts(end_ts).astimezone(zone)
+    lines = [f"{_span(start, end)} {zone_label(start, tz)} · {format_duration(end - start)}"]
+    if tz != "UTC":
+        lines.append(f"{_span(from_ts(start_ts), from_ts(end_ts))} UTC")
+    lines.append(f"Your local time: {_reader_local(start_ts, end_ts)}")
+    return lines
+
+
+def window_line(start_ts: int, end_ts: int, tz: str) -> str:
+    """:func:`window_lines` on one line, for thread replies and lists."""
+    return " · ".join(window_lines(start_ts, end_ts, tz))
+
+
+def window_short(start_ts: int, end_ts: int, tz: str) -> str:
+    """``Tue 16 Jun 11:30–12:30 PDT (18:30 UTC; yours: <!date…>)``: compact, still exact and labelled."""
+    start = from_ts(start_ts).astimezone(ZoneInfo(tz))
+    end = from_ts(end_ts).astimezone(ZoneInfo(tz))
+    utc = "" if tz == "UTC" else f"{from_ts(start_ts):%H:%M} UTC; "
+    return f"{_span(start, end)} {_short_zone(start)} ({utc}yours: {date_token(start_ts)})"
 
 
 def _utc(ts: int) -> str:
@@ -81,21 +184,34 @@ def _ts_of(iso: str) -> int:
 def _local_span(region: dict[str, Any]) -> str:
     start = datetime.fromisoformat(region["local_start"])
     end = datetime.fromisoformat(region["local_end"])
-    offset = start.strftime("%z")
-    offset = f"UTC{offset[:3]}:{offset[3:]}"
-    if start.date() == end.date():
-        return f"{start:%a %d %b %H:%M}–{end:%H:%M} ({offset})"
-    return f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} ({offset})"
+    return f"{_span(start, end)} ({_offset(start)})"
+
+
+def _minutes(n: int) -> str:
+    return format_duration(timedelta(minutes=n)).replace("h", "h ").replace("d", "d ").strip()
+
+
+def _hit(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            r
+            for r in evaluation.get("regions", [])
+            if r["flagged"] or r["sensitive"] or r["peak_overlap_minutes"]
+        ),
+        key=lambda r: (not r["flagged"], not r["sensitive"], -r["peak_overlap_minutes"], r["name"]),
+    )
+
+
+def _names(regions: Sequence[dict[str, Any]]) -> str:
+    return ", ".join(escape(r["name"]) for r in regions)
 
 
 def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
-    """Detail lines for the regions a window hits (flagged first, then sensitive, then those at their peak), and
-    a one-line summary of the rest."""
+    """Detail lines for the regions a window hits (flagged first, then sensitive, then those at their peak),
+    every flagged region named (the ones past the detail lines by name only), and a summary whose counts add up
+    to the number of regions."""
     regions = evaluation.get("regions", [])
-    hit = sorted(
-        (r for r in regions if r["flagged"] or r["sensitive"] or r["peak_overlap_minutes"] > 0),
-        key=lambda r: (not r["flagged"], not r["sensitive"], -r["peak_overlap_minutes"], r["name"]),
-    )
+    hit = _hit(evaluation)
     lines = []
     for r in hit[:DETAIL_REGIONS]:
         icon = (
@@ -103,29 +219,77 @@ def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
             if r["flagged"]
             else (":large_yellow_circle:" if r["sensitive"] else ":white_circle:")
         )
-        why = "; ".join(escape(x) for x in r["reasons"])
+        why = escape(clip("; ".join(r["reasons"]), 300))
+        inside = (
+            f"{_minutes(r['peak_overlap_minutes'])} inside its peak hours"
+            if r["peak_overlap_minutes"]
+            else "outside its peak hours"
+        )
         lines.append(
-            f"{icon} *{escape(r['name'])}* — {_local_span(r)} · {r['peak_overlap_minutes']} peak min"
-            + (f" · _{clip(why, 300)}_" if why else "")
+            f"{icon} *{escape(r['name'].strip())}* — {_local_span(r)} · {inside}"
+            + (f" · _{why}_" if why else "")
         )
-    rest: list[str] = []
     unshown = hit[DETAIL_REGIONS:]
-    if unshown:
-        sensitive = sum(1 for r in unshown if r["sensitive"])
-        names = ", ".join(escape(r["name"]) for r in unshown[:8])
-        more = f" and {len(unshown) - 8} more" if len(unshown) > 8 else ""
-        rest.append(
-            f"…and {len(unshown)} more region{'s' if len(unshown) != 1 else ''} at their peak or sensitive"
-            f" ({sensitive} sensitive): {names}{more}."
+    more_flagged = [r for r in unshown if r["flagged"]]
+    if more_flagged:
+        # Every flagged region is named: in lines short enough that a section never has to cut one.
+        line = f":red_circle: *Also flagged ({len(more_flagged)}):*"
+        for i, r in enumerate(more_flagged):
+            name = escape(r["name"]) + ("," if i < len(more_flagged) - 1 else "")
+            if len(line) + 1 + len(name) > SECTION_MAX - 100:
+                lines.append(line)
+                line = "…"
+            line += " " + name
+        lines.append(line)
+    rest = [r for r in unshown if not r["flagged"]]
+    summary: list[str] = []
+    if rest:
+        sensitive = sum(1 for r in rest if r["sensitive"])
+        names = _names(rest[:8]) + (f" and {len(rest) - 8} more" if len(rest) > 8 else "")
+        summary.append(
+            f"{len(rest)} more region{'s' if len(rest) != 1 else ''} at their peak or sensitive"
+            f" ({sensitive} sensitive, none flagged): {names}."
         )
-    quiet = len(regions) - len(hit)
-    if quiet:
-        rest.append(f"{quiet} region{'s' if quiet != 1 else ''} outside peak hours and not sensitive.")
-    return lines, " ".join(rest)
+    flagged = sum(1 for r in regions if r["flagged"])
+    sensitive_only = sum(1 for r in regions if r["sensitive"] and not r["flagged"])
+    peak_only = sum(1 for r in regions if not r["sensitive"] and r["peak_overlap_minutes"])
+    quiet = len(regions) - flagged - sensitive_only - peak_only
+    summary.append(
+        f"Of {len(regions)} region{'s' if len(regions) != 1 else ''}: {flagged} flagged, "
+        f"{sensitive_only} sensitive outside their peak hours, {peak_only} at their peak but not sensitive, "
+        f"{quiet} quiet."
+    )
+    return lines, " ".join(summary)
+
+
+def risk_line(evaluation: dict[str, Any]) -> str:
+    """The risk in one line: flagged or not, and every flagged region by name (compact when there are many)."""
+    flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
+    if not flagged:
+        return ":large_green_circle: *Clear*: no sensitive region is in its peak hours during this window."
+    if len(flagged) == 1:
+        r = flagged[0]
+        why = escape(clip("; ".join(r["reasons"]), 200))
+        return (
+            f":warning: *Flagged*: in the peak hours of *{escape(r['name'].strip())}*, which is sensitive"
+            + (f" ({why})." if why else ".")
+        )
+    head = f":warning: *Flagged*: in the peak hours of {len(flagged)} sensitive regions: "
+    names: list[str] = []
+    for i, r in enumerate(flagged):
+        name = f"*{escape(r['name'].strip())}*"
+        if len(head) + sum(len(n) + 2 for n in names) + len(name) > RISK_LINE_MAX:
+            return head + ", ".join(names) + f" and {len(flagged) - i} more, all named below."
+        names.append(name)
+    return head + ", ".join(names) + "."
 
 
 def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))
+
+
+def _sections(lines: Sequence[str]) -> list[Block]:
+    return [_section(text) for text in pack(lines)]
 
 
 def _context(text: str) -> ContextBlock:
@@ -143,29 +307,58 @@ def _there(suggestion: dict[str, Any], evaluation: dict[str, Any]) -> str:
     return f" — {', '.join(places)}" if places else ""
 
 
-def evaluation_blocks(evaluation: dict[str, Any]) -> list[Block]:
-    """The regions table and, when flagged, the suggestions."""
-    lines, summary = region_lines(evaluation)
-    blocks: list[Block] = []
-    if evaluation.get("flagged"):
-        blocks.append(
-            _section(":warning: *Flagged*: this window hits the daytime peak of a sensitive region.")
+def day_strips(evaluation: dict[str, Any], *, limit: int = STRIPS) -> list[str]:
+    """For the first flagged regions, the region's local day as 24 hour cells with its peak hours and the
+    window marked, under one ruler and one legend. Empty when nothing is flagged or the snapshot predates it."""
+    window = evaluation.get("window") or {}
+    flagged = [r for r in _hit(evaluation) if r["flagged"] and r.get("peak_hours") is not None]
+    if not flagged or not window:
+        return []
+    w = Window(start=datetime.fromisoformat(window["start"]), end=datetime.fromisoformat(window["end"]))
+    lines = [f"*The window in each flagged region's day* (local hours; {daystrip.LEGEND})"]
+    lines.append(f"`{daystrip.RULER}`")
+    for r in flagged[:limit]:
+        strip = daystrip.day_strip(r["timezone"], daystrip.peak_ranges(r["peak_hours"]), w)
+        lines.append(
+            f"`{strip.cells}` {escape(daystrip.caption(strip, name=r['name'], timezone=r['timezone']))}"
         )
-    if lines:
-        blocks.append(_section("\n".join(lines)))
+    if len(flagged) > limit:
+        lines.append(f"(the first {limit} of {len(flagged)} flagged regions)")
+    return lines
+
+
+def suggestion_lines(evaluation: dict[str, Any], *, tz: str = "UTC") -> list[str]:
+    """The suggested windows, each with where it falls and one line of why."""
+    lines = []
+    for i, s in enumerate(evaluation.get("suggestions", []), 1):
+        start, end = _ts_of(s["start"]), _ts_of(s["end"])
+        lines.append(f"{i}. {window_short(start, end, tz)}{_there(s, evaluation)}")
+        if s.get("why"):
+            lines.append(f"      _{escape(s['why'])}_")
+    return lines
+
+
+def evaluation_blocks(evaluation: dict[str, Any], *, tz: str = "UTC") -> list[Block]:
+    """The regions (every flagged one named), the day strips and, when flagged, the suggestions."""
+    lines, summary = region_lines(evaluation)
+    blocks: list[Block] = _sections(lines)
     if summary:
         blocks.append(_context(summary))
-    suggestions = evaluation.get("suggestions", [])
+    strips = day_strips(evaluation)
+    if strips:
+        blocks.extend(_sections(strips))
     if evaluation.get("flagged"):
+        suggestions = suggestion_lines(evaluation, tz=tz)
         if suggestions:
-            text = "\n".join(
-                f"{i}. {window_text(_ts_of(s['start']), _ts_of(s['end']))}{_there(s, evaluation)}"
-                for i, s in enumerate(suggestions, 1)
-            )
-            blocks.append(_section(f"*Nearest windows that flag nothing:*\n{text}"))
+            blocks.extend(_sections(["*Windows that flag nothing:*", *suggestions]))
         else:
             blocks.append(_section("No unflagged window of this length was found within the horizon."))
     return blocks
+
+
+def mentions(ids_: Sequence[str]) -> str:
+    """Slack mentions of users (``U…``/``W…``) and user groups (``S…``)."""
+    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids_)
 
 
 def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
@@ -177,21 +370,55 @@ def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
     return f"{count} ({why})" + (f": {who}" if who else "")
 
 
-def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, Any]:
-    """The parent message in the changes channel, for the proposal's current state."""
+def ask_line(
+    row: ProposalRow,
+    approvals: Sequence[str],
+    *,
+    mention: Sequence[str] = (),
+    closing: EventRow | None = None,
+) -> str:
+    """What is asked of whom: the status, approvals needed and given, who is asked, or who closed it and why."""
+    label = _STATUS_LABEL[row.status]
+    if row.status in (Status.REJECTED, Status.CANCELLED):
+        verb = "rejected" if row.status is Status.REJECTED else "cancelled"
+        if closing is None:
+            return f"{label}."
+        why = f": {escape(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
+        return f"{label}: {verb} by <@{closing.actor}> on {date_token(closing.at)}{why}"
+    text = f"{label} · {progress_text(row, approvals)}"
+    if row.status is Status.PENDING and mention:
+        text += f"\nApprovers, please decide: {mentions(mention)}"
+    return text
+
+
+def proposal_message(
+    row: ProposalRow,
+    approvals: Sequence[str],
+    *,
+    mention: Sequence[str] = (),
+    closing: EventRow | None = None,
+) -> dict[str, Any]:
+    """The parent message in the changes channel, for the proposal's current state, in the order people need
+    it: what is asked of whom, the risk, the window (proposer's zone, UTC, each reader's own), then details.
+
+    ``mention``: approver users and groups to ask while it waits; ``closing``: the event that rejected or
+    cancelled it, for who and why. The first thread reply keeps the evaluation as it was first proposed.
+    """
     flag = " :warning: FLAGGED" if row.flagged else ""
-    text = (
-        f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))} ({_utc(row.start_ts)}){flag}"
+    text = clip(
+        f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))}, "
+        f"{window_short(row.start_ts, row.end_ts, row.input_tz)}{flag}",
+        TEXT_MAX,
     )
-    details = [
-        f"*Proposed by* <@{row.proposer}>",
-        f"*Window* {window_text(row.start_ts, row.end_ts)}",
-        f"*Zone given* {escape(row.input_tz)}",
-    ]
+    details = [f"*Proposed by* <@{row.proposer}>"]
     if row.ticket_url:
-        details.append(f"*Ticket* <{row.ticket_url}|{escape(clip(row.ticket_url, 80))}>")
+        details.append(f"*Ticket* <{escape(row.ticket_url)}|{escape(clip(row.ticket_url, 80))}>")
+    window = window_lines(row.start_ts, row.end_ts, row.input_tz)
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(f"{proposal_ref(row)}: {row.title}", 150), emoji=False)),
+        _section(ask_line(row, approvals, mention=mention, closing=closing)),
+        _section(risk_line(row.evaluation)),
+        _section("*Window* " + "\n".join(window)),
         _section("\n".join(details)),
     ]
     if row.description:
@@ -199,9 +426,7 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
     if row.rollback_plan:
         blocks.append(_section(f"*Rollback plan*\n{escape(row.rollback_plan)}"))
     blocks.append(DividerBlock())
-    blocks.extend(evaluation_blocks(row.evaluation))
-    blocks.append(DividerBlock())
-    blocks.append(_section(f"*Status* {_STATUS_LABEL[row.status]} · {progress_text(row, approvals)}"))
+    blocks.extend(evaluation_blocks(row.evaluation, tz=row.input_tz))
     if row.status is Status.PENDING:
         value = str(row.id)
         blocks.append(
@@ -211,12 +436,35 @@ def proposal_message(row: ProposalRow, approvals: Sequence[str]) -> dict[str, An
                     ButtonElement(text="Approve", action_id=ids.APPROVE, value=value, style="primary"),
                     ButtonElement(text="Postpone", action_id=ids.POSTPONE, value=value),
                     ButtonElement(text="Reject", action_id=ids.REJECT, value=value, style="danger"),
-                    ButtonElement(text="Cancel", action_id=ids.CANCEL, value=value),
+                    ButtonElement(text="Cancel change", action_id=ids.CANCEL, value=value),
                 ],
             )
         )
-    blocks.append(_context("Decisions are recorded in this thread."))
-    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+    blocks.append(
+        _context(
+            "Decisions are recorded in this thread; its first reply keeps the evaluation as first proposed."
+        )
+    )
+    return {"text": text, "blocks": [b.to_dict() for b in _fit(blocks)]}
+
+
+def _fit(blocks: list[Block], limit: int = MESSAGE_BLOCKS) -> list[Block]:
+    """At most ``limit`` blocks: the last ones (buttons, footer) are kept; middle blocks give way with a note."""
+    if len(blocks) <= limit:
+        return blocks
+    keep_tail = 2
+    head = blocks[: limit - keep_tail - 1]
+    dropped = len(blocks) - keep_tail - len(head)
+    return [*head, _context(f"…{dropped} more parts not shown."), *blocks[-keep_tail:]]
+
+
+def approver_ping(row: ProposalRow, mention: Sequence[str], *, why: str) -> dict[str, Any]:
+    """A thread reply that asks the approvers again, e.g. after a postponement."""
+    text = (
+        f":bell: {mentions(mention)} {proposal_ref(row)} needs your decision again ({escape(why)}): "
+        f"{window_line(row.start_ts, row.end_ts, row.input_tz)}"
+    )
+    return {"text": clip(text, TEXT_MAX)}
 
 
 def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
@@ -250,6 +498,8 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
         )
         if data.get("status_after") == Status.APPROVED.value:
             text += " *The change is now approved.*"
+        if data.get("justification"):
+            text += f"\n>*Why, though flagged:* {escape(data['justification'])}"
     elif kind == Status.REJECTED.value:
         text = f":no_entry: {actor} rejected the change on {when}.{reason}"
     elif kind == Status.CANCELLED.value:
@@ -288,15 +538,21 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
     return {"text": clip(text, SECTION_MAX)}
 
 
-def assessment_message(evaluation: dict[str, Any], *, heading: str) -> dict[str, Any]:
-    """``/maintenance check``: the evaluation, for the asker only."""
+def assessment_message(evaluation: dict[str, Any], *, heading: str, tz: str = "UTC") -> dict[str, Any]:
+    """``/maintenance check``: the evaluation, for the asker only; ``heading`` says which zone was assumed."""
     window = evaluation["window"]
     verdict = "flagged" if evaluation["flagged"] else "clear"
-    head = f"{heading}: {window_text(_ts_of(window['start']), _ts_of(window['end']))} is *{verdict}*."
-    blocks: list[Block] = [_section(head), *evaluation_blocks(evaluation)]
-    if not evaluation["flagged"]:
-        blocks.append(_context("No sensitive region is at its peak during this window."))
-    return {"text": f"The window is {verdict}.", "blocks": [b.to_dict() for b in blocks[:50]]}
+    start, end = _ts_of(window["start"]), _ts_of(window["end"])
+    head = f"{escape(heading)}: the window is *{verdict}*.\n" + "\n".join(window_lines(start, end, tz))
+    blocks: list[Block] = [
+        _section(head),
+        _section(risk_line(evaluation)),
+        *evaluation_blocks(evaluation, tz=tz),
+    ]
+    return {
+        "text": f"The window is {verdict}.",
+        "blocks": [b.to_dict() for b in _fit(blocks, MESSAGE_BLOCKS)],
+    }
 
 
 USAGE = (
@@ -349,31 +605,34 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
     verdict = ":warning: flagged" if row.flagged else "clear"
     lead = "Proposed" if created else "Already proposed"
     text = (
-        f"{lead} {proposal_ref(row)} *{escape(row.title)}* for {window_text(row.start_ts, row.end_ts)} "
+        f"{lead} {proposal_ref(row)} *{escape(row.title)}* for "
+        f"{window_short(row.start_ts, row.end_ts, row.input_tz)} "
         f"({verdict}); it is posted in <#{row.channel}> for approval."
     )
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def list_message(rows: Sequence[ProposalRow]) -> dict[str, Any]:
+def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> dict[str, Any]:
+    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any."""
+    total = len(rows) if total is None else max(total, len(rows))
     if not rows:
         text = "No pending or upcoming approved windows."
         return {"text": text, "blocks": [_section(text).to_dict()]}
     lines = [
-        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_text(r.start_ts, r.end_ts)} · "
+        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
         f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
         for r in rows
     ]
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_MAX - 100:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(_section("\n".join(chunk)))
-    return {"text": f"{len(rows)} pending or upcoming windows.", "blocks": [b.to_dict() for b in blocks[:50]]}
+    if total > len(rows):
+        head = (
+            f"Showing the {len(rows)} soonest of {total} pending or upcoming windows. The other "
+            f"{total - len(rows)} start later; they show here as these end, and every one is in the channel."
+        )
+    else:
+        head = f"{total} pending or upcoming window{'s' if total != 1 else ''}."
+    blocks: list[Block] = [_section(head), *_sections(lines)]
+    summary = head.split(".")[0] + "."
+    return {"text": summary, "blocks": [b.to_dict() for b in _fit(blocks)]}
 
 
 def _metadata(**values: Any) -> str:
@@ -386,7 +645,7 @@ def propose_modal(*, tz: str, initial_start: int) -> dict[str, Any]:
         callback_id=ids.PROPOSE_VIEW,
         title=PlainTextObject(text="Propose maintenance"),
         submit=PlainTextObject(text="Propose"),
-        close=PlainTextObject(text="Cancel"),
+        close=PlainTextObject(text="Close"),
         private_metadata=_metadata(tz=tz),
         blocks=[
             InputBlock(
@@ -454,6 +713,32 @@ def reason_modal(
                 label="Reason (recorded in the thread)",
                 optional=optional,
                 element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def approve_modal(row: ProposalRow) -> dict[str, Any]:
+    """Approving a flagged window: the risk summary and a required justification, recorded with the approval."""
+    view = View(
+        type="modal",
+        callback_id=ids.APPROVE_VIEW,
+        title=PlainTextObject(text="Approve flagged change"),
+        submit=PlainTextObject(text="Approve"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=_metadata(proposal=row.id, version=row.version, round=row.round),
+        blocks=[
+            _section(
+                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
+                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
+            ),
+            _section(clip(risk_line(row.evaluation), SECTION_MAX)),
+            *_sections(day_strips(row.evaluation, limit=3)),
+            InputBlock(
+                block_id=ids.JUSTIFICATION,
+                label="Why approve it anyway? (recorded in the thread and the audit log)",
+                element=PlainTextInputElement(action_id=ids.JUSTIFICATION, multiline=True, max_length=500),
             ),
         ],
     )

@@ -9,7 +9,8 @@ from typing import Any
 
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import parse_duration, zone
-from chatops.errors import TimeInputError
+from chatops.errors import InputError, TimeInputError
+from chatops.service import clean_ticket_url
 from chatops.slack import ids
 
 
@@ -109,6 +110,11 @@ def read_propose(values: dict[str, Any]) -> ProposeForm:
         zone(zone_name)
     except TimeInputError as exc:
         errors[ids.ZONE] = str(exc)
+    ticket_url = ""
+    try:
+        ticket_url = clean_ticket_url(_text(values, ids.TICKET))
+    except InputError as exc:
+        errors[ids.TICKET] = f"{str(exc)[0].upper()}{str(exc)[1:]}."
     if errors or window is None:
         raise FormErrors(errors)
     return ProposeForm(
@@ -117,7 +123,7 @@ def read_propose(values: dict[str, Any]) -> ProposeForm:
         zone=zone_name,
         description=_text(values, ids.DESCRIPTION),
         rollback_plan=_text(values, ids.ROLLBACK),
-        ticket_url=_text(values, ids.TICKET),
+        ticket_url=ticket_url,
     )
 
 
@@ -137,3 +143,17 @@ def read_postpone(values: dict[str, Any]) -> tuple[WindowForm, str]:
     if errors or window is None:
         raise FormErrors(errors)
     return window, reason
+
+
+def read_justification(values: dict[str, Any]) -> str:
+    text = _text(values, ids.JUSTIFICATION).strip()
+    if not text:
+        raise FormErrors(
+            {ids.JUSTIFICATION: "Say why this flagged window should go ahead; it is recorded in the thread."}
+        )
+    return text
+
+
+def expected_round(view: dict[str, Any]) -> int | None:
+    value = metadata(view).get("round")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

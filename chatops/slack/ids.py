@@ -15,6 +15,7 @@ PROPOSE_VIEW = "chatops_propose_view"
 REJECT_VIEW = "chatops_reject_view"
 POSTPONE_VIEW = "chatops_postpone_view"
 CANCEL_VIEW = "chatops_cancel_view"
+APPROVE_VIEW = "chatops_approve_view"  # approving a flagged window: confirm, with a justification
 
 # Input blocks and their elements (block id == action id, to keep state lookups simple).
 TITLE = "title"
@@ -25,3 +26,4 @@ DESCRIPTION = "description"
 ROLLBACK = "rollback"
 TICKET = "ticket"
 REASON = "reason"
+JUSTIFICATION = "justification"

@@ -251,8 +251,10 @@ class Store(Protocol):
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
         """(messages neither delivered nor abandoned, age in seconds of the oldest one, 0 when none)."""
 
-    def count_proposals(self) -> int:
-        """How many proposals are stored."""
+    def count_proposals(
+        self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
+    ) -> int:
+        """How many proposals are stored (only those in ``statuses`` ending after ``end_after``, if given)."""
 
     def declare_sensitive(
         self, *, region_id: str, start_date: date, end_date: date, reason: str, actor: str, at: int

@@ -487,9 +487,16 @@ class SqlStore:
             rows = conn.execute(stmt.order_by(sensitive_periods.c.start_date, sensitive_periods.c.id)).all()
         return [_sensitive(r) for r in rows]
 
-    def count_proposals(self) -> int:
+    def count_proposals(
+        self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
+    ) -> int:
+        stmt = select(func.count()).select_from(proposals)
+        if statuses is not None:
+            stmt = stmt.where(proposals.c.status.in_([Status(s).value for s in statuses]))
+        if end_after is not None:
+            stmt = stmt.where(proposals.c.end_ts > end_after)
         with self._read() as conn:
-            return int(conn.scalar(select(func.count()).select_from(proposals)) or 0)
+            return int(conn.scalar(stmt) or 0)
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]:
         with self._read() as conn:

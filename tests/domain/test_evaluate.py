@@ -12,6 +12,7 @@ import oracle  # tests/oracle.py: pytest puts tests/ on sys.path (it has no __in
 import pytest
 
 from chatops.domain import evaluate
+from chatops.domain.evaluate import evaluation_document
 from chatops.domain.models import Region, SensitivePeriod, Window
 
 LA, SANTIAGO, HAVANA = "America/Los_Angeles", "America/Santiago", "America/Havana"
@@ -272,3 +273,65 @@ def test_results_carry_local_times_and_the_peak_hours_as_written() -> None:
     assert result.local_start.isoformat() == "2026-01-15T08:45:00+05:45"
     assert result.local_end.isoformat() == "2026-01-15T10:15:00+05:45"
     assert result.peak_hours == ("mon-fri 09:00-17:00", "sat-sun 22:00-02:00")
+
+
+@pytest.mark.parametrize(
+    ("case", "start", "minutes", "peak", "sensitive_peak", "flagged"),
+    [
+        # Sensitive on Saturday 2026-03-14 (Berlin, +01:00); peak 20:00-23:00 every day.
+        ("Fri 22:00 to Sat 02:00: peak only on the ordinary day", "2026-03-13T21:00Z", 240, 60, 0, False),
+        ("Sat 22:00 to Sun 02:00: peak on the sensitive day", "2026-03-14T21:00Z", 240, 60, 60, True),
+        (
+            "Fri 20:00 to Sun 00:00: only Saturday's evening counts",
+            "2026-03-13T19:00Z",
+            28 * 60,
+            360,
+            180,
+            True,
+        ),
+        ("Sat 00:00 to Sat 20:00: the sensitive day, no peak", "2026-03-13T23:00Z", 20 * 60, 0, 0, False),
+    ],
+)
+def test_only_peak_minutes_on_sensitive_local_dates_flag_a_region(
+    case: str, start: str, minutes: int, peak: int, sensitive_peak: int, flagged: bool
+) -> None:
+    reg = region("Europe/Berlin", "20:00-23:00", periods=(("2026-03-14", "2026-03-14"),), sensitive=False)
+    w = window(start, minutes)
+    result = evaluate(w, regions=[reg]).regions[0]
+    expected = oracle.evaluate_region(w, reg)
+    assert (result.peak_overlap_minutes, result.sensitive_peak_minutes, result.flagged) == (
+        peak,
+        sensitive_peak,
+        flagged,
+    ), case
+    assert (expected.peak_minutes, expected.sensitive_peak_minutes, expected.flagged) == (
+        peak,
+        sensitive_peak,
+        flagged,
+    ), case
+    assert result.sensitive and result.reasons == ("2026-03-14..2026-03-14",)
+
+
+def test_a_range_past_midnight_counts_on_the_date_each_minute_falls_on() -> None:
+    # "fri 23:00-01:00" is Friday's range, but its minute after midnight is Saturday's, the sensitive date.
+    reg = region("UTC", "fri 23:00-01:00", periods=(("2026-03-14", "2026-03-14"),), sensitive=False)
+    result = evaluate(window("2026-03-13T22:00Z", 4 * 60), regions=[reg]).regions[0]
+    assert (result.peak_overlap_minutes, result.sensitive_peak_minutes, result.flagged) == (120, 60, True)
+
+
+def test_an_always_sensitive_region_counts_every_peak_minute() -> None:
+    reg = region("Asia/Kolkata", "09:00-17:00", periods=(("2026-03-14", "2026-03-14"),))
+    result = evaluate(window("2026-03-12T03:30Z", 60), regions=[reg]).regions[0]
+    assert (result.peak_overlap_minutes, result.sensitive_peak_minutes, result.flagged) == (60, 60, True)
+
+
+def test_the_json_says_how_many_peak_minutes_were_sensitive() -> None:
+    reg = region("Europe/Berlin", "20:00-23:00", periods=(("2026-03-14", "2026-03-14"),), sensitive=False)
+    document = evaluation_document(evaluate(window("2026-03-13T19:00Z", 28 * 60), regions=[reg]))
+    [entry] = document["regions"]
+    assert (entry["peak_overlap_minutes"], entry["sensitive_peak_minutes"], entry["flagged"]) == (
+        360,
+        180,
+        True,
+    )
+    assert document["flagged"] is True

@@ -6,6 +6,7 @@ the engine's ``ceil(seconds / 60)`` peak minutes and the oracle's count of peak 
 
 from __future__ import annotations
 
+import itertools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from chatops.domain import evaluate, suggest
 from chatops.domain.models import HoursRange, Region, SensitivePeriod, Team, Window
+from chatops.domain.suggest import ChoiceKind, choose
 
 ZONES = sorted(zoneinfo.available_timezones())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,25 +76,39 @@ def test_evaluate_equals_the_oracle_minute_by_minute(case: tuple[Window, list[Re
     window, regs = case
     fast = evaluate(window, regions=regs)
     slow = oracle.evaluate(window, regs)
-    assert [(r.id, r.peak_overlap_minutes, r.sensitive, r.flagged, r.reasons) for r in fast.regions] == [
-        (r.id, r.peak_minutes, r.sensitive, r.flagged, r.reasons) for r in slow
-    ]
+    assert [
+        (r.id, r.peak_overlap_minutes, r.sensitive_peak_minutes, r.sensitive, r.flagged, r.reasons)
+        for r in fast.regions
+    ] == [(r.id, r.peak_minutes, r.sensitive_peak_minutes, r.sensitive, r.flagged, r.reasons) for r in slow]
     assert fast.flagged == any(r.flagged for r in slow)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(max_minutes=8 * 1440, max_regions=2))
+def test_windows_up_to_the_longest_allowed_agree_with_the_oracle(case: tuple[Window, list[Region]]) -> None:
+    # max_window_days is 7 by default; the engine's cost does not grow with the window, its answer must not drift.
+    window, regs = case
+    fast = evaluate(window, regions=regs)
+    slow = oracle.evaluate(window, regs)
+    assert [
+        (r.peak_overlap_minutes, r.sensitive_peak_minutes, r.flagged, r.reasons) for r in fast.regions
+    ] == [(r.peak_minutes, r.sensitive_peak_minutes, r.flagged, r.reasons) for r in slow]
 
 
 @SETTINGS
 @given(cases())
-def test_peak_minutes_never_exceed_the_duration_and_a_flag_needs_both_reasons(
+def test_peak_minutes_never_exceed_the_duration_and_a_flag_needs_sensitive_peak_minutes(
     case: tuple[Window, list[Region]],
 ) -> None:
     window, regs = case
     minutes = int(window.duration.total_seconds() // 60)
-    for result in evaluate(window, regions=regs).regions:
-        assert 0 <= result.peak_overlap_minutes <= minutes
+    for region, result in zip(regs, evaluate(window, regions=regs).regions, strict=True):
+        assert 0 <= result.sensitive_peak_minutes <= result.peak_overlap_minutes <= minutes
+        assert result.flagged == (result.sensitive_peak_minutes > 0)
         if result.flagged:
-            assert result.sensitive and result.peak_overlap_minutes > 0
-        if result.sensitive and result.peak_overlap_minutes > 0:
-            assert result.flagged
+            assert result.sensitive
+        if region.sensitive:  # always sensitive: every peak minute counts, as before
+            assert result.sensitive_peak_minutes == result.peak_overlap_minutes
 
 
 @st.composite
@@ -130,6 +146,30 @@ def test_suggestions_equal_the_oracles_and_are_never_flagged(
         assert not evaluate(option, regions=regs).flagged
         assert not oracle.flagged(option, regs)
         assert oracle.in_team_hours(option, team)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(searches())
+def test_choices_are_unflagged_real_alternatives(
+    search: tuple[Window, list[Region], Team | None, timedelta],
+) -> None:
+    window, regs, team, horizon = search
+    found = choose(window, regions=regs, team=team, horizon=horizon)
+    earliest = suggest(window, regions=regs, horizon=horizon, count=1)
+    assert bool(found) == bool(earliest)  # a choice whenever any unflagged window exists
+    starts = [c.start for c in found]
+    assert starts == sorted(starts) and len(found) <= 3
+    for a, b in itertools.pairwise(starts):
+        assert (b - a) >= timedelta(hours=1)  # never neighbours of one slot
+    for choice in found:
+        assert choice.window.duration == window.duration and choice.why
+        assert window.start <= choice.start <= window.start + horizon
+        assert not oracle.flagged(choice.window, regs)
+        if choice.kind is not ChoiceKind.EARLIEST:
+            assert oracle.in_team_hours(choice.window, team)
+    kinds = [c.kind for c in found]
+    if ChoiceKind.EARLIEST in kinds:
+        assert found[0].kind is ChoiceKind.EARLIEST and found[0].window == earliest[0]
 
 
 @settings(max_examples=40, deadline=None)

@@ -106,3 +106,21 @@ def test_sensitive_dates_are_avoided_whole_local_days_at_a_time() -> None:
     assert starts(suggest(window("2026-01-14T14:15Z", 60), regions=[tokyo], count=1)) == ["2026-01-15T15:00"]
     # Ending exactly when the date starts does not touch it.
     assert starts(suggest(window("2026-01-14T14:00Z", 60), regions=[tokyo], count=1)) == ["2026-01-14T14:00"]
+
+
+def test_peak_time_on_an_ordinary_date_next_to_a_sensitive_one_does_not_make_a_start_bad() -> None:
+    # Sensitive on 2026-01-15 (UTC), peak 20:00-23:00. A window from 21:45 on the 14th to 00:45 on the 15th
+    # touches the sensitive date, but its peak minutes are all on the 14th: it is not flagged, so it is its own
+    # first suggestion. The same window a day later spends 21:45-23:00 of the 15th at peak: flagged.
+    utc = Region(
+        id="x",
+        name="X",
+        timezone="UTC",
+        peak_hours=("20:00-23:00",),
+        sensitive_periods=(SensitivePeriod(start=date(2026, 1, 15), end=date(2026, 1, 15), reason="x"),),
+    )
+    assert starts(suggest(window("2026-01-14T21:45Z", 180), regions=[utc], count=1)) == ["2026-01-14T21:45"]
+    later = suggest(window("2026-01-15T19:00Z", 180), regions=[utc], count=2)
+    # 23:00 on the 15th is the first start clear of its peak; 17:00 would reach 20:00.
+    assert starts(later) == ["2026-01-15T23:00", "2026-01-15T23:15"]
+    assert all(not evaluate(w, regions=[utc]).flagged for w in later)

@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 from zoneinfo._zoneinfo import ZoneInfo as PyZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatops.domain import timeline
+from chatops.domain.models import HoursRange
 
 ZONES = sorted(zoneinfo.available_timezones())
 MIN_GAP = 2 * timeline.DAY
@@ -105,3 +108,63 @@ def test_interval_helpers() -> None:
     assert timeline.intersect([(0, 5), (8, 12)], [(3, 9), (11, 20)]) == [(3, 5), (8, 9), (11, 12)]
     assert timeline.total([(0, 5), (8, 12)]) == 9
     assert timeline.to_ts(datetime(1970, 1, 2, tzinfo=UTC) + timedelta(microseconds=999_999)) == 86_400
+
+
+ZONE_KEYS = st.sampled_from(ZONES)
+BLOCK_EDGES = st.integers(-300, 600).map(lambda n: n * timeline.BLOCK)  # 1917 to 2075
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ZONE_KEYS,
+    st.one_of(
+        st.integers(-1_700_000_000, 3_300_000_000),
+        st.tuples(BLOCK_EDGES, st.integers(-2 * timeline.DAY, 2 * timeline.DAY)).map(sum),
+    ),
+    st.integers(0, 40 * timeline.DAY),
+)
+def test_segments_from_the_kept_tables_equal_a_fresh_scan(key: str, start: int, length: int) -> None:
+    zone = ZoneInfo(key)
+    segs = timeline.segments(zone, start, start + length)
+    assert segs == timeline.scan(zone, start, start + length)
+    assert all(a[2] != b[2] for a, b in itertools.pairwise(segs))  # a block edge is not a change
+
+
+def test_segments_join_blocks_without_losing_a_change() -> None:
+    # Los Angeles, 2026: changes on 03-08 10:00Z and 11-01 09:00Z, a span over several 64-day blocks.
+    zone = ZoneInfo("America/Los_Angeles")
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    assert (end - start) // timeline.BLOCK >= 5
+    segs = timeline.segments(zone, start, end)
+    assert [(datetime.fromtimestamp(a, UTC), off // 3600) for a, _, off in segs] == [
+        (datetime(2026, 1, 1, tzinfo=UTC), -8),
+        (datetime(2026, 3, 8, 10, tzinfo=UTC), -7),
+        (datetime(2026, 11, 1, 9, tzinfo=UTC), -8),
+    ]
+
+
+@st.composite
+def hours_ranges(draw: st.DrawFn) -> HoursRange:
+    start = draw(st.integers(0, 1439))
+    end = draw(st.integers(0, 1440).filter(lambda e: e != start))
+    days = draw(st.one_of(st.just(frozenset(range(7))), st.frozensets(st.integers(0, 6), min_size=1)))
+    return HoursRange(days=days, start_minute=start, end_minute=end)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(hours_ranges(), max_size=4),
+    st.integers(-3_000_000_000, 3_000_000_000),
+    st.integers(0, 3 * timeline.WEEK),
+)
+def test_the_week_table_counts_the_seconds_wall_hours_lists(
+    ranges: list[HoursRange], wall_start: int, length: int
+) -> None:
+    wall_end = wall_start + length
+    listed = timeline.intersect(
+        timeline.merge(timeline.wall_hours(ranges, wall_start, wall_end)), [(wall_start, wall_end)]
+    )
+    table = timeline.WeekTable(ranges)
+    assert table.between(wall_start, wall_end) == timeline.total(listed)
+    assert table.before(wall_end) - table.before(wall_start) == timeline.total(listed)

@@ -276,3 +276,43 @@ def all_text(message: Message) -> str:
     import json
 
     return (message.text or "") + "\n" + json.dumps(message.blocks or [], ensure_ascii=False)
+
+
+def approve_flagged(
+    slack: SlackClientSim, standin: SlackStandIn, parent: Message, user: str, why: str = "Agreed with Tehran"
+) -> httpx.Response:
+    """Approve a flagged window as an approver does: tap Approve, then confirm in the modal with a reason."""
+    from chatops.slack import ids
+
+    def confirmation(call: object) -> bool:
+        return getattr(call, "method", "") == "views.open" and (
+            call.json("view")["callback_id"] == ids.APPROVE_VIEW  # type: ignore[attr-defined]
+        )
+
+    before = len([c for c in standin.calls if confirmation(c)])
+    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=user)
+    view = standin.wait_for(confirmation, count=before + 1)[-1].json("view")
+    from slackfake import payloads
+
+    return slack.view_submission(
+        ids.APPROVE_VIEW,
+        values={ids.JUSTIFICATION: {ids.JUSTIFICATION: payloads.plain_text_input(why)}},
+        private_metadata=view["private_metadata"],
+        user_id=user,
+    )
+
+
+def confirm_approval(sim: SlackClientSim, user: str, *, proposal: int = 1, round: int = 1) -> httpx.Response:
+    """Submit the confirmation of a flagged approval directly (as a second tab, a retry or a race would)."""
+    import json
+
+    from slackfake import payloads
+
+    from chatops.slack import ids
+
+    return sim.view_submission(
+        ids.APPROVE_VIEW,
+        values={ids.JUSTIFICATION: {ids.JUSTIFICATION: payloads.plain_text_input("Agreed with Tehran")}},
+        private_metadata=json.dumps({"proposal": proposal, "version": 1, "round": round}),
+        user_id=user,
+    )

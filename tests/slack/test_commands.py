@@ -75,7 +75,8 @@ def test_check_is_private_and_records_nothing(slack: SlackClientSim, standin: Sl
     slack.command(f"check {day} 22:00 America/Los_Angeles 1h", user_id=PROPOSER)
     answer = standin.wait_for("response_url")[0].params
     shown = json.dumps(answer)
-    assert "flagged" in shown and "Iran" in shown and "Nearest windows" in shown
+    assert "flagged" in shown and "Iran" in shown and "Windows that flag nothing" in shown
+    assert "times read in America/Los_Angeles" in shown  # the zone it assumed is said
     assert not standin.calls_to("chat.postMessage")
 
 

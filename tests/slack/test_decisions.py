@@ -6,7 +6,17 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from conftest import APPROVER_1, APPROVER_2, CHANNEL, OUTSIDER, PROPOSER, all_text, next_week, parent_of
+from conftest import (
+    APPROVER_1,
+    APPROVER_2,
+    CHANNEL,
+    OUTSIDER,
+    PROPOSER,
+    all_text,
+    approve_flagged,
+    next_week,
+    parent_of,
+)
 from slackfake import payloads
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
@@ -79,7 +89,7 @@ def test_postpone_is_prefilled_with_the_first_suggestion_and_resets_approvals(
     slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
     parent = propose(slack, standin)
-    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1)
+    approve_flagged(slack, standin, parent, APPROVER_1)
     standin.wait_until(lambda: len(replies(standin, parent)) >= 2, message="first approval")
 
     slack.block_action(ids.POSTPONE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_2)
@@ -125,7 +135,9 @@ def test_postpone_is_prefilled_with_the_first_suggestion_and_resets_approvals(
     )
     assert again.json()["response_action"] == "errors"
     assert "updated while you were editing" in json.dumps(again.json()["errors"])
-    assert len(replies(standin, parent)) == 3
+    standin.wait_until(lambda: len(replies(standin, parent)) >= 4, message="the approvers asked again")
+    assert "needs your decision again" in replies(standin, parent)[3]
+    assert len(replies(standin, parent)) == 4
 
 
 def test_postpone_to_the_past_is_refused_in_the_modal(slack: SlackClientSim, standin: SlackStandIn) -> None:
@@ -179,14 +191,21 @@ def test_double_clicks_and_slack_retries_record_nothing_twice(
     )
     assert any("Already proposed" in (e.text or "") for e in standin.ephemerals())
 
-    message = standin.message(CHANNEL, parent.ts)
-    for _ in range(3):
-        slack.block_action(ids.APPROVE, message=message, user_id=APPROVER_1)
+    # The confirmation of a flagged approval submitted three times (a double click, a retry) counts once.
+    first = approve_flagged(slack, standin, parent, APPROVER_1)
+    [opened] = standin.wait_for(lambda c: c.method == "views.open")
+    again = [
+        slack.view_submission(
+            ids.APPROVE_VIEW,
+            values={ids.JUSTIFICATION: {ids.JUSTIFICATION: payloads.plain_text_input("again")}},
+            private_metadata=opened.json("view")["private_metadata"],
+            user_id=APPROVER_1,
+        ).json()
+        for _ in range(2)
+    ]
+    assert first.status_code == 200 and not first.content
+    assert all("already approved" in json.dumps(a["errors"]) for a in again), again
     standin.wait_until(lambda: len(replies(standin, parent)) >= 2, message="one approval")
-    standin.wait_until(
-        lambda: sum("already approved" in (e.text or "") for e in standin.ephemerals()) >= 2,
-        message="refusals",
-    )
     top_level = [m for m in standin.messages(CHANNEL).values() if m.thread_ts is None]
     assert len(top_level) == 1
     assert len(replies(standin, parent)) == 2

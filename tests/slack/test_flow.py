@@ -9,6 +9,7 @@ from conftest import (
     OUTSIDER,
     PROPOSER,
     all_text,
+    approve_flagged,
     local_clock,
     next_week,
     parent_of,
@@ -55,9 +56,10 @@ def test_flagged_window_is_proposed_refused_privately_then_approved_by_two(
     assert any("not an approver" in t for t in private)
     assert len(standin.thread(CHANNEL, parent.ts)) == 1  # nothing recorded
 
-    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1)
+    # A flagged window is approved through a confirmation that asks why.
+    approve_flagged(slack, standin, parent, APPROVER_1)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 2, message="first approval")
-    slack.block_action(ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_2)
+    approve_flagged(slack, standin, parent, APPROVER_2)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 3, message="second approval")
     standin.wait_until(
         lambda: "Approved" in all_text(standin.message(CHANNEL, parent.ts)),

@@ -106,47 +106,6 @@ def test_escaped_user_text_cannot_mention_or_link(text: str) -> None:
     assert escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text  # nothing lost
 
 
-def test_messages_keep_slacks_limits_with_hundreds_of_regions() -> None:
-    regions = [
-        {
-            "id": f"r{i}",
-            "name": f"Region {i} " + "x" * 80,
-            "timezone": "Asia/Tehran",
-            "local_start": "2026-12-08T09:30:00+03:30",
-            "local_end": "2026-12-08T10:30:00+03:30",
-            "sensitive": True,
-            "peak_overlap_minutes": 60,
-            "flagged": True,
-            "reasons": ["<!here> " + "y" * 400],
-        }
-        for i in range(400)
-    ]
-    evaluation = {
-        "window": {"start": "2026-12-08T06:00:00+00:00", "end": "2026-12-08T07:00:00+00:00"},
-        "flagged": True,
-        "regions": regions,
-        "suggestions": [{"start": "2026-12-08T19:30:00+00:00", "end": "2026-12-08T20:30:00+00:00"}],
-    }
-    message = blocks.assessment_message(evaluation, heading="Check")
-    assert len(message["blocks"]) <= 50
-    for block in message["blocks"]:
-        for text in _texts(block):
-            assert len(text) <= 3000
-    shown = json.dumps(message)
-    assert "390 more regions at their peak or sensitive (390 sensitive)" in shown
-    assert "<!here>" not in shown
-
-
-def _texts(block: dict) -> list[str]:
-    out = []
-    if isinstance(block.get("text"), dict):
-        out.append(block["text"]["text"])
-    for element in block.get("elements", []):
-        if isinstance(element, dict) and "text" in element and isinstance(element["text"], str):
-            out.append(element["text"])
-    return out
-
-
 def test_suggestions_say_what_time_it_will_be_in_the_flagged_region() -> None:
     evaluation = {
         "window": {"start": "2009-06-16T05:00:00+00:00", "end": "2009-06-16T06:00:00+00:00"},
@@ -167,5 +126,8 @@ def test_suggestions_say_what_time_it_will_be_in_the_flagged_region() -> None:
         "suggestions": [{"start": "2009-06-16T21:00:00+00:00", "end": "2009-06-16T22:00:00+00:00"}],
     }
     shown = json.dumps(blocks.assessment_message(evaluation, heading="Check"), ensure_ascii=False)
-    assert "(1h) — 01:30 in Iran" in shown  # the 2009 move: 14:00 Pacific was 01:30 in Tehran
-    assert ":red_circle: *Iran* — Tue 16 Jun 09:30–10:30 (UTC+04:30) · 60 peak min" in shown
+    assert (
+        "Tue 16 Jun 21:00–22:00 UTC (yours: <!date^1245186000^{date_short_pretty} {time}|2009-06-16 21:00 UTC>)"
+        " — 01:30 in Iran" in shown
+    )  # the 2009 move: 14:00 Pacific was 01:30 in Tehran
+    assert ":red_circle: *Iran* — Tue 16 Jun 09:30–10:30 (UTC+04:30) · 1h inside its peak hours" in shown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ADMIN, CHANNEL, OUTSIDER, PROPOSER, all_text, next_week, parent_of
+from conftest import ADMIN, CHANNEL, GROUP, OUTSIDER, PROPOSER, all_text, next_week, parent_of
 from slackfake.signing import SlackClientSim
 from slackfake.standin import SlackStandIn
 
@@ -24,8 +24,10 @@ def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
     )
 
     slack.command(f"sensitive add us-west {day} {day} Regional <!here> election", user_id=ADMIN)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 2, message="sensitivity reply")
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="reply and ping")
     reply = standin.thread(CHANNEL, parent.ts)[1].text or ""
+    ping = standin.thread(CHANNEL, parent.ts)[2].text or ""
+    assert f"<!subteam^{GROUP}>" in ping and "now flagged, it needs 2 approvals" in ping
     assert "now flagged" in reply and "Regional &lt;!here&gt; election" in reply and f"<@{ADMIN}>" in reply
     standin.wait_until(
         lambda: "FLAGGED" in (standin.message(CHANNEL, parent.ts).text or ""), message="parent"
@@ -41,5 +43,5 @@ def test_an_admin_declaration_flags_an_open_change_and_others_are_refused(
         message="the listing",
     )
     slack.command("sensitive lift 1", user_id=ADMIN)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 3, message="lifted reply")
-    assert "no longer flagged" in (standin.thread(CHANNEL, parent.ts)[2].text or "")
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) == 4, message="lifted reply")
+    assert "no longer flagged" in (standin.thread(CHANNEL, parent.ts)[3].text or "")
