@@ -36,7 +36,8 @@ COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    CHATOPS_DATABASE_URL=sqlite:////data/chatops.db
+    CHATOPS_DATABASE_URL=sqlite:////data/chatops.db \
+    CHATOPS_CALENDAR_CACHE=/data/calendars
 
 WORKDIR /data
 VOLUME /data

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from chatops import __version__, tzdb
-from chatops.config import load_regions
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
+from chatops.config import BUNDLED_REGIONS, load_regions
 from chatops.domain import daystrip, evaluate
 from chatops.domain.evaluate import evaluation_document
-from chatops.domain.models import Evaluation, Window
+from chatops.domain.freezes import reason as freeze_reason
+from chatops.domain.freezes import with_freezes
+from chatops.domain.models import Evaluation, RegionsConfig, Window
 from chatops.domain.policy import check_window
 from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
@@ -115,11 +118,16 @@ def render_text(
         )
     lines.extend(_table(rows))
     lines.append("")
+    for freeze in evaluation.freezes:
+        lines.append(
+            f"FLAGGED: {freeze_reason(freeze)}, {_both(freeze.start, tz_name)} → {_both(freeze.end, tz_name)}."
+        )
     if evaluation.flagged:
-        names = ", ".join(r.name for r in evaluation.flagged_regions)
-        lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
-        lines.append("")
-        lines.extend(strip_text(evaluation))
+        if evaluation.flagged_regions:
+            names = ", ".join(r.name for r in evaluation.flagged_regions)
+            lines.append(f"FLAGGED: this window hits the daytime peak of a sensitive region ({names}).")
+            lines.append("")
+            lines.extend(strip_text(evaluation))
         lines.append("")
         if suggestions:
             lines.append("Windows that are not flagged:")
@@ -134,20 +142,42 @@ def render_text(
     return "\n".join(lines)
 
 
+def _calendar_fetcher() -> CalendarFetcher:
+    return CalendarFetcher(Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or DEFAULT_CACHE))
+
+
+def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
+    """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
+    (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
+    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
+    calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+    problems = calendars.refresh()
+    if calendars.missing:
+        raise ConfigError(f"{path}: {problems[0]}")
+    for line in problems:
+        (err or sys.stderr).write(f"warning: {line}\n")
+    return calendars
+
+
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     config = load_regions(args.config)
     tz_name = args.tz or "UTC"
     start = parse_start(args.start, tz=tz_name)
     window = Window.of(start, parse_duration(args.duration))
     check_window(window, policy=config.policy)
-    evaluation = evaluate(window, regions=config.regions)
+    calendars = calendars_for(config, args.config, err=getattr(args, "err", None))
+    reach = window.end + config.policy.horizon + window.duration
+    regions = calendars.regions(config.regions, window.start, reach)
+    freezes = calendars.freezes(window.start, reach)
+    evaluation = with_freezes(evaluate(window, regions=regions), freezes)
     suggestions = (
         choose(
             window,
-            regions=config.regions,
-            team=config.team,
+            regions=regions,
+            team=calendars.team(config.team, window.start, reach),
             horizon=config.policy.horizon,
             count=config.policy.suggestions,
+            freezes=freezes,
         )
         if evaluation.flagged
         else []
@@ -287,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=cmd_audit_show)
     verify = audit_sub.add_parser("verify", parents=[database], help="check every proposal's hash chain")
     verify.set_defaults(handler=cmd_audit_verify)
+
+    from chatops.cli_world import add_commands
+
+    add_commands(sub, database=database, parser_class=_Parser)
     return parser
 
 
@@ -526,6 +560,16 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     config, problems = regions_file_problems(text, source=str(path))
+    if config is not None and config.calendars:
+        base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
+        calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+        for line in calendars.refresh():
+            if line.split("'")[1] in calendars.missing:
+                problems.append(f"{path}: {line}")
+            else:
+                (getattr(args, "err", None) or sys.stderr).write(f"{path}: warning: {line}\n")
+        if problems:
+            config = None
     if config is None:
         err: TextIO = getattr(args, "err", None) or sys.stderr
         err.write("".join(f"{problem}\n" for problem in problems))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from chatops.calendars import holiday_problems
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
 
@@ -108,7 +109,11 @@ def plain_message(err: Any) -> str:
     if kind == "string_too_long":
         return f"is too long: at most {ctx.get('max_length')} characters"
     if kind == "string_pattern_mismatch":
-        what = f"may contain only {_ID_RULE}" if loc[-1:] == ("id",) else "is not in the expected form"
+        what = "is not in the expected form"
+        if loc[-1:] == ("id",):
+            what = f"may contain only {_ID_RULE}"
+        elif loc[-1:] == ("country",):
+            what = "must be an ISO 3166 country code in capitals, such as 'IR' or 'US'"
         return f"{what}{got}"
     if kind.startswith(("date_", "datetime_")):
         return f"must be a date such as 2009-06-12{got}"
@@ -138,7 +143,11 @@ def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[L
     for err in errors:
         if region_failed and err["type"] == "too_short" and tuple(err["loc"]) == ("regions",):
             continue
-        if not err["loc"] and "is used twice" in str(err["msg"]):
+        if (
+            not err["loc"]
+            and str(err["msg"]).startswith("Value error, region id ")
+            and "used twice" in err["msg"]
+        ):
             continue  # reported at the second region, with its line, by file_checks
         loc = tuple(err["loc"])
         found.append((loc, f"{_describe_location(loc, data)}: {plain_message(err)}"))
@@ -302,6 +311,7 @@ def _all_problems(text: str) -> tuple[RegionsConfig | None, list[tuple[int | Non
     config: RegionsConfig | None = None
     try:
         config = RegionsConfig.model_validate(data)
+        located = holiday_problems(config) + located
     except ValidationError as exc:
         located = located_problems(exc, data) + located
     if not located:
@@ -324,6 +334,8 @@ def parse_regions(text: str, *, source: str, validate_hint: str | None = None) -
     config, problems = _all_problems(text)
     if config is not None:
         return config
+    if not problems:  # pragma: no cover - every failed validation yields at least one problem
+        raise ConfigError(f"{source}: not a valid regions file")
     first = problems[0][1]
     rest = len(problems) - 1
     notes = [f"and {rest} more problem{'s' if rest != 1 else ''}"] if rest else []

@@ -15,8 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chatops import tzdb
+from chatops.calendars import Calendars
 from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
+from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.suggest import Choice, choose
@@ -118,6 +120,7 @@ class Service:
         on_enqueue: Callable[[], None] | None = None,
         on_event: Callable[[str, int], None] | None = None,
         admins: Callable[[], frozenset[str]] = frozenset,
+        calendars: Calendars | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -127,11 +130,18 @@ class Service:
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self._on_event = on_event or (lambda kind, proposal_id: None)
+        self.calendars = calendars or Calendars(config)
+        self.watchers: list[Callable[[], None]] = []
+        """Called after anything a reader may see changed (App Home refreshes with it); must not block."""
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return self._clock()
+
+    def approvers(self) -> frozenset[str]:
+        """The users who may approve (user groups resolved)."""
+        return self._approvers()
 
     def regions(self) -> tuple[Region, ...]:
         """The regions file's regions, with the sensitive periods admins declared from Slack added."""
@@ -154,15 +164,20 @@ class Service:
         """Evaluate a window and, if it is flagged, find the nearest better ones."""
         policy = self.config.policy
         regions = self.regions() if regions is None else regions
-        evaluation = evaluate(window, regions=regions)
+        # Holidays and freezes for the window and the horizon its suggestions may reach.
+        reach = window.end + policy.horizon + window.duration
+        regions = self.calendars.regions(regions, window.start, reach)
+        freezes = self.calendars.freezes(window.start, reach)
+        evaluation = with_freezes(evaluate(window, regions=regions), freezes)
         choices: list[Choice] = []
         if evaluation.flagged:
             choices = choose(
                 window,
                 regions=regions,
-                team=self.config.team,
+                team=self.calendars.team(self.config.team, window.start, reach),
                 horizon=policy.horizon,
                 count=policy.suggestions,
+                freezes=freezes,
             )
         return Assessment(evaluation=evaluation, choices=tuple(choices))
 
@@ -444,6 +459,14 @@ class Service:
             self._on_event(kind, proposal_id)
         except Exception:  # the change is committed: a failing observer must not make it look failed
             logger.exception("the on_event hook failed for %s of proposal %s", kind, proposal_id)
+        self._tell_watchers()
+
+    def _tell_watchers(self) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher()
+            except Exception:
+                logger.exception("a change watcher failed")
 
     # -- declared sensitivity (admins) ----------------------------------------------------------------------
 
@@ -488,6 +511,7 @@ class Service:
             at=to_ts(self.now()),
         )
         self.reevaluate_open(actor=actor, why=f"{known[region_id].name} declared sensitive: {reason}")
+        self._tell_watchers()
         return row
 
     def lift_sensitive(self, period_id: int, *, actor: str) -> SensitiveRow:
@@ -496,6 +520,7 @@ class Service:
         if row is None:
             raise NotFoundError(f"there is no declared sensitive period #{period_id} in force")
         self.reevaluate_open(actor=actor, why=f"sensitive period #{period_id} lifted ({row.reason})")
+        self._tell_watchers()
         return row
 
     def _require_admin(self, actor: str) -> None:

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     """Time-zone rules: the tzdata package's (the same on every machine) or the host's (see chatops.tzdb)."""
     chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
     """Seconds after which an undeliverable Slack message is given up on (and logged)."""
+    chatops_calendar_token: SecretStr | None = None
+    """The token that ``/calendar.ics?token=…`` must carry; without it the feed is not served."""
+    chatops_slack_url: str = "https://slack.com/"
+    """The workspace's address (``https://acme.slack.com/``), for links to threads in the calendar feed."""
+    chatops_calendar_cache: str | None = None
+    """Where the last good copy of each freeze calendar is kept (default ``~/.cache/chatops/calendars``)."""
+    chatops_calendar_refresh: int = Field(default=900, ge=30, le=86_400)
+    """Seconds between two reads of the freeze calendars."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
     chatops_mention_groups: bool = True

@@ -7,11 +7,13 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App
@@ -19,7 +21,8 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from chatops import metrics, tzdb
-from chatops.config import Settings, load_regions
+from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
+from chatops.config import BUNDLED_REGIONS, Settings, load_regions
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ChatopsError
@@ -44,10 +47,12 @@ class Runtime:
     service: Service
     worker: DeliveryWorker
     app: App
+    stop_refreshing: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         """Stop the delivery worker (after the message in hand) and close the store; what is undelivered stays
         in the outbox for the next start."""
+        self.stop_refreshing()
         self.worker.stop()
         try:
             left = self.store.outbox_stats(now=int(time.time()))[0]
@@ -79,7 +84,9 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         mention=settings.mention_ids,
     )
     directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
+    calendars = runtime_calendars(settings, config)
     service = Service(
+        calendars=calendars,
         store=store,
         config=config,
         channel=settings.chatops_channel,
@@ -89,9 +96,36 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         on_event=_record_decision,
     )
     app = build_app(settings, service, directory, client=client)
+    stop_refreshing = _nothing
     if start_worker:
         worker.start()
-    return Runtime(settings=settings, config=config, store=store, service=service, worker=worker, app=app)
+        if config.calendars:
+            stop_refreshing = calendars.keep_fresh(settings.chatops_calendar_refresh)
+    return Runtime(
+        settings=settings,
+        config=config,
+        store=store,
+        service=service,
+        worker=worker,
+        app=app,
+        stop_refreshing=stop_refreshing,
+    )
+
+
+def _nothing() -> None:
+    pass
+
+
+def runtime_calendars(settings: Settings, config: RegionsConfig) -> Calendars:
+    """The regions file's calendars, read once now (a calendar that cannot be read is logged, not fatal)."""
+    where = settings.chatops_config
+    base = Path(where).parent if where and where != BUNDLED_REGIONS else Path.cwd()
+    cache = Path(settings.chatops_calendar_cache) if settings.chatops_calendar_cache else DEFAULT_CACHE
+    calendars = Calendars(config, base_dir=base, fetcher=CalendarFetcher(cache))
+    calendars.refresh()
+    year = time.gmtime().tm_year
+    threading.Thread(target=calendars.warm, args=((year, year + 1),), name="holidays", daemon=True).start()
+    return calendars
 
 
 def _respond(
@@ -216,6 +250,9 @@ class WsgiApp:
             return _respond(start_response, "405 Method Not Allowed", "GET only\n")
         return gate_answer(environ, start_response, runtime=self.runtime, path=path)
 
+    def _calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        return _calendar_feed(self.runtime, environ, start_response)
+
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -233,6 +270,8 @@ class WsgiApp:
             return [exposition]
         if path.startswith(GATE_PREFIX):
             return self._gate(environ, start_response, path=path, method=method)
+        if path == "/calendar.ics" and method in ("GET", "HEAD"):
+            return self._calendar(environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -323,6 +362,30 @@ def gate_answer(
         return _json(start_response, "404 Not Found", {"error": f"there is no change CHG-{number}"})
     answer = gate(change=row.id, status=row.status, start_ts=row.start_ts, end_ts=row.end_ts, at=at)
     return _json(start_response, "200 OK", answer.document())
+
+
+def _calendar_feed(runtime: Runtime, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """``GET /calendar.ics?token=…``: the feed of approved and pending windows; 404 for a wrong or missing
+    token, or when no token is set (the feed's existence is not revealed)."""
+    from chatops.feed import build_feed, feed_rows
+
+    expected = runtime.settings.chatops_calendar_token
+    given = urllib.parse.parse_qs(str(environ.get("QUERY_STRING") or "")).get("token", [""])[0]
+    if expected is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return _respond(start_response, "404 Not Found", "not found\n")
+    now = runtime.service.now()
+    body = build_feed(
+        feed_rows(runtime.store, now=now), slack_url=runtime.settings.chatops_slack_url, now=now
+    )
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/calendar; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "private, max-age=300"),
+        ],
+    )
+    return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
 
 
 def _reason(status: int) -> str:

@@ -96,12 +96,14 @@ def test_manifest_with_a_url_points_slack_at_its_events_path(given: str, base: s
     assert not errors, [e.message for e in errors]
     assert manifest["features"]["slash_commands"][0]["url"] == f"{base}/slack/events"
     assert manifest["settings"]["interactivity"]["request_url"] == f"{base}/slack/events"
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == f"{base}/slack/events"
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert "example.org" not in out
     rest = yaml.safe_load((ROOT / "manifest.yml").read_text())
     for document in (manifest, rest):
         del document["features"]["slash_commands"][0]["url"]
         del document["settings"]["interactivity"]["request_url"]
+        del document["settings"]["event_subscriptions"]["request_url"]
     assert manifest == rest  # nothing else changed
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chatops.domain import timeline
-from chatops.domain.models import Evaluation, Region, RegionResult, Window
+from chatops.domain.models import Evaluation, Freeze, Region, RegionResult, Window
 from chatops.domain.suggest import Choice
 
 _Fixed = tuple[
@@ -138,4 +138,14 @@ def evaluation_document(
             for r in evaluation.regions
         ],
         "suggestions": [_suggestion(s) for s in suggestions],
+        **({"freezes": [freeze_document(f) for f in evaluation.freezes]} if evaluation.freezes else {}),
+    }
+
+
+def freeze_document(freeze: Freeze) -> dict[str, str]:
+    return {
+        "summary": freeze.summary,
+        "calendar": freeze.calendar,
+        "start": freeze.start.isoformat(),
+        "end": freeze.end.isoformat(),
     }

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -188,8 +188,93 @@ class SensitivePeriod(BaseModel):
         return self
 
 
+def _holiday_source(value: Any) -> Any:
+    if isinstance(value, str):
+        country, _, subdivision = value.partition("-")
+        return {"country": country, "subdivision": subdivision or None}
+    return value
+
+
+class HolidaySource(BaseModel):
+    """Whose public holidays count: a country (ISO 3166 code) and optionally one of its subdivisions.
+
+    Written in a regions file as ``holidays = "IR"``, ``holidays = "US-CA"`` or as a table with ``country``,
+    ``subdivision``, ``categories`` (default ``["public"]``) and ``observed`` (default true: a holiday that
+    falls on a weekend also counts on the day it is observed). The dates themselves are looked up at the edge.
+    """
+
+    model_config = _FROZEN
+
+    country: str = Field(pattern=r"^[A-Z]{2,3}$")
+    subdivision: str | None = Field(default=None, min_length=1, max_length=16)
+    categories: tuple[str, ...] = Field(default=("public",), min_length=1)
+    observed: bool = True
+
+    def __str__(self) -> str:
+        return self.country + (f"-{self.subdivision}" if self.subdivision else "")
+
+
+Holidays = Annotated[HolidaySource | None, BeforeValidator(_holiday_source)]
+
+
+class Freeze(BaseModel):
+    """A span of real time during which no change may run (a change freeze), from a freeze calendar."""
+
+    model_config = _FROZEN
+
+    start: datetime
+    end: datetime
+    summary: str = Field(min_length=1)
+    calendar: str = ""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a naive datetime has no time zone; give one")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freeze:
+        if self.end <= self.start:
+            raise ValueError("the freeze must end after it starts")
+        return self
+
+
+class CalendarRef(BaseModel):
+    """A calendar the regions file names: an iCalendar file (a path, relative to the regions file) or an
+    ``https://`` URL. Times without a zone in it (floating times, all-day events) are read in ``timezone``.
+
+    ``kind = "freeze"`` (the default): each event is a change freeze, for every region. ``kind = "sensitive"``:
+    each event makes the ``regions`` named (all when none is) sensitive on the local dates it touches.
+    """
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1, max_length=2000)
+    timezone: ZoneName = "UTC"
+    kind: Literal["freeze", "sensitive"] = "freeze"
+    regions: tuple[str, ...] = ()
+
+    @field_validator("source")
+    @classmethod
+    def _https_or_path(cls, value: str) -> str:
+        if "://" in value and not value.startswith("https://"):
+            raise ValueError("a calendar is a file path or an https:// URL")
+        return value
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(("https://", "http://"))
+
+
 class Region(BaseModel):
-    """A place whose people use the service, with its local peak hours and when it is sensitive."""
+    """A place whose people use the service, with its local peak hours and when it is sensitive.
+
+    ``holidays`` names a country (and subdivision) whose public holidays make the region sensitive; the edge
+    turns them into sensitive periods before the engine sees the region.
+    """
 
     model_config = _FROZEN
 
@@ -200,6 +285,7 @@ class Region(BaseModel):
     sensitive: bool = Field(default=False, strict=True)  # "yes" or 1 is a mistake, not true
     sensitive_reason: str | None = Field(default=None, max_length=300)
     sensitive_periods: tuple[SensitivePeriod, ...] = ()
+    holidays: Holidays = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -235,12 +321,18 @@ class Policy(BaseModel):
 
 
 class Team(BaseModel):
-    """Where and when the people doing the work are; suggestions stay inside these hours."""
+    """Where and when the people doing the work are; suggestions stay inside these hours.
+
+    ``days_off`` are local dates on which nobody works (suggestions avoid them); ``holidays`` names a country
+    whose public holidays the edge adds to them.
+    """
 
     model_config = _FROZEN
 
     timezone: ZoneName
     working_hours: HoursList = ()
+    holidays: Holidays = None
+    days_off: tuple[date, ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -255,6 +347,7 @@ class RegionsConfig(BaseModel):
     policy: Policy = Policy()
     team: Team | None = None
     regions: tuple[Region, ...] = Field(min_length=1)
+    calendars: tuple[CalendarRef, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RegionsConfig:
@@ -263,6 +356,14 @@ class RegionsConfig(BaseModel):
             if region.id in seen:
                 raise ValueError(f"region id {region.id!r} is used twice")
             seen.add(region.id)
+        names: set[str] = set()
+        for calendar in self.calendars:
+            if calendar.name in names:
+                raise ValueError(f"calendar name {calendar.name!r} is used twice")
+            names.add(calendar.name)
+            unknown = [r for r in calendar.regions if r not in seen]
+            if unknown:
+                raise ValueError(f"calendar {calendar.name!r} names unknown regions: {', '.join(unknown)}")
         return self
 
 
@@ -323,10 +424,12 @@ class Evaluation:
 
     window: Window
     regions: tuple[RegionResult, ...]
+    freezes: tuple[Freeze, ...] = ()
+    """The freezes the window overlaps; any makes the window flagged."""
 
     @property
     def flagged(self) -> bool:
-        return any(r.flagged for r in self.regions)
+        return bool(self.freezes) or any(r.flagged for r in self.regions)
 
     @property
     def flagged_regions(self) -> tuple[RegionResult, ...]:

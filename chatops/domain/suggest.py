@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from chatops.domain import timeline
-from chatops.domain.models import Region, Team, Window
+from chatops.domain.freezes import frozen_starts
+from chatops.domain.models import Freeze, Region, Team, Window
 from chatops.domain.timeline import Interval
 from chatops.domain.windows import format_duration
 
@@ -59,10 +60,29 @@ def bad_starts(regions: Sequence[Region], *, start: int, end: int, length: int) 
     return timeline.merge(bad)
 
 
+def _subtract(xs: Sequence[Interval], ys: Sequence[Interval]) -> list[Interval]:
+    """The parts of the merged intervals ``xs`` outside the merged intervals ``ys``."""
+    out: list[Interval] = []
+    for a, b in xs:
+        for c, d in ys:
+            if d <= a or c >= b:
+                continue
+            if c > a:
+                out.append((a, c))
+            a = max(a, d)
+        if a < b:
+            out.append((a, b))
+    return out
+
+
 def team_starts(team: Team, *, start: int, end: int, length: int) -> list[Interval]:
     """Window starts in ``[start, end)`` whose whole window lies inside the team's working hours."""
     segs = timeline.segments(team.zone, start, end + length)
-    return _starts_inside(timeline.in_wall_hours(segs, team.working_hours), length)
+    working = timeline.in_wall_hours(segs, team.working_hours)
+    if team.days_off:
+        off = timeline.instants(segs, (iv for day in team.days_off for iv in timeline.wall_dates(day, day)))
+        working = _subtract(working, off)
+    return _starts_inside(working, length)
 
 
 def _first_grid_at_or_after(ts: int, origin: int, step: int) -> int:
@@ -77,11 +97,13 @@ def suggest(
     horizon: timedelta = timedelta(days=14),
     count: int = 3,
     step: timedelta = GRID,
+    freezes: Sequence[Freeze] = (),
 ) -> list[Window]:
     """Up to ``count`` earliest unflagged windows of the same length, starting at or after ``window.start``.
 
     Starts lie on a grid of ``step`` aligned to the hour in UTC and no later than ``window.start + horizon``.
-    When ``team`` names working hours, each suggestion lies wholly inside them.
+    When ``team`` names working hours, each suggestion lies wholly inside them and off its ``days_off``; no
+    suggestion overlaps a freeze.
     """
     if count <= 0:
         return []
@@ -93,6 +115,8 @@ def suggest(
     if first > last:
         return []
     bad = bad_starts(regions, start=first, end=last + 1, length=length)
+    if freezes:
+        bad = timeline.merge([*bad, *frozen_starts(freezes, length=length)])
     allowed: list[Interval] = [(first, last + 1)]
     if team is not None and team.working_hours:
         allowed = timeline.intersect(allowed, team_starts(team, start=first, end=last + 1, length=length))
@@ -182,6 +206,7 @@ def choose(
     horizon: timedelta = timedelta(days=14),
     count: int = 3,
     step: timedelta = GRID,
+    freezes: Sequence[Freeze] = (),
 ) -> list[Choice]:
     """Up to three windows of the same length that flag nothing and are real alternatives to each other:
 
@@ -202,6 +227,8 @@ def choose(
     if first > last:
         return []
     bad = bad_starts(regions, start=first - MARGIN_REACH, end=last + 1 + MARGIN_REACH, length=length)
+    if freezes:  # a start whose window touches a freeze is as bad as one that hits a flagged peak
+        bad = timeline.merge([*bad, *frozen_starts(freezes, length=length)])
     in_team: list[Interval] = [(first, last + 1)]
     has_team = team is not None and bool(team.working_hours)
     if team is not None and has_team:

@@ -263,7 +263,19 @@ def region_lines(evaluation: dict[str, Any]) -> tuple[list[str], str]:
 
 
 def risk_line(evaluation: dict[str, Any]) -> str:
-    """The risk in one line: flagged or not, and every flagged region by name (compact when there are many)."""
+    """The risk in one line: flagged or not, every change freeze the window overlaps, and every flagged region
+    by name (compact when there are many)."""
+    freezes = evaluation.get("freezes") or []
+    if not freezes:
+        return _region_risk(evaluation)
+    names = ", ".join(f"*{escape(clip(f['summary'], 100))}*" for f in freezes[:3])
+    more = f" and {len(freezes) - 3} more" if len(freezes) > 3 else ""
+    frozen = f":no_entry: *Flagged*: during a change freeze ({names}{more})."
+    regions = _region_risk(evaluation)
+    return frozen if regions.startswith(":large_green_circle:") else f"{frozen} {regions}"
+
+
+def _region_risk(evaluation: dict[str, Any]) -> str:
     flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
     if not flagged:
         return ":large_green_circle: *Clear*: no sensitive region is in its peak hours during this window."
@@ -307,6 +319,19 @@ def _there(suggestion: dict[str, Any], evaluation: dict[str, Any]) -> str:
     return f" — {', '.join(places)}" if places else ""
 
 
+def freeze_text(freezes: Sequence[dict[str, Any]]) -> str:
+    """`:no_entry: *Change freeze*: Year-end freeze (Releases), <start> → <end>` per freeze the window overlaps."""
+    lines = [
+        f":no_entry: *Change freeze*: {escape(f['summary'])}"
+        + (f" ({escape(f['calendar'])})" if f.get("calendar") else "")
+        + f", {window_text(_ts_of(f['start']), _ts_of(f['end']))}"
+        for f in freezes[:DETAIL_REGIONS]
+    ]
+    if len(freezes) > DETAIL_REGIONS:
+        lines.append(f"…and {len(freezes) - DETAIL_REGIONS} more")
+    return "\n".join(lines)
+
+
 def day_strips(evaluation: dict[str, Any], *, limit: int = STRIPS) -> list[str]:
     """For the first flagged regions, the region's local day as 24 hour cells with its peak hours and the
     window marked, under one ruler and one legend. Empty when nothing is flagged or the snapshot predates it."""
@@ -342,6 +367,9 @@ def evaluation_blocks(evaluation: dict[str, Any], *, tz: str = "UTC") -> list[Bl
     """The regions (every flagged one named), the day strips and, when flagged, the suggestions."""
     lines, summary = region_lines(evaluation)
     blocks: list[Block] = _sections(lines)
+    freezes = evaluation.get("freezes") or []
+    if freezes:
+        blocks.insert(0, _section(freeze_text(freezes)))
     if summary:
         blocks.append(_context(summary))
     strips = day_strips(evaluation)
@@ -478,15 +506,12 @@ def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
         evaluation = data.get("evaluation", {})
         window = evaluation.get("window", {})
         flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
-        verdict = (
-            ":warning: flagged: "
-            + "; ".join(
-                f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
-                for r in flagged[:DETAIL_REGIONS]
-            )
-            if flagged
-            else "clear: no sensitive region at its peak"
-        )
+        why = [
+            f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
+            for r in flagged[:DETAIL_REGIONS]
+        ]
+        why.extend(f"change freeze {escape(f['summary'])}" for f in (evaluation.get("freezes") or [])[:3])
+        verdict = ":warning: flagged: " + "; ".join(why) if why else "clear: no sensitive region at its peak"
         text = (
             f":memo: {actor} proposed {proposal_ref(row)} on {when} for "
             f"{window_text(_ts_of(window['start']), _ts_of(window['end']))}; {verdict}."

@@ -156,6 +156,7 @@ class SlackStandIn:
         self._messages: dict[str, dict[str, Message]] = {}
         self._ephemerals: list[Ephemeral] = []
         self._views: dict[str, JSON] = {}
+        self._homes: dict[str, JSON] = {}
         self._scheduled: list[JSON] = []
         self._users: dict[str, _User] = {}
         self._usergroups: dict[str, list[str]] = {}
@@ -282,6 +283,7 @@ class SlackStandIn:
             self._messages.clear()
             self._ephemerals.clear()
             self._views.clear()
+            self._homes.clear()
             self._scheduled.clear()
             self._used_triggers.clear()
             self._expired_triggers.clear()
@@ -354,6 +356,11 @@ class SlackStandIn:
         """Open views by id, as the stand-in last answered them."""
         with self._lock:
             return dict(self._views)
+
+    def home(self, user_id: str) -> JSON | None:
+        """The Home tab the app last published for ``user_id`` (views.publish), if any."""
+        with self._lock:
+            return self._homes.get(user_id)
 
     def scheduled(self) -> list[JSON]:
         with self._lock:
@@ -711,6 +718,23 @@ class SlackStandIn:
         if params.get("hash") and params["hash"] != old["hash"]:
             raise SlackApiStandInError("hash_conflict")
         return {"view": self._view(view, view_id=old["id"], root_view_id=old["root_view_id"])}
+
+    def _api_views_publish(self, params: JSON) -> JSON:
+        # https://api.slack.com/methods/views.publish: user_id and a view of type "home"; an optional hash
+        # must match the Home tab's current one (else hash_conflict). The view keeps its id across publishes.
+        user_id = params.get("user_id")
+        view = _required_view(params)
+        if not user_id or view.get("type") != "home":
+            raise SlackApiStandInError("invalid_arguments")
+        if user_id not in self._users and self.default_user_tz is None:
+            raise SlackApiStandInError("user_not_found")
+        old = self._homes.get(user_id)
+        if params.get("hash") and old is not None and params["hash"] != old["hash"]:
+            raise SlackApiStandInError("hash_conflict")
+        shown = self._view(view, view_id=old["id"] if old else None)
+        self._views.pop(shown["id"], None)  # a Home tab is not an open modal
+        self._homes[user_id] = shown
+        return {"view": shown}
 
 
 class _Server(ThreadingHTTPServer):
