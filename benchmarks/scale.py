@@ -41,7 +41,7 @@ from chatops.audit import export_jsonl  # noqa: E402
 from chatops.config import load_regions  # noqa: E402
 from chatops.errors import NotAllowedError  # noqa: E402
 from chatops.service import Service  # noqa: E402
-from chatops.store import canonical_json, event_hash  # noqa: E402
+from chatops.store import canonical_json, event_hash_v1  # noqa: E402
 from chatops.store.schema import approvals, events, outbox, proposals  # noqa: E402
 from chatops.store.sql import SqlStore  # noqa: E402
 
@@ -160,7 +160,7 @@ def generate(
             chain.append(("commented", approver, created + 600, "", {"note": "looking"}))
         rows, prev = [], ""
         for seq, (kind, actor, at, reason, data) in enumerate(chain, start=1):
-            digest = event_hash(
+            digest = event_hash_v1(  # per-change chains, as written before the global chain
                 prev_hash=prev,
                 proposal_id=i,
                 seq=seq,
@@ -172,6 +172,8 @@ def generate(
             )
             rows.append(
                 {
+                    "gseq": 2 * i + seq,  # unique and in creation order; v1 events do not hash it
+                    "hash_version": 1,
                     "proposal_id": i,
                     "seq": seq,
                     "kind": kind,

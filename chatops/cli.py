@@ -14,10 +14,10 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from chatops import __version__, tzdb
 from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
@@ -34,7 +34,7 @@ from chatops.domain.windows import format_duration, parse_duration, parse_start,
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
 
 if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
-    from chatops.store import EventRow, Store
+    from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client (see chatops.metrics)
@@ -315,7 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     show = audit_sub.add_parser("show", parents=[database], help="one change's history and thread")
     show.add_argument("proposal", help="the change number: 12 or CHG-12")
     show.set_defaults(handler=cmd_audit_show)
-    verify = audit_sub.add_parser("verify", parents=[database], help="check every proposal's hash chain")
+    verify = audit_sub.add_parser(
+        "verify",
+        parents=[database],
+        help="check the audit chain, the tables against it, and the signed checkpoints (exit 0 intact, 1 not)",
+        description="Check the audit log: the hash chain over every event, each change's state re-derived "
+        "from its events against the tables, and (with CHATOPS_AUDIT_KEY) the signed checkpoints.",
+    )
+    verify.add_argument(
+        "--slack",
+        action="store_true",
+        help="also compare each change's thread in Slack (conversations.replies; needs SLACK_BOT_TOKEN)",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
 
     from chatops.cli_world import add_commands
@@ -331,7 +342,47 @@ def _database_url(args: argparse.Namespace) -> tuple[str, str]:
     return os.environ.get("CHATOPS_DATABASE_URL") or "sqlite:///chatops.db", "CHATOPS_DATABASE_URL"
 
 
-def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> Store:
+def _open_existing_store(args: argparse.Namespace) -> SqlStore:
+    """Open a database that must exist already, at the current schema, without creating or migrating anything
+    (the ``audit`` and ``gate`` commands): a missing SQLite file or an unreachable server is a ConfigError."""
+    from sqlalchemy.engine import make_url
+
+    from chatops.store.connect import check_database_url, reason
+    from chatops.store.migrate import current_revision, head_revision
+
+    url, name = _database_url(args)
+    shown = check_database_url(url, name=name)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            raise ConfigError("an in-memory database has no audit log; give the URL of a database file")
+        if not Path(u.database).is_file():
+            raise ConfigError(f"there is no database at {shown} (no such file)")
+    store = _open_store(args, migrate=False)
+    try:
+        store.ping()
+        revision = current_revision(store.engine)
+    except Exception as exc:
+        store.close()
+        raise ConfigError(f"{name}: cannot open the database at {shown}: {reason(exc)}") from None
+    if revision is None:
+        store.close()
+        raise ConfigError(f"the database at {shown} holds no chatops schema")
+    if revision != head_revision():
+        store.close()
+        raise ConfigError(
+            f"the database at {shown} is at schema revision {revision}, not {head_revision()}: "
+            "run `chatops db upgrade` first"
+        )
+    return store
+
+
+def _audit_key() -> bytes | None:
+    key = os.environ.get("CHATOPS_AUDIT_KEY", "")
+    return key.encode() if key else None
+
+
+def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> SqlStore:
     from chatops.store.connect import check_database_url, reason
     from chatops.store.sql import SqlStore
 
@@ -379,22 +430,6 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     return int(answer.exit_status)
 
 
-def _open_existing_store(args: argparse.Namespace) -> Store:
-    """Open a database that must already exist: never create an empty one for a typo'd path."""
-    from sqlalchemy.engine import make_url
-
-    from chatops.store.connect import check_database_url
-
-    url, name = _database_url(args)
-    check_database_url(url, name=name)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        path = parsed.database or ""
-        if path in ("", ":memory:") or not Path(path).is_file():
-            raise ConfigError(f"there is no database at {path or 'memory'!r}; check --database-url")
-    return _open_store(args, migrate=False)
-
-
 def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.audit import export_csv, export_jsonl
 
@@ -405,7 +440,7 @@ def cmd_audit_export(args: argparse.Namespace, out: TextIO) -> int:
             if "T" in args.since
             else to_ts(parse_start(f"{args.since}T00:00", tz="UTC"))
         )
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
         writer = export_csv if args.format == "csv" else export_jsonl
         for chunk in writer(store.iter_events(since=since)):
@@ -419,7 +454,7 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.audit import describe
 
     number = _proposal_number(args.proposal)
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
         row = store.get_proposal(number)
         if row is None:
@@ -460,32 +495,55 @@ def _permalink(channel: str, message_ts: str | None) -> str:
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from chatops.audit import verify_chains
+    from chatops.audit import verify, verify_slack
 
-    store = _open_store(args)
+    store = _open_existing_store(args)
     try:
-        counted: list[int] = []
-
-        def counting() -> Iterator[EventRow]:
-            for event in store.iter_events():
-                counted.append(event.proposal_id)
-                yield event
-
-        problems = verify_chains(counting())
+        report = verify(store, key=_audit_key())
+        if args.slack:
+            report.problems.extend(verify_slack(store, _thread_reader()))
     finally:
         store.close()
-    for problem in problems:
+    for problem in report.problems:
         out.write(f"BROKEN: {problem}\n")
-    proposals = len(set(counted))
-    if problems:
-        out.write(
-            f"{len(problems)} problem(s) in the audit log ({len(counted)} events, {proposals} proposals)\n"
-        )
+    for note in report.notes:
+        out.write(f"note: {note}\n")
+    counts = f"{report.events} events, {report.changes} changes, {report.checkpoints} checkpoints"
+    if report.problems:
+        out.write(f"{len(report.problems)} problem(s) in the audit log ({counts})\n")
         return 1
-    out.write(
-        f"audit log intact: {len(counted)} events in {proposals} proposals, every hash chain verified\n"
-    )
+    checked = "the chain, every change's state" + (", signed checkpoints" if _audit_key() else "")
+    out.write(f"audit log intact: {counts}; checked {checked}{', Slack threads' if args.slack else ''}\n")
     return 0
+
+
+def _thread_reader() -> Callable[[str, str], Iterator[dict[str, Any]]]:
+    """conversations.replies, page by page, with the bot token from the environment."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if not token:
+        raise ConfigError("--slack needs SLACK_BOT_TOKEN (a bot token with channels:history)")
+    client = WebClient(
+        token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
+    )
+
+    def replies(channel: str, ts: str) -> Iterator[dict[str, Any]]:
+        cursor: str | None = None
+        while True:
+            try:
+                page = client.conversations_replies(
+                    channel=channel, ts=ts, cursor=cursor, limit=200, include_all_metadata=True
+                )
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                raise ConfigError(f"cannot read the thread {ts} in {channel} from Slack: {exc}") from None
+            yield from page.get("messages") or []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+
+    return replies
 
 
 MANIFEST_PLACEHOLDER = "https://chatops.example.org"

@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
 from chatops.observability import log_context
 from chatops.slack import blocks
@@ -166,15 +167,17 @@ class DeliveryWorker:
         if message.kind == "update_parent":
             self.client.chat_update(channel=row.channel, ts=row.message_ts, **self._parent(row))
         elif message.kind == "reply":
+            event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
                 thread_ts=row.message_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                **blocks.thread_reply(row, message.payload["event"]),
+                metadata=event_metadata(event),
+                **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
-            if self.mention and row.status is Status.PENDING:
+            if self.mention and row.status.is_open:
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
@@ -192,6 +195,32 @@ class DeliveryWorker:
             )
         approvals = self.store.approvers(row.id, round=row.round)
         return blocks.proposal_message(row, approvals, mention=self.mention, closing=closing)
+
+    def _event_of(self, message: OutboxRow) -> EventRow:
+        """The audit event a reply is about: the outbox names it (older rows carried a copy of it)."""
+        if "event_id" in message.payload:
+            event = self.store.event(int(message.payload["event_id"]))
+            if event is None:
+                raise LookupError(
+                    f"outbox message {message.id} names event {message.payload['event_id']}, gone"
+                )
+            return event
+        return EventRow.model_validate({"gseq": 0, **message.payload["event"]})
+
+
+def event_metadata(event: EventRow) -> dict[str, Any]:
+    """Slack message metadata carried by a thread reply: which audit event it tells, and that event's hash, so
+    ``chatops audit verify --slack`` can compare the database with what Slack holds."""
+    return {
+        "event_type": EVENT_METADATA_TYPE,
+        "event_payload": {
+            "proposal_id": event.proposal_id,
+            "seq": event.seq,
+            "gseq": event.gseq,
+            "kind": event.kind,
+            "hash": event.hash,
+        },
+    }
 
 
 def _retry_after(headers: Any) -> int:

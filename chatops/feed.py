@@ -17,7 +17,7 @@ from chatops.domain.timeline import from_ts, to_ts
 from chatops.store import ProposalRow, Store
 
 PRODID = "-//chatops//maintenance windows//EN"
-FEED_STATUSES = (Status.PENDING, Status.APPROVED)
+FEED_STATUSES = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
 FEED_HISTORY = timedelta(days=30)
 """How long after its end a window stays in the feed."""
 FEED_LIMIT = 1000
@@ -65,7 +65,7 @@ def build_feed(rows: Sequence[ProposalRow], *, slack_url: str, now: datetime) ->
     stamp = now.astimezone(UTC).replace(microsecond=0)
     for row in rows:
         calendar.add_component(_event(row, slack_url=slack_url, now=stamp))
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())
 
 
 def feed_rows(store: Store, *, now: datetime) -> list[ProposalRow]:

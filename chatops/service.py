@@ -7,24 +7,47 @@ to Slack directly. Errors are :mod:`chatops.errors` values whose text is meant f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from chatops import tzdb
+from chatops import __version__, tzdb
 from chatops.calendars import Calendars
 from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
+from chatops.domain.records import (
+    Approved,
+    Cancelled,
+    EvaluationSnapshot,
+    OutboxKind,
+    PeriodDoc,
+    Postponed,
+    Proposed,
+    Rejected,
+    SensitivityChanged,
+    WindowDoc,
+)
 from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
-from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, SensitiveRow, Store, Tx
+from chatops.store import (
+    DuplicateKey,
+    EventRow,
+    NewProposal,
+    ProposalRow,
+    SensitiveRow,
+    Store,
+    Tx,
+    canonical_json,
+)
 
 TITLE_MAX = 150
 TEXT_MAX = 2000
@@ -108,6 +131,24 @@ def proposal_window(row: ProposalRow) -> Window:
     return Window(start=from_ts(row.start_ts), end=from_ts(row.end_ts))
 
 
+def regions_digest(config: RegionsConfig) -> str:
+    """SHA-256 of the regions configuration's content (canonical JSON of what was loaded), so an audit record
+    says which regions file a decision was evaluated against."""
+    return hashlib.sha256(canonical_json(config.model_dump(mode="json")).encode()).hexdigest()
+
+
+def _no_name(_user: str) -> str | None:
+    return None
+
+
+def _window_doc(row: ProposalRow) -> WindowDoc:
+    return WindowDoc(start=from_ts(row.start_ts).isoformat(), end=from_ts(row.end_ts).isoformat())
+
+
+def _snapshot(row: ProposalRow) -> EvaluationSnapshot:
+    return row.snapshot
+
+
 class Service:
     def __init__(
         self,
@@ -120,10 +161,13 @@ class Service:
         on_enqueue: Callable[[], None] | None = None,
         on_event: Callable[[str, int], None] | None = None,
         admins: Callable[[], frozenset[str]] = frozenset,
+        display_name: Callable[[str], str | None] = _no_name,
         calendars: Calendars | None = None,
     ) -> None:
         self.store = store
         self.config = config
+        self._display_name = display_name
+        self.regions_sha256 = regions_digest(config)
         self.channel = channel
         self._approvers = approvers
         self._admins = admins
@@ -138,6 +182,14 @@ class Service:
 
     def now(self) -> datetime:
         return self._clock()
+
+    def name_of(self, user: str) -> str | None:
+        """The user's display name as Slack reports it now (None when unknown); never raises."""
+        try:
+            return self._display_name(user)
+        except Exception:
+            logger.warning("could not look up the display name of %s", user)
+            return None
 
     def approvers(self) -> frozenset[str]:
         """The users who may approve (user groups resolved)."""
@@ -190,13 +242,15 @@ class Service:
     def upcoming(self) -> list[ProposalRow]:
         """Pending and approved windows that have not ended yet, soonest first."""
         return self.store.list_proposals(
-            statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now()), limit=50
+            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED),
+            end_after=to_ts(self.now()),
+            limit=50,
         )
 
     def upcoming_count(self) -> int:
         """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
         return self.store.count_proposals(
-            statuses=(Status.PENDING, Status.APPROVED), end_after=to_ts(self.now())
+            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=to_ts(self.now())
         )
 
     # -- changing --------------------------------------------------------------------------------------------
@@ -217,6 +271,25 @@ class Service:
         assessment = self.assess(window)
         at = to_ts(now)
         snapshot = assessment.document()
+        required = self.config.policy.approvals_for(flagged=assessment.flagged)
+        local = ZoneInfo(request.input_tz)
+        payload = Proposed(
+            window=WindowDoc.model_validate(snapshot["window"]),
+            input_tz=request.input_tz,
+            evaluation=EvaluationSnapshot.model_validate(snapshot),
+            title=title,
+            description=description,
+            rollback_plan=rollback,
+            ticket_url=ticket,
+            channel=self.channel,
+            window_local=WindowDoc(
+                start=window.start.astimezone(local).isoformat(), end=window.end.astimezone(local).isoformat()
+            ),
+            approvals_required=required,
+            regions_sha256=self.regions_sha256,
+            app_version=__version__,
+        )
+        actor_name = self.name_of(request.proposer)
         try:
             with self.store.transaction() as tx:
                 row = tx.insert_proposal(
@@ -232,20 +305,14 @@ class Service:
                         start_ts=to_ts(window.start),
                         end_ts=to_ts(window.end),
                         flagged=assessment.flagged,
-                        approvals_required=self.config.policy.approvals_for(flagged=assessment.flagged),
+                        approvals_required=required,
                         evaluation=snapshot,
                         created_at=at,
                     )
                 )
-                event = tx.append_event(
-                    row.id,
-                    kind="proposed",
-                    actor=request.proposer,
-                    at=at,
-                    data={"window": snapshot["window"], "input_tz": request.input_tz, "evaluation": snapshot},
-                )
-                tx.enqueue(row.id, kind="post_parent", payload={}, at=at)
-                tx.enqueue(row.id, kind="reply", payload={"event": event.model_dump()}, at=at)
+                event = tx.append_event(row.id, payload, actor=request.proposer, actor_name=actor_name, at=at)
+                tx.enqueue(row.id, kind=OutboxKind.POST_PARENT, at=at)
+                tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
         except DuplicateKey:
             assert request.idempotency_key is not None
             existing = self.store.proposal_by_key(request.idempotency_key)
@@ -276,11 +343,12 @@ class Service:
         justification = clean_text(justification, field_name="justification", limit=REASON_MAX)
         approvers = self._approvers()
         at = to_ts(self.now())
+        actor_name = self.name_of(actor)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             if expected_round is not None and row.round != expected_round:
                 raise ConflictError("this change was moved to another window since; look at it again")
-            if clear_only and row.flagged and row.status is Status.PENDING:
+            if clear_only and row.flagged and row.status.is_open:
                 raise ConflictError(
                     "this window is flagged now; press Approve again to confirm it with a justification"
                 )
@@ -301,19 +369,19 @@ class Service:
             complete = len(approvals) >= row.approvals_required
             event = tx.append_event(
                 row.id,
-                kind="approved",
+                Approved(
+                    round=row.round,
+                    approvals=len(approvals),
+                    required=row.approvals_required,
+                    flagged=row.flagged,
+                    window=_window_doc(row),
+                    flagged_regions=_snapshot(row).flagged_ids,
+                    status_after=Status.APPROVED if complete else row.status,
+                    justification=justification or None,
+                ),
                 actor=actor,
+                actor_name=actor_name,
                 at=at,
-                data={
-                    "round": row.round,
-                    "approvals": len(approvals),
-                    "required": row.approvals_required,
-                    "flagged": row.flagged,
-                    "window": row.evaluation.get("window", {}),
-                    "flagged_regions": _flagged_ids(row.evaluation),
-                    "status_after": Status.APPROVED.value if complete else row.status.value,
-                    **({"justification": justification} if justification else {}),
-                },
             )
             if complete:
                 row = tx.update_proposal(row.id, at=at, status=Status.APPROVED)
@@ -364,6 +432,7 @@ class Service:
     def _close(self, proposal_id: int, *, actor: str, action: Action, status: Status, reason: str) -> Outcome:
         approvers = self._approvers()
         at = to_ts(self.now())
+        actor_name = self.name_of(actor)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
@@ -372,17 +441,14 @@ class Service:
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
             approvals = tx.approvers(row.id, round=row.round)
+            closing = Rejected if status is Status.REJECTED else Cancelled
             event = tx.append_event(
                 row.id,
-                kind=status.value,
+                closing(round=row.round, approvals=len(approvals), window=_window_doc(row)),
                 actor=actor,
+                actor_name=actor_name,
                 at=at,
                 reason=reason,
-                data={
-                    "round": row.round,
-                    "approvals": len(approvals),
-                    "window": row.evaluation.get("window", {}),
-                },
             )
             row = tx.update_proposal(row.id, at=at, status=status)
             _announce(tx, event)
@@ -408,6 +474,8 @@ class Service:
         snapshot = assessment.document()
         approvers = self._approvers()
         at = to_ts(now)
+        actor_name = self.name_of(actor)
+        required = self.config.policy.approvals_for(flagged=assessment.flagged)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
@@ -424,18 +492,21 @@ class Service:
             dropped = tx.approvers(row.id, round=row.round)
             event = tx.append_event(
                 row.id,
-                kind="postponed",
+                Postponed.model_validate(
+                    {
+                        "from": _window_doc(row),
+                        "to": WindowDoc.model_validate(snapshot["window"]),
+                        "approvals_reset": len(dropped),
+                        "round": row.round + 1,
+                        "required": required,
+                        "evaluation": EvaluationSnapshot.model_validate(snapshot),
+                        "regions_sha256": self.regions_sha256,
+                    }
+                ),
                 actor=actor,
+                actor_name=actor_name,
                 at=at,
                 reason=reason,
-                data={
-                    "from": row.evaluation.get("window", {}),
-                    "to": snapshot["window"],
-                    "approvals_reset": len(dropped),
-                    "round": row.round + 1,
-                    "required": self.config.policy.approvals_for(flagged=assessment.flagged),
-                    "evaluation": snapshot,
-                },
             )
             row = tx.update_proposal(
                 row.id,
@@ -443,12 +514,13 @@ class Service:
                 start_ts=to_ts(window.start),
                 end_ts=to_ts(window.end),
                 flagged=assessment.flagged,
-                approvals_required=self.config.policy.approvals_for(flagged=assessment.flagged),
+                approvals_required=required,
+                status=Status.PENDING,
                 round=row.round + 1,
                 evaluation=snapshot,
             )
             _announce(tx, event)
-            tx.enqueue(row.id, kind="notify", payload={"why": "postponed to a new window"}, at=at)
+            tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "postponed to a new window"}, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -502,24 +574,58 @@ class Service:
         if end < self.now().date() - timedelta(days=1):
             raise InputError(f"that period ended on {end}; declare periods that are current or to come")
         reason = clean_text(reason, field_name="reason", limit=300, required=True)
+        actor_name = self.name_of(actor)
         row = self.store.declare_sensitive(
             region_id=region_id,
             start_date=start,
             end_date=end,
             reason=reason,
             actor=actor,
+            actor_name=actor_name,
+            region_name=known[region_id].name,
             at=to_ts(self.now()),
         )
-        self.reevaluate_open(actor=actor, why=f"{known[region_id].name} declared sensitive: {reason}")
+        period = PeriodDoc(
+            period_id=row.id,
+            region_id=region_id,
+            region_name=known[region_id].name,
+            start_date=start.isoformat(),
+            end_date=end.isoformat(),
+            reason=reason,
+            declared_by=actor,
+            declared_by_name=actor_name,
+        )
+        self.reevaluate_open(
+            actor=actor,
+            why=f"{known[region_id].name} declared sensitive: {reason}",
+            period=period,
+            change="declared",
+        )
         self._tell_watchers()
         return row
 
     def lift_sensitive(self, period_id: int, *, actor: str) -> SensitiveRow:
         self._require_admin(actor)
-        row = self.store.lift_sensitive(period_id, actor=actor, at=to_ts(self.now()))
+        actor_name = self.name_of(actor)
+        row = self.store.lift_sensitive(period_id, actor=actor, actor_name=actor_name, at=to_ts(self.now()))
         if row is None:
             raise NotFoundError(f"there is no declared sensitive period #{period_id} in force")
-        self.reevaluate_open(actor=actor, why=f"sensitive period #{period_id} lifted ({row.reason})")
+        region = {r.id: r for r in self.config.regions}.get(row.region_id)
+        period = PeriodDoc(
+            period_id=row.id,
+            region_id=row.region_id,
+            region_name=region.name if region else None,
+            start_date=row.start_date.isoformat(),
+            end_date=row.end_date.isoformat(),
+            reason=row.reason,
+            declared_by=row.declared_by,
+        )
+        self.reevaluate_open(
+            actor=actor,
+            why=f"sensitive period #{period_id} lifted ({row.reason})",
+            period=period,
+            change="lifted",
+        )
         self._tell_watchers()
         return row
 
@@ -529,16 +635,31 @@ class Service:
                 "only chatops admins (CHATOPS_ADMINS) can declare or lift sensitive periods"
             )
 
-    def reevaluate_open(self, *, actor: str, why: str) -> list[int]:
-        """Evaluate pending and upcoming approved changes again; record those whose verdict changed."""
+    def reevaluate_open(
+        self,
+        *,
+        actor: str,
+        why: str,
+        period: PeriodDoc | None = None,
+        change: Literal["declared", "lifted"] | None = None,
+    ) -> list[int]:
+        """Evaluate open and upcoming approved changes again; record each whose set of flagged regions changed.
+
+        An approved change that now needs more approvals than it has goes back to *needs re-approval* (its
+        approvals so far still count); an open change that now has enough becomes approved. A re-evaluation
+        that changes no change's flagged regions records nothing and says nothing.
+        """
         regions = self.regions()
         changed: list[int] = []
         at = to_ts(self.now())
+        actor_name = self.name_of(actor)
         for row in self.store.list_proposals(
-            statuses=(Status.PENDING, Status.APPROVED), end_after=at, limit=500
+            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=at, limit=500
         ):
             assessment = self.assess(proposal_window(row), regions=regions)
-            if assessment.flagged == row.flagged:
+            before = _snapshot(row).flagged_ids
+            after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
+            if assessment.flagged == row.flagged and set(before) == set(after):
                 continue
             snapshot = assessment.document()
             with self.store.transaction() as tx:
@@ -548,36 +669,42 @@ class Service:
                 required = self.config.policy.approvals_for(flagged=assessment.flagged)
                 approvals = tx.approvers(row.id, round=row.round)
                 status = current.status
-                if status is Status.PENDING and len(approvals) >= required:
+                if len(approvals) >= required and status.is_open:
                     status = Status.APPROVED
+                elif len(approvals) < required and status is Status.APPROVED:
+                    status = Status.NEEDS_REAPPROVAL
                 event = tx.append_event(
                     row.id,
-                    kind="sensitivity_changed",
+                    SensitivityChanged(
+                        flagged=assessment.flagged,
+                        required=required,
+                        approvals=len(approvals),
+                        status_before=current.status,
+                        status_after=status,
+                        approvals_required_after=required,
+                        flagged_before=before,
+                        flagged_after=after,
+                        evaluation=EvaluationSnapshot.model_validate(snapshot),
+                        period=period,
+                        change=change,
+                    ),
                     actor=actor,
+                    actor_name=actor_name,
                     at=at,
                     reason=why,
-                    data={
-                        "flagged": assessment.flagged,
-                        "required": required,
-                        "approvals": len(approvals),
-                        "status_after": status.value,
-                        "evaluation": snapshot,
-                    },
                 )
                 tx.update_proposal(
                     row.id,
                     at=at,
                     flagged=assessment.flagged,
-                    approvals_required=required
-                    if current.status is Status.PENDING
-                    else current.approvals_required,
+                    approvals_required=required,
                     evaluation=snapshot,
                     status=status,
                 )
                 _announce(tx, event)
-                if status is Status.PENDING and assessment.flagged:
-                    why = f"now flagged, it needs {required} approvals"
-                    tx.enqueue(row.id, kind="notify", payload={"why": why}, at=at)
+                if status.is_open and assessment.flagged:
+                    note = f"now flagged, it needs {required} approvals"
+                    tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": note}, at=at)
             changed.append(row.id)
         if changed:
             self._on_enqueue()
@@ -591,11 +718,9 @@ class Service:
         return row
 
 
-def _flagged_ids(snapshot: dict[str, Any]) -> list[str]:
-    return [r["id"] for r in snapshot.get("regions", []) if r.get("flagged")]
-
-
 def _announce(tx: Tx, event: EventRow) -> None:
-    """Queue the event's thread reply, then the parent message's update to the proposal's new state."""
-    tx.enqueue(event.proposal_id, kind="reply", payload={"event": event.model_dump()}, at=event.at)
-    tx.enqueue(event.proposal_id, kind="update_parent", payload={}, at=event.at)
+    """Queue the event's thread reply (naming the event), then the parent message's update to the proposal's
+    new state."""
+    assert event.proposal_id is not None
+    tx.enqueue(event.proposal_id, kind=OutboxKind.REPLY, event_id=event.id, at=event.at)
+    tx.enqueue(event.proposal_id, kind=OutboxKind.UPDATE_PARENT, at=event.at)

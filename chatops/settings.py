@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     """Seconds between two reads of the freeze calendars."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_audit_key: SecretStr | None = None
+    """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
+    needs the same key to check them."""
     chatops_mention_groups: bool = True
     """Mention the approver user groups (``S…``) when a change needs a decision; false for quiet teams (users
     named in CHATOPS_APPROVERS are still mentioned)."""

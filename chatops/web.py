@@ -30,6 +30,7 @@ from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
 from chatops.slack.directory import Directory
+from chatops.slack.names import DisplayNames
 from chatops.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     """Read the regions file, open (and migrate) the store, and build the service, the worker and the app."""
     tzdb.use(settings.chatops_tz_source)  # before any zone is read, so every zone follows the rules chosen
     config = load_regions(settings.chatops_config)
-    store = open_store(settings.chatops_database_url)
+    audit_key = settings.chatops_audit_key.get_secret_value().encode() if settings.chatops_audit_key else None
+    store = open_store(settings.chatops_database_url, audit_key=audit_key)
     client = web_client(settings)
     worker = DeliveryWorker(
         store=store,
@@ -94,6 +96,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         admins=directory.admins,
         on_enqueue=worker.wake,
         on_event=_record_decision,
+        # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
+        display_name=DisplayNames(
+            WebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=settings.slack_api_url,
+                timeout=1,
+                retry_handlers=[],
+            )
+        ),
     )
     app = build_app(settings, service, directory, client=client)
     stop_refreshing = _nothing

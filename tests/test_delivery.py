@@ -14,6 +14,8 @@ from slackfake.standin import SlackStandIn
 from chatops.config import parse_regions
 from chatops.delivery import DeliveryWorker
 from chatops.service import ProposalRequest, Service
+from chatops.store import canonical_json
+from chatops.store.schema import outbox
 from chatops.store.sql import SqlStore
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -120,3 +122,50 @@ def test_gives_up_after_the_configured_time_and_says_so(
     depth, _ = store.outbox_stats(now=int(clock.now))
     assert depth == 0  # abandoned, not pending forever; the reply after it was abandoned too (no parent)
     assert any(r.levelno == logging.ERROR and "gave up" in r.getMessage() for r in caplog.records)
+
+
+def test_a_reply_names_its_event_and_carries_its_hash(
+    setup: tuple[SlackStandIn, SqlStore, Service, DeliveryWorker, Clock],
+) -> None:
+    standin, store, service, worker, _ = setup
+    pid = propose(service)
+    worker.run_once()
+    worker.run_once()
+    [event] = store.events(pid)
+    [message] = [m for m in standin.messages("C1").values() if m.thread_ts]
+    assert message.metadata == {
+        "event_type": "chatops_audit_event",
+        "event_payload": {
+            "proposal_id": pid,
+            "seq": 1,
+            "gseq": event.gseq,
+            "kind": "proposed",
+            "hash": event.hash,
+        },
+    }
+
+
+def test_an_outbox_row_written_before_replies_named_their_event_is_still_delivered(
+    setup: tuple[SlackStandIn, SqlStore, Service, DeliveryWorker, Clock],
+) -> None:
+    """Rows queued by the previous version carry a copy of the event instead of its id."""
+    standin, store, service, worker, _ = setup
+    pid = propose(service)
+    worker.run_once()
+    [event] = store.events(pid)
+    old_copy = event.model_dump(exclude={"gseq", "actor_name", "hash_version"})
+    with store.engine.begin() as conn:
+        conn.execute(
+            outbox.insert().values(
+                proposal_id=pid,
+                kind="reply",
+                payload=canonical_json({"event": old_copy}),
+                created_at=0,
+                attempts=0,
+                next_attempt_at=0,
+            )
+        )
+    worker.run_once()
+    worker.run_once()
+    texts = [m.text or "" for m in standin.messages("C1").values() if m.thread_ts]
+    assert len(texts) == 2 and texts[0] == texts[1] and "proposed CHG-" in texts[1]

@@ -17,10 +17,13 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    NEEDS_REAPPROVAL = "needs_reapproval"
+    """Was approved, then became flagged (or gained flagged regions) with fewer approvals than that needs: open
+    for approvals again, the earlier ones still counted."""
 
     @property
     def is_open(self) -> bool:
-        return self is Status.PENDING
+        return self in (Status.PENDING, Status.NEEDS_REAPPROVAL)
 
 
 class Action(StrEnum):

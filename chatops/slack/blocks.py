@@ -32,8 +32,23 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from chatops.domain import daystrip
+from chatops.domain.gate import window_state_text
 from chatops.domain.models import Window
 from chatops.domain.policy import Status
+from chatops.domain.records import (
+    Approved,
+    Cancelled,
+    EvaluationSnapshot,
+    PeriodDoc,
+    Postponed,
+    Proposed,
+    Rejected,
+    Reopened,
+    SensitiveDeclared,
+    SensitiveLifted,
+    SensitivityChanged,
+    WindowDoc,
+)
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
 from chatops.slack import ids
@@ -47,6 +62,7 @@ RISK_LINE_MAX = 700  # the one-line risk summary; past it, the rest are named in
 STRIPS = 5  # day strips drawn, for the first flagged regions
 _STATUS_LABEL = {
     Status.PENDING: ":hourglass_flowing_sand: *Waiting for approval*",
+    Status.NEEDS_REAPPROVAL: ":rotating_light: *Needs re-approval*",
     Status.APPROVED: ":white_check_mark: *Approved*",
     Status.REJECTED: ":no_entry: *Rejected*",
     Status.CANCELLED: ":heavy_multiplication_x: *Cancelled*",
@@ -414,7 +430,7 @@ def ask_line(
         why = f": {escape(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
         return f"{label}: {verb} by <@{closing.actor}> on {date_token(closing.at)}{why}"
     text = f"{label} · {progress_text(row, approvals)}"
-    if row.status is Status.PENDING and mention:
+    if row.status.is_open and mention:
         text += f"\nApprovers, please decide: {mentions(mention)}"
     return text
 
@@ -455,7 +471,7 @@ def proposal_message(
         blocks.append(_section(f"*Rollback plan*\n{escape(row.rollback_plan)}"))
     blocks.append(DividerBlock())
     blocks.extend(evaluation_blocks(row.evaluation, tz=row.input_tz))
-    if row.status is Status.PENDING:
+    if row.status.is_open:
         value = str(row.id)
         blocks.append(
             ActionsBlock(
@@ -495,72 +511,180 @@ def approver_ping(row: ProposalRow, mention: Sequence[str], *, why: str) -> dict
     return {"text": clip(text, TEXT_MAX)}
 
 
-def thread_reply(row: ProposalRow, event: dict[str, Any]) -> dict[str, Any]:
-    """One audit event as a thread reply: who, what, when, why, readable without the parent."""
-    kind = event["kind"]
-    actor = f"<@{event['actor']}>"
-    when = date_token(int(event["at"]))
-    data = event.get("data", {})
-    reason = f"\n>*Reason:* {escape(event['reason'])}" if event.get("reason") else ""
-    if kind == "proposed":
-        evaluation = data.get("evaluation", {})
-        window = evaluation.get("window", {})
-        flagged = [r for r in evaluation.get("regions", []) if r.get("flagged")]
-        why = [
-            f"{escape(r['name'])} ({r['peak_overlap_minutes']} peak min, {escape(', '.join(r['reasons']))})"
-            for r in flagged[:DETAIL_REGIONS]
-        ]
-        why.extend(f"change freeze {escape(f['summary'])}" for f in (evaluation.get("freezes") or [])[:3])
-        verdict = ":warning: flagged: " + "; ".join(why) if why else "clear: no sensitive region at its peak"
-        text = (
-            f":memo: {actor} proposed {proposal_ref(row)} on {when} for "
-            f"{window_text(_ts_of(window['start']), _ts_of(window['end']))}; {verdict}."
-        )
-    elif kind == "approved":
-        text = (
-            f":white_check_mark: {actor} approved on {when} ({data.get('approvals')} of {data.get('required')}"
-            f"{', flagged window' if data.get('flagged') else ''})."
-        )
-        if data.get("status_after") == Status.APPROVED.value:
-            text += " *The change is now approved.*"
-        if data.get("justification"):
-            text += f"\n>*Why, though flagged:* {escape(data['justification'])}"
-    elif kind == Status.REJECTED.value:
-        text = f":no_entry: {actor} rejected the change on {when}.{reason}"
-    elif kind == Status.CANCELLED.value:
-        text = f":heavy_multiplication_x: {actor} cancelled the change on {when}.{reason}"
-    elif kind == "postponed":
-        old, new = data.get("from", {}), data.get("to", {})
-        evaluation = data.get("evaluation", {})
-        verdict = (
-            ":warning: the new window is flagged" if evaluation.get("flagged") else "the new window is clear"
-        )
-        reset = data.get("approvals_reset", 0)
-        text = (
-            f":calendar: {actor} postponed the change on {when}\n"
-            f"from {window_text(_ts_of(old['start']), _ts_of(old['end']))}\n"
-            f"to {window_text(_ts_of(new['start']), _ts_of(new['end']))}\n"
-            f"{verdict}; {reset} earlier approval{'s' if reset != 1 else ''} reset, "
-            f"now needs {data.get('required')}.{reason}"
-        )
-    elif kind == "sensitivity_changed":
+def zoned_window(window: WindowDoc, tz: str) -> str:
+    """A window in a zone, with the zone's abbreviation and offset, then in UTC: the same text for every reader,
+    so a screenshot or a forwarded reply stays unambiguous."""
+    start, end = datetime.fromisoformat(window.start), datetime.fromisoformat(window.end)
+    try:
+        zone = ZoneInfo(tz)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    utc_start, utc_end = start.astimezone(UTC), end.astimezone(UTC)
+
+    def span(a: datetime, b: datetime, label: str) -> str:
+        tail = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %Y-%m-%d %H:%M}"
+        return f"{a:%a %Y-%m-%d %H:%M}–{tail} {label}"
+
+    offset = local_start.strftime("%z")
+    label = f"{local_start.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+    duration = format_duration(end - start)
+    yours = f" · your time: {date_token(int(start.timestamp()))}"
+    if tz == "UTC" or zone.key == "UTC":
+        return f"{span(utc_start, utc_end, 'UTC')} ({duration}){yours}"
+    return f"{span(local_start, local_end, label)} = {span(utc_start, utc_end, 'UTC')} ({duration}){yours}"
+
+
+def _regions_named(ids_: Sequence[str], evaluation: EvaluationSnapshot) -> str:
+    names = {r.id: r.name for r in evaluation.regions}
+    return ", ".join(escape(names.get(i, i)) for i in ids_) or "none"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _period_text(period: PeriodDoc | None, change: str | None) -> str:
+    if period is None:
+        return ""
+    who = f" by <@{period.declared_by}>" if period.declared_by else ""
+    region = escape(period.region_name or period.region_id)
+    return (
+        f"\n>*Why:* {region} {'declared sensitive' if change != 'lifted' else 'no longer sensitive'} "
+        f"{period.start_date} – {period.end_date} (period #{period.period_id}, declared{who}): "
+        f"{escape(clip(period.reason, 300))}"
+    )
+
+
+def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
+    """One audit event as a thread reply: who, what, when, why, and the window it is about (in the proposer's zone
+    and UTC), readable without the parent. Every decision mentions the proposer."""
+    actor = f"<@{event.actor}>"
+    proposer = "" if event.actor == row.proposer else f" cc <@{row.proposer}>"
+    when = date_token(event.at)
+    reason = f"\n>*Reason:* {escape(event.reason)}" if event.reason else ""
+    tz = row.input_tz
+    try:
+        payload = event.payload
+    except ValueError:
+        return {"text": clip(f"{actor}: {escape(event.kind)} on {when}.{reason}", SECTION_MAX)}
+    match payload:
+        case Proposed(evaluation=evaluation, window=window):
+            flagged = evaluation.flagged_regions
+            why = [
+                f"{escape(r.name)} ({r.peak_overlap_minutes} min in its peak hours, {escape(', '.join(r.reasons))})"
+                for r in flagged[:DETAIL_REGIONS]
+            ]
+            if len(flagged) > DETAIL_REGIONS:
+                why.append(f"and {len(flagged) - DETAIL_REGIONS} more regions")
+            why.extend(f"change freeze {escape(f.summary)}" for f in (evaluation.freezes or ())[:3])
+            verdict = (
+                ":warning: flagged: " + "; ".join(why) if why else "clear: no sensitive region at its peak"
+            )
+            text = (
+                f":memo: {actor} proposed {proposal_ref(row)} on {when}\n*Window:* {zoned_window(window, tz)}\n"
+                f"{verdict}."
+            )
+        case Approved() as approved:
+            text = (
+                f":white_check_mark: {actor} approved {proposal_ref(row)} on {when} "
+                f"({approved.approvals} of {approved.required}"
+                f"{', flagged window' if approved.flagged else ''}){proposer}.\n"
+                f"*Window:* {zoned_window(approved.window, tz)}"
+            )
+            if approved.justification:
+                text += f"\n>*Justification:* {escape(approved.justification)}"
+            if approved.status_after is Status.APPROVED:
+                text += "\n*The change is now approved.*"
+        case Rejected(window=window):
+            text = (
+                f":no_entry: {actor} rejected {proposal_ref(row)} on {when}{proposer}.\n"
+                f"*Window:* {zoned_window(window, tz)}{reason}"
+            )
+        case Cancelled(window=window):
+            text = (
+                f":heavy_multiplication_x: {actor} cancelled {proposal_ref(row)} on {when}{proposer}.\n"
+                f"*Window:* {zoned_window(window, tz)}{reason}"
+            )
+        case Postponed() as postponed:
+            verdict = (
+                ":warning: the new window is flagged"
+                if postponed.evaluation.flagged
+                else "the new window is clear"
+            )
+            reset = postponed.approvals_reset
+            text = (
+                f":calendar: {actor} postponed {proposal_ref(row)} on {when}{proposer}\n"
+                f"*from* {zoned_window(postponed.from_, tz)}\n"
+                f"*to* {zoned_window(postponed.to, tz)}\n"
+                f"{verdict}; {_plural(reset, 'earlier approval')} reset, "
+                f"now needs {postponed.required}.{reason}"
+            )
+        case Reopened() as reopened:
+            text = (
+                f":arrows_counterclockwise: {actor} reopened {proposal_ref(row)} on {when}{proposer}; "
+                f"it needs {reopened.required}.\n*Window:* {zoned_window(reopened.window, tz)}{reason}"
+            )
+        case SensitivityChanged() as changed:
+            text = _sensitivity_text(row, event, changed, actor=actor, proposer=proposer, when=when)
+        case SensitiveDeclared() | SensitiveLifted():
+            text = f"{actor}: {escape(event.kind)} on {when}.{reason}"
+    return {"text": clip(text, SECTION_MAX)}
+
+
+def _sensitivity_text(
+    row: ProposalRow, event: EventRow, changed: SensitivityChanged, *, actor: str, proposer: str, when: str
+) -> str:
+    evaluation = changed.evaluation
+    after = changed.flagged_after if changed.flagged_after is not None else evaluation.flagged_ids
+    before = changed.flagged_before
+    if before is None:
         verdict = (
             ":warning: *this window is now flagged*"
-            if data.get("flagged")
+            if changed.flagged
             else "this window is no longer flagged"
         )
-        text = (
-            f":rotating_light: {verdict} ({escape(event.get('reason', ''))}; {actor}, {when}). "
-            f"It needs {data.get('required')} approval{'s' if data.get('required') != 1 else ''}"
-            f" and has {data.get('approvals')}."
-        )
-        if data.get("status_after") == Status.APPROVED.value and data.get("flagged"):
-            text += " It was approved already: consider postponing it."
-        elif data.get("status_after") == Status.APPROVED.value:
-            text += " *The change is now approved.*"
+    elif not after:
+        verdict = f"this window is no longer flagged (it was for {_regions_named(before, evaluation)})"
     else:
-        text = f"{actor}: {escape(kind)} on {when}.{reason}"
-    return {"text": clip(text, SECTION_MAX)}
+        gained = [r for r in after if r not in before]
+        lost = [r for r in before if r not in after]
+        parts = []
+        if gained:
+            parts.append(f"now flagged for {_regions_named(gained, evaluation)}")
+        if lost:
+            parts.append(f"no longer flagged for {_regions_named(lost, evaluation)}")
+        verdict = f":warning: *this window is {' and '.join(parts)}*; flagged regions: " + _regions_named(
+            after, evaluation
+        )
+    text = (
+        f":rotating_light: {verdict} (re-evaluated by {actor} on {when}){proposer}.\n"
+        f"*Window:* {zoned_window(evaluation.window, row.input_tz)}\n"
+        f"It needs {_plural(changed.required, 'approval')} and has {changed.approvals}."
+    )
+    status_before = changed.status_before
+    match changed.status_after:
+        case Status.NEEDS_REAPPROVAL if status_before is not Status.NEEDS_REAPPROVAL:
+            missing = changed.required - changed.approvals
+            text += (
+                f" *It was approved; it now needs re-approval* ({_plural(missing, 'more approval')}); "
+                "the earlier approvals still count."
+            )
+        case Status.NEEDS_REAPPROVAL:
+            text += " It still needs re-approval."
+        case Status.APPROVED if status_before is Status.APPROVED:
+            text += " It stays approved."
+        case Status.APPROVED if status_before is None and changed.flagged:
+            text += " It was approved already: consider postponing it."
+        case Status.APPROVED:
+            text += " *The change is now approved.*"
+        case _:
+            pass
+    if changed.period is not None:
+        text += _period_text(changed.period, changed.change)
+    elif event.reason:
+        text += f"\n>*Why:* {escape(event.reason)}"
+    return text
 
 
 def assessment_message(evaluation: dict[str, Any], *, heading: str, tz: str = "UTC") -> dict[str, Any]:
@@ -637,8 +761,11 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> dict[str, Any]:
-    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any."""
+def list_message(
+    rows: Sequence[ProposalRow], *, total: int | None = None, at: int | None = None
+) -> dict[str, Any]:
+    """Pending and upcoming approved windows, soonest first; says how many are not shown, if any. Given ``at``
+    (now), each window says in plain words where it stands: "opens in 3 h", "open, closes in 20 min"."""
     total = len(rows) if total is None else max(total, len(rows))
     if not rows:
         text = "No pending or upcoming approved windows."
@@ -646,6 +773,7 @@ def list_message(rows: Sequence[ProposalRow], *, total: int | None = None) -> di
     lines = [
         f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
         f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
+        f"{'' if at is None else ' · ' + window_state_text(r.start_ts, r.end_ts, at=at)}"
         for r in rows
     ]
     if total > len(rows):

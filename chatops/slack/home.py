@@ -136,7 +136,7 @@ def home_data(service: Service, *, user: str, tz: str) -> HomeData:
     waiting = [
         r
         for r in upcoming
-        if r.status is Status.PENDING
+        if r.status.is_open
         and user in approvers
         and user != r.proposer
         and user not in service.store.approvers(r.id, round=r.round)

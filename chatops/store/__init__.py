@@ -13,9 +13,13 @@ Contract (checked by ``tests/store/test_contract.py`` against every backend):
 - ``insert_proposal`` with an ``idempotency_key`` already stored raises :class:`DuplicateKey` (the caller then
   reads the existing proposal with :meth:`Store.proposal_by_key`).
 - ``add_approval`` returns False when that approver already approved that round (nothing is written).
-- ``append_event`` numbers events 1, 2, 3… per proposal and chains them: ``hash`` is SHA-256 over the
-  previous event's hash and this event's canonical JSON (see :func:`event_hash`), the first event's
-  ``prev_hash`` is "".
+- ``append_event`` numbers events 1, 2, 3… per proposal (``seq``) and 1, 2, 3… over all events (``gseq``),
+  and chains them all in one chain: ``hash`` is SHA-256 over the previous event's hash (by ``gseq``) and this
+  event's canonical JSON (see :func:`event_hash`); the first event's ``prev_hash`` is "". Writers are
+  serialised on the chain's head (an advisory lock on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite). Events
+  written before the global chain (hash version 1) chain per proposal (:func:`event_hash_v1`).
+- When the store has an audit key, every transaction that appended events also writes a signed checkpoint of
+  the chain's head (:func:`checkpoint_mac`); the key itself is never stored.
 - The outbox delivers in order within a proposal: :meth:`Store.claim_outbox` only hands out a proposal's
   oldest undelivered message, only when its ``next_attempt_at`` has come, and leases it (``lease_seconds``)
   so that several workers, in one process or several, never send the same message at once. An abandoned
@@ -25,6 +29,7 @@ Contract (checked by ``tests/store/test_contract.py`` against every backend):
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -34,8 +39,12 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from chatops.domain.policy import Status
+from chatops.domain.records import EvaluationSnapshot, EventKind, EventPayload, OutboxKind, parse_payload
 
 _ROW = ConfigDict(frozen=True, extra="forbid")
+
+HASH_VERSION = 2
+"""The hash function new events are written with; version 1 events keep verifying with the old one."""
 
 
 class DuplicateKey(Exception):
@@ -68,6 +77,11 @@ class ProposalRow(BaseModel):
     created_at: int
     updated_at: int
 
+    @property
+    def snapshot(self) -> EvaluationSnapshot:
+        """The stored evaluation, typed."""
+        return EvaluationSnapshot.model_validate(self.evaluation)
+
 
 class NewProposal(BaseModel):
     model_config = _ROW
@@ -92,36 +106,80 @@ class EventRow(BaseModel):
     model_config = _ROW
 
     id: int
-    proposal_id: int
+    gseq: int
+    proposal_id: int | None
     seq: int
     kind: str
     actor: str
+    actor_name: str | None = None
     at: int
     reason: str
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    hash_version: int = HASH_VERSION
+
+    @property
+    def payload(self) -> EventPayload:
+        """The typed payload (raises ``ValueError`` when the stored document does not fit its kind)."""
+        return parse_payload(self.kind, self.data)
+
+    @property
+    def event_kind(self) -> EventKind | None:
+        try:
+            return EventKind(self.kind)
+        except ValueError:
+            return None
 
     def recomputed_hash(self) -> str:
         """What ``hash`` must be for this content and ``prev_hash``: the audit chain's check."""
+        if self.hash_version == 1:
+            return event_hash_v1(
+                prev_hash=self.prev_hash,
+                proposal_id=self.proposal_id or 0,
+                seq=self.seq,
+                kind=self.kind,
+                actor=self.actor,
+                at=self.at,
+                reason=self.reason,
+                data=self.data,
+            )
         return event_hash(
             prev_hash=self.prev_hash,
+            gseq=self.gseq,
             proposal_id=self.proposal_id,
             seq=self.seq,
             kind=self.kind,
             actor=self.actor,
+            actor_name=self.actor_name,
             at=self.at,
             reason=self.reason,
             data=self.data,
         )
 
 
+class CheckpointRow(BaseModel):
+    """A signed statement that the chain's head was event ``gseq`` with ``hash``."""
+
+    model_config = _ROW
+
+    id: int
+    gseq: int
+    hash: str
+    at: int
+    key_id: str
+    prev_mac: str
+    mac: str
+
+
 class OutboxRow(BaseModel):
+    """A message for Slack. ``payload`` names what it is about (``{"event_id": N}`` for a reply)."""
+
     model_config = _ROW
 
     id: int
     proposal_id: int
-    kind: str
+    kind: OutboxKind
     payload: dict[str, Any]
     created_at: int
     attempts: int
@@ -150,7 +208,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(
+def event_hash_v1(
     *,
     prev_hash: str,
     proposal_id: int,
@@ -161,7 +219,8 @@ def event_hash(
     reason: str,
     data: dict[str, Any],
 ) -> str:
-    """The chained hash of one audit event."""
+    """The chained hash of one audit event written before the global chain (hash version 1): chained per
+    proposal, covering neither the global sequence nor a display name."""
     body = canonical_json(
         {
             "proposal_id": proposal_id,
@@ -174,6 +233,49 @@ def event_hash(
         }
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    gseq: int,
+    proposal_id: int | None,
+    seq: int,
+    kind: str,
+    actor: str,
+    actor_name: str | None,
+    at: int,
+    reason: str,
+    data: dict[str, Any],
+) -> str:
+    """The chained hash of one audit event (hash version 2): ``prev_hash`` is the previous event's in the one
+    global chain."""
+    body = canonical_json(
+        {
+            "v": 2,
+            "gseq": gseq,
+            "proposal_id": proposal_id,
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "actor_name": actor_name,
+            "at": at,
+            "reason": reason,
+            "data": data,
+        }
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def audit_key_id(key: bytes) -> str:
+    """A short public name for an audit key (so a checkpoint signed with another key says so)."""
+    return hashlib.sha256(b"chatops-audit-key\n" + key).hexdigest()[:16]
+
+
+def checkpoint_mac(key: bytes, *, gseq: int, hash: str, at: int, prev_mac: str) -> str:
+    """HMAC-SHA256 of a checkpoint: the chain's head (gseq, hash), when, and the previous checkpoint's MAC."""
+    body = canonical_json({"gseq": gseq, "hash": hash, "at": at, "prev_mac": prev_mac})
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
 class Tx(Protocol):
@@ -197,18 +299,27 @@ class Tx(Protocol):
 
     def append_event(
         self,
-        proposal_id: int,
+        proposal_id: int | None,
+        payload: EventPayload,
         *,
-        kind: str,
         actor: str,
         at: int,
         reason: str = "",
-        data: dict[str, Any] | None = None,
+        actor_name: str | None = None,
     ) -> EventRow:
-        """Append an audit event, numbered and hash-chained."""
+        """Append an audit event to the one chain (``proposal_id`` None: about no single change)."""
 
-    def enqueue(self, proposal_id: int, *, kind: str, payload: dict[str, Any], at: int) -> int:
-        """Add an outbox message due now; returns its id."""
+    def enqueue(
+        self,
+        proposal_id: int,
+        *,
+        kind: OutboxKind,
+        at: int,
+        event_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        """Add an outbox message due now (a reply names its event; a notice carries its ``payload``); returns
+        its id."""
 
 
 class Store(Protocol):
@@ -230,8 +341,23 @@ class Store(Protocol):
     def events(self, proposal_id: int) -> list[EventRow]:
         """A proposal's audit events in order."""
 
+    def event(self, event_id: int) -> EventRow | None:
+        """One audit event by its id."""
+
     def iter_events(self, *, since: int | None = None) -> Iterator[EventRow]:
-        """Every audit event (at or after ``since``), in (proposal, seq) order, streamed."""
+        """Every audit event (at or after ``since``), in the chain's (``gseq``) order, streamed."""
+
+    def iter_proposals(self) -> Iterator[ProposalRow]:
+        """Every proposal, by id, streamed."""
+
+    def all_approvals(self) -> dict[tuple[int, int], list[str]]:
+        """Every approval: (proposal, round) -> approvers in the order they approved."""
+
+    def all_sensitive_periods(self) -> list[SensitiveRow]:
+        """Every declared sensitive period, lifted or not, by id."""
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        """Every signed checkpoint, in the order written."""
 
     def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
         """Remember where the proposal's parent message is (does not bump ``version``)."""
@@ -257,12 +383,24 @@ class Store(Protocol):
         """How many proposals are stored (only those in ``statuses`` ending after ``end_after``, if given)."""
 
     def declare_sensitive(
-        self, *, region_id: str, start_date: date, end_date: date, reason: str, actor: str, at: int
+        self,
+        *,
+        region_id: str,
+        start_date: date,
+        end_date: date,
+        reason: str,
+        actor: str,
+        at: int,
+        actor_name: str | None = None,
+        region_name: str | None = None,
     ) -> SensitiveRow:
-        """Record a sensitive period declared by ``actor``."""
+        """Record a sensitive period declared by ``actor``, and its audit event, in one transaction."""
 
-    def lift_sensitive(self, period_id: int, *, actor: str, at: int) -> SensitiveRow | None:
-        """Mark a declared period lifted; None when there is no such period or it was already lifted."""
+    def lift_sensitive(
+        self, period_id: int, *, actor: str, at: int, actor_name: str | None = None
+    ) -> SensitiveRow | None:
+        """Mark a declared period lifted (and record the audit event); None when there is no such period or it
+        was already lifted."""
 
     def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
         """Declared periods not lifted (ending on or after the date, when given), by start date."""
@@ -273,9 +411,9 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, audit_key: bytes | None = None) -> Store:
     """Open (and migrate) the store at ``url``: ``sqlite:///path.db``, ``sqlite://`` (memory) or
-    ``postgresql://user@host:port/db``."""
+    ``postgresql://user@host:port/db``. With ``audit_key``, each change also writes a signed checkpoint."""
     from chatops.store.sql import SqlStore
 
-    return SqlStore.open(url)
+    return SqlStore.open(url, audit_key=audit_key)

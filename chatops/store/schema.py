@@ -81,7 +81,8 @@ events = Table(
     "events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    # NULL for events about no single change (sensitive periods declared or lifted).
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=True),
     Column("seq", Integer, nullable=False),
     Column("kind", String(64), nullable=False),
     Column("actor", String(64), nullable=False),
@@ -90,8 +91,29 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # One chain over every event: gseq numbers them 1, 2, 3… and, from hash version 2 on, prev_hash is the
+    # hash of the event before in gseq order. Version 1 events (before the global chain) chain per change.
+    Column("gseq", BigInteger, nullable=False),
+    Column("hash_version", Integer, nullable=False, server_default=text("1")),
+    # The actor's display name as Slack reported it at the moment (users.info); NULL when unknown.
+    Column("actor_name", Text, nullable=True),
     UniqueConstraint("proposal_id", "seq"),
     Index("ix_events_at", "at"),
+    Index("ix_events_gseq", "gseq", unique=True),
+)
+
+# Signed checkpoints: (gseq, hash) of the chain's head after each committed change, with an HMAC made with a
+# key from the settings that is never stored in the database. Each checkpoint's MAC covers the previous one's.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("gseq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("prev_mac", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
 )
 
 outbox = Table(

@@ -43,19 +43,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from chatops.domain.policy import Status
+from chatops.domain.records import (
+    EventPayload,
+    OutboxKind,
+    PeriodDoc,
+    SensitiveDeclared,
+    SensitiveLifted,
+    payload_data,
+)
 from chatops.store import (
+    HASH_VERSION,
+    CheckpointRow,
     DuplicateKey,
     EventRow,
     NewProposal,
     OutboxRow,
     ProposalRow,
     SensitiveRow,
+    audit_key_id,
     canonical_json,
+    checkpoint_mac,
     event_hash,
 )
-from chatops.store.schema import approvals, events, outbox, proposals, sensitive_periods
+from chatops.store.schema import approvals, checkpoints, events, outbox, proposals, sensitive_periods
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Serialises appends to the one audit chain on PostgreSQL (held until the transaction ends).
+CHAIN_LOCK_KEY = 0x63686174  # "chat"
 _BEGIN_MODE = "chatops_sqlite_begin"
 
 # Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
@@ -154,15 +168,31 @@ def _event(row: Row[Any]) -> EventRow:
     m = row._mapping
     return EventRow(
         id=m["id"],
+        gseq=m["gseq"],
         proposal_id=m["proposal_id"],
         seq=m["seq"],
         kind=m["kind"],
         actor=m["actor"],
+        actor_name=m["actor_name"],
         at=m["at"],
         reason=m["reason"],
         data=_loads(m["data"]),
         prev_hash=m["prev_hash"],
         hash=m["hash"],
+        hash_version=m["hash_version"],
+    )
+
+
+def _checkpoint(row: Row[Any]) -> CheckpointRow:
+    m = row._mapping
+    return CheckpointRow(
+        id=m["id"],
+        gseq=m["gseq"],
+        hash=m["hash"],
+        at=m["at"],
+        key_id=m["key_id"],
+        prev_mac=m["prev_mac"],
+        mac=m["mac"],
     )
 
 
@@ -180,12 +210,27 @@ def _sensitive(row: Row[Any]) -> SensitiveRow:
     )
 
 
+def _period_doc(
+    row: SensitiveRow, *, region_name: str | None = None, declared_by_name: str | None = None
+) -> PeriodDoc:
+    return PeriodDoc(
+        period_id=row.id,
+        region_id=row.region_id,
+        region_name=region_name,
+        start_date=row.start_date.isoformat(),
+        end_date=row.end_date.isoformat(),
+        reason=row.reason,
+        declared_by=row.declared_by,
+        declared_by_name=declared_by_name,
+    )
+
+
 def _outbox(row: Row[Any]) -> OutboxRow:
     m = row._mapping
     return OutboxRow(
         id=m["id"],
         proposal_id=m["proposal_id"],
-        kind=m["kind"],
+        kind=OutboxKind(m["kind"]),
         payload=_loads(m["payload"]),
         created_at=m["created_at"],
         attempts=m["attempts"],
@@ -234,6 +279,7 @@ class SqlTx:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.last_event: EventRow | None = None
 
     def lock_proposal(self, proposal_id: int) -> ProposalRow | None:
         return _get_proposal(self._conn, proposal_id, for_update=True)
@@ -319,28 +365,35 @@ class SqlTx:
 
     def append_event(
         self,
-        proposal_id: int,
+        proposal_id: int | None,
+        payload: EventPayload,
         *,
-        kind: str,
         actor: str,
         at: int,
         reason: str = "",
-        data: dict[str, Any] | None = None,
+        actor_name: str | None = None,
     ) -> EventRow:
-        data = {} if data is None else data
-        last = self._conn.execute(
-            select(events.c.seq, events.c.hash)
-            .where(events.c.proposal_id == proposal_id)
-            .order_by(events.c.seq.desc())
-            .limit(1)
+        kind = payload.kind.value
+        data = payload_data(payload)
+        if self._conn.dialect.name == "postgresql":
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+        head = self._conn.execute(
+            select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
         ).first()
-        seq, prev_hash = (1, "") if last is None else (last.seq + 1, last.hash)
+        gseq, prev_hash = (1, "") if head is None else (head.gseq + 1, head.hash)
+        subject = (
+            events.c.proposal_id.is_(None) if proposal_id is None else events.c.proposal_id == proposal_id
+        )
+        last_seq = self._conn.scalar(select(func.max(events.c.seq)).where(subject))
+        seq = 1 if last_seq is None else int(last_seq) + 1
         digest = event_hash(
             prev_hash=prev_hash,
+            gseq=gseq,
             proposal_id=proposal_id,
             seq=seq,
             kind=kind,
             actor=actor,
+            actor_name=actor_name,
             at=at,
             reason=reason,
             data=data,
@@ -348,35 +401,54 @@ class SqlTx:
         # No savepoint: a clash on (proposal_id, seq) means the caller did not lock the proposal: fail.
         result = self._conn.execute(
             events.insert().values(
+                gseq=gseq,
                 proposal_id=proposal_id,
                 seq=seq,
                 kind=kind,
                 actor=actor,
+                actor_name=actor_name,
                 at=at,
                 reason=reason,
                 data=canonical_json(data),
                 prev_hash=prev_hash,
                 hash=digest,
+                hash_version=HASH_VERSION,
             )
         )
-        return EventRow(
+        row = EventRow(
             id=_new_id(result),
+            gseq=gseq,
             proposal_id=proposal_id,
             seq=seq,
             kind=kind,
             actor=actor,
+            actor_name=actor_name,
             at=at,
             reason=reason,
             data=data,
             prev_hash=prev_hash,
             hash=digest,
+            hash_version=HASH_VERSION,
         )
+        self.last_event = row
+        return row
 
-    def enqueue(self, proposal_id: int, *, kind: str, payload: dict[str, Any], at: int) -> int:
+    def enqueue(
+        self,
+        proposal_id: int,
+        *,
+        kind: OutboxKind,
+        at: int,
+        event_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        payload = dict(payload or {})
+        if event_id is not None:
+            payload["event_id"] = event_id
         result = self._conn.execute(
             outbox.insert().values(
                 proposal_id=proposal_id,
-                kind=kind,
+                kind=OutboxKind(kind).value,
                 payload=canonical_json(payload),
                 created_at=at,
                 attempts=0,
@@ -385,16 +457,37 @@ class SqlTx:
         )
         return _new_id(result)
 
+    def write_checkpoint(self, key: bytes) -> None:
+        """Sign the chain's head as this transaction leaves it (called when the transaction appended events)."""
+        head = self.last_event
+        if head is None:
+            return
+        last = self._conn.execute(
+            select(checkpoints.c.mac).order_by(checkpoints.c.id.desc()).limit(1)
+        ).first()
+        prev_mac = "" if last is None else last.mac
+        self._conn.execute(
+            checkpoints.insert().values(
+                gseq=head.gseq,
+                hash=head.hash,
+                at=head.at,
+                key_id=audit_key_id(key),
+                prev_mac=prev_mac,
+                mac=checkpoint_mac(key, gseq=head.gseq, hash=head.hash, at=head.at, prev_mac=prev_mac),
+            )
+        )
+
 
 class SqlStore:
     """The :class:`chatops.store.Store` on SQLAlchemy Core. Thread-safe; open one per process."""
 
-    def __init__(self, engine: Engine, *, serialise: bool = False) -> None:
+    def __init__(self, engine: Engine, *, serialise: bool = False, audit_key: bytes | None = None) -> None:
         self.engine = engine
         self._lock: AbstractContextManager[Any] = threading.RLock() if serialise else nullcontext()
+        self.audit_key = audit_key
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> SqlStore:
+    def open(cls, url: str, *, migrate: bool = True, audit_key: bytes | None = None) -> SqlStore:
         """Connect to ``url`` and (unless ``migrate=False``) bring its schema up to date."""
         from chatops.store.migrate import upgrade
 
@@ -405,14 +498,17 @@ class SqlStore:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, serialise=_is_memory(url))
+        return cls(engine, serialise=_is_memory(url), audit_key=audit_key or None)
 
     # -- transactions ----------------------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         with self._lock, self.engine.begin() as conn:
-            yield SqlTx(conn)
+            tx = SqlTx(conn)
+            yield tx
+            if self.audit_key is not None:
+                tx.write_checkpoint(self.audit_key)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -450,7 +546,16 @@ class SqlStore:
     # -- declared sensitivity --------------------------------------------------------------------------------
 
     def declare_sensitive(
-        self, *, region_id: str, start_date: date, end_date: date, reason: str, actor: str, at: int
+        self,
+        *,
+        region_id: str,
+        start_date: date,
+        end_date: date,
+        reason: str,
+        actor: str,
+        at: int,
+        actor_name: str | None = None,
+        region_name: str | None = None,
     ) -> SensitiveRow:
         with self.transaction() as tx:
             result = tx._conn.execute(
@@ -464,10 +569,24 @@ class SqlStore:
                 )
             )
             new_id = _new_id(result)
-            row = tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == new_id)).one()
-        return _sensitive(row)
+            row = _sensitive(
+                tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == new_id)).one()
+            )
+            tx.append_event(
+                None,
+                SensitiveDeclared(
+                    period=_period_doc(row, region_name=region_name, declared_by_name=actor_name)
+                ),
+                actor=actor,
+                actor_name=actor_name,
+                at=at,
+                reason=reason,
+            )
+        return row
 
-    def lift_sensitive(self, period_id: int, *, actor: str, at: int) -> SensitiveRow | None:
+    def lift_sensitive(
+        self, period_id: int, *, actor: str, at: int, actor_name: str | None = None
+    ) -> SensitiveRow | None:
         with self.transaction() as tx:
             result = tx._conn.execute(
                 update(sensitive_periods)
@@ -476,8 +595,36 @@ class SqlStore:
             )
             if result.rowcount != 1:
                 return None
-            row = tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == period_id)).one()
-        return _sensitive(row)
+            row = _sensitive(
+                tx._conn.execute(select(sensitive_periods).where(sensitive_periods.c.id == period_id)).one()
+            )
+            tx.append_event(
+                None, SensitiveLifted(period=_period_doc(row)), actor=actor, actor_name=actor_name, at=at
+            )
+        return row
+
+    def all_sensitive_periods(self) -> list[SensitiveRow]:
+        with self._read() as conn:
+            return [
+                _sensitive(r)
+                for r in conn.execute(select(sensitive_periods).order_by(sensitive_periods.c.id))
+            ]
+
+    def checkpoints(self) -> list[CheckpointRow]:
+        with self._read() as conn:
+            return [_checkpoint(r) for r in conn.execute(select(checkpoints).order_by(checkpoints.c.id))]
+
+    def all_approvals(self) -> dict[tuple[int, int], list[str]]:
+        found: dict[tuple[int, int], list[str]] = {}
+        with self._read() as conn:
+            rows = conn.execute(
+                select(approvals.c.proposal_id, approvals.c.round, approvals.c.approver).order_by(
+                    approvals.c.proposal_id, approvals.c.round, approvals.c.at, approvals.c.id
+                )
+            )
+            for r in rows:
+                found.setdefault((r.proposal_id, r.round), []).append(r.approver)
+        return found
 
     def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
         stmt = select(sensitive_periods).where(sensitive_periods.c.lifted_at.is_(None))
@@ -509,19 +656,30 @@ class SqlStore:
             )
             return [_event(r) for r in rows]
 
+    def event(self, event_id: int) -> EventRow | None:
+        with self._read() as conn:
+            row = conn.execute(select(events).where(events.c.id == event_id)).first()
+        return None if row is None else _event(row)
+
     def iter_events(self, *, since: int | None = None) -> Iterator[EventRow]:
-        stmt = select(events).order_by(events.c.proposal_id, events.c.seq)
+        stmt = select(events).order_by(events.c.gseq)
         if since is not None:
             stmt = stmt.where(events.c.at >= since)
+        yield from self._stream(stmt, _event)
+
+    def iter_proposals(self) -> Iterator[ProposalRow]:
+        yield from self._stream(select(proposals).order_by(proposals.c.id), _proposal)
+
+    def _stream(self, stmt: Any, convert: Any) -> Iterator[Any]:
         if isinstance(self._lock, nullcontext):
             # Streamed: a server-side cursor on PostgreSQL, fetched in batches everywhere.
             with self._read() as conn:
                 for row in conn.execution_options(yield_per=500).execute(stmt):
-                    yield _event(row)
+                    yield convert(row)
         else:
             # In-memory SQLite shares one connection: read it all, so the caller may use the store meanwhile.
             with self._read() as conn:
-                rows = [_event(r) for r in conn.execute(stmt)]
+                rows = [convert(r) for r in conn.execute(stmt)]
             yield from rows
 
     # -- writes outside a service transaction ----------------------------------------------------------------

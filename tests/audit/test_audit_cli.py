@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -24,7 +26,12 @@ CONFIG = parse_regions(
 
 def history(store: SqlStore) -> tuple[int, int]:
     service = Service(
-        store=store, config=CONFIG, channel="C1", approvers=lambda: frozenset({"UA"}), clock=lambda: NOW
+        store=store,
+        config=CONFIG,
+        channel="C1",
+        approvers=lambda: frozenset({"UA"}),
+        clock=lambda: NOW,
+        display_name={"UA": "Ana Approver"}.get,
     )
 
     def propose(title: str) -> int:
@@ -56,17 +63,18 @@ def test_export_show_and_verify(store: SqlStore, db_url: str) -> None:
     code, out, err = run("audit", "export", "--database-url", db_url)
     assert code == 0 and not err
     records = [json.loads(line) for line in out.splitlines()]
-    assert [(r["proposal_id"], r["seq"], r["kind"]) for r in records] == [
-        (first, 1, "proposed"),
-        (first, 2, "approved"),
-        (second, 1, "proposed"),
-        (second, 2, "rejected"),
+    assert [(r["gseq"], r["proposal_id"], r["seq"], r["kind"]) for r in records] == [
+        (1, first, 1, "proposed"),
+        (2, second, 1, "proposed"),
+        (3, first, 2, "approved"),
+        (4, second, 2, "rejected"),
     ]
     assert (
-        records[1]["actor"] == "UA"
+        records[2]["actor"] == "UA"
         and records[0]["prev_hash"] == ""
-        and records[1]["prev_hash"] == records[0]["hash"]
+        and all(r["prev_hash"] == before["hash"] for before, r in itertools.pairwise(records))
     )
+    assert records[0]["data"]["title"] == "Core upgrade" and records[0]["data"]["app_version"]
     assert records[0]["data"]["evaluation"]["regions"][0]["id"] == "ir"  # what the actor saw
 
     code, out, _ = run("audit", "export", "--format", "csv", "--database-url", db_url)
@@ -78,9 +86,12 @@ def test_export_show_and_verify(store: SqlStore, db_url: str) -> None:
 
     code, out, _ = run("audit", "show", f"CHG-{first}", "--database-url", db_url)
     assert code == 0 and "Core upgrade" in out and "approved" in out and "not posted yet" in out
+    lines = out.splitlines()
+    assert any("proposed" in line and "title: Core upgrade" in line for line in lines)
+    assert any("approved" in line and "by UA (Ana Approver)" in line and "(1 of 1)" in line for line in lines)
 
     code, out, _ = run("audit", "verify", "--database-url", db_url)
-    assert code == 0 and "4 events in 2 proposals" in out
+    assert code == 0 and "audit log intact: 4 events, 2 changes" in out
 
 
 def test_verify_finds_a_tampered_event(store: SqlStore, db_url: str) -> None:
@@ -93,7 +104,7 @@ def test_verify_finds_a_tampered_event(store: SqlStore, db_url: str) -> None:
         )
     code, out, _ = run("audit", "verify", "--database-url", db_url)
     assert code == 1
-    assert f"proposal {first}, event 2: its content does not match its hash" in out
+    assert f"CHG-{first} (event 3): its content does not match its hash" in out
 
 
 def test_db_upgrade_and_bad_urls(db_url: str) -> None:
@@ -107,3 +118,15 @@ def test_db_upgrade_and_bad_urls(db_url: str) -> None:
     assert code == 2 and "not a change number" in err
     code, _, err = run("audit", "verify", "--database-url", "postgresql://nobody:s3cret@127.0.0.1:1/x")
     assert code == 2 and err.count("\n") == 1 and "cannot open the database" in err and "s3cret" not in err
+
+
+def test_audit_commands_never_create_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    for command in (("verify",), ("export",), ("show", "CHG-1")):
+        code, out, err = run("audit", *command, "--database-url", f"sqlite:///{missing}")
+        assert code == 2 and out == "" and err.count("\n") == 1 and "no database" in err, (command, err)
+        assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    code, _, err = run("audit", "verify", "--database-url", f"sqlite:///{empty}")
+    assert code == 2 and "no chatops schema" in err

@@ -389,7 +389,7 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
     assert "Change freeze*: Year-end freeze (Releases)" in shown
     assert "Clear" not in risk_line(row.evaluation)
     assert risk_line(row.evaluation) == ":no_entry: *Flagged*: during a change freeze (*Year-end freeze*)."
-    reply = thread_reply(row, proposed.model_dump())["text"]
+    reply = thread_reply(row, proposed)["text"]
     assert "flagged: change freeze Year-end freeze" in reply
 
 

@@ -75,8 +75,8 @@ def test_may_act(
         assert reason in decision.reason
 
 
-def test_only_pending_is_open() -> None:
-    assert [s for s in Status if s.is_open] == [Status.PENDING]
+def test_only_pending_and_needs_reapproval_are_open() -> None:
+    assert [s for s in Status if s.is_open] == [Status.PENDING, Status.NEEDS_REAPPROVAL]
 
 
 @pytest.mark.parametrize(

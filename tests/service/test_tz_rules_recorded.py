@@ -8,6 +8,7 @@ import tzdata  # type: ignore[import-untyped]
 
 from chatops import tzdb
 from chatops.config import parse_regions
+from chatops.domain.records import EvaluationSnapshot, TzdataDoc
 from chatops.service import ProposalRequest, Service
 from chatops.store.sql import SqlStore
 
@@ -39,6 +40,8 @@ def test_the_proposal_and_its_audit_event_record_the_tz_rules(store: SqlStore) -
     assert row.evaluation["tzdata"] == expected
     proposed = store.events(row.id)[0]
     assert proposed.data["evaluation"]["tzdata"] == expected
+    # The typed snapshot reads it back as a record, not a bare dict.
+    assert EvaluationSnapshot.model_validate(row.evaluation).tzdata == TzdataDoc(**expected)
 
 
 def test_the_rules_recorded_follow_the_rules_in_use(store: SqlStore) -> None:

@@ -166,6 +166,7 @@ def test_a_rejected_parent_says_who_and_why() -> None:
     row = row_for(world(20), status=Status.REJECTED)
     closing = EventRow(
         id=9,
+        gseq=9,
         proposal_id=57,
         seq=2,
         kind="rejected",
@@ -267,6 +268,15 @@ def test_a_long_list_says_how_many_it_does_not_show() -> None:
     assert "The other 7 start later" in shown
     assert all(f"CHG-{i} " in shown for i in range(50))
     assert blocks.list_message(rows[:3])["text"] == "3 pending or upcoming windows."
+
+
+def test_the_list_says_where_each_window_stands_at_the_moment_asked() -> None:
+    row = row_for(world(3), id=4, title="Core network upgrade")
+    shown = "\n".join(texts(blocks.list_message([row], at=row.start_ts - 3 * 3600)))
+    assert "opens in 3 h" in shown
+    shown = "\n".join(texts(blocks.list_message([row], at=row.start_ts + 600)))
+    assert "open, closes in " in shown
+    assert "opens in" not in "\n".join(texts(blocks.list_message([row])))
 
 
 def test_four_hundred_flagged_regions_with_long_names_are_all_named() -> None:

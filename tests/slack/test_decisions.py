@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -115,7 +116,8 @@ def test_postpone_is_prefilled_with_the_first_suggestion_and_resets_approvals(
     standin.wait_until(lambda: len(replies(standin, parent)) >= 3, message="the postponement reply")
     text = replies(standin, parent)[2]
     assert f"<@{APPROVER_2}> postponed" in text
-    assert "from <!date^" in text and "to <!date^" in text
+    assert "*from* " in text and "*to* " in text
+    assert re.search(r" P[SD]T \(UTC-0[78]:00\) = ", text)  # the window in the proposer's zone, then UTC
     assert f"<!date^{suggested}^" in text
     assert "the new window is clear" in text and "1 earlier approval reset" in text
     standin.wait_until(

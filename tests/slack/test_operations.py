@@ -168,7 +168,7 @@ def test_sigterm_stops_gracefully_and_the_outbox_is_delivered_once_after_a_resta
         assert len(posted) == 2 and len(top_level(standin)) == 1
         store = open_store(database_url)
         try:
-            # Slack has the reply a moment before the worker records it as delivered: poll for that commit.
+            # The worker records a delivery just after Slack answers, so the reply may be seen a moment before.
             deadline = time.monotonic() + 10
             while store.outbox_stats(now=2**40)[0] and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -696,6 +696,36 @@ class SlackStandIn:
             }
         }
 
+    def _api_conversations_replies(self, params: JSON) -> JSON:
+        """The parent then its replies, oldest first, paged by ``cursor``/``limit``; message metadata only with
+        ``include_all_metadata`` (as Slack documents for conversations.replies)."""
+        channel = _required(params, "channel", "channel_not_found")
+        ts = _required(params, "ts", "thread_not_found")
+        with self._lock:
+            messages = self._messages.get(channel)
+            if messages is None:
+                raise SlackApiStandInError("channel_not_found")
+            parent = messages.get(ts)
+            if parent is None:
+                raise SlackApiStandInError("thread_not_found")
+            thread = [parent, *(m for m in messages.values() if m.thread_ts == ts and m.ts != ts)]
+            shown = [self._message_json(m) for m in thread]
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            for message in shown:
+                message.pop("metadata", None)
+        try:
+            start = int(params.get("cursor") or 0)
+            limit = max(1, min(1000, int(params.get("limit") or 1000)))
+        except ValueError as exc:
+            raise SlackApiStandInError("invalid_cursor") from exc
+        page = shown[start : start + limit]
+        more = start + limit < len(shown)
+        return {
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def _api_views_open(self, params: JSON) -> JSON:
         self._exchange_trigger(params)
         view = _required_view(params)

@@ -426,3 +426,30 @@ def test_a_retry_carries_slack_retry_headers_and_the_same_trigger_id(
     assert received[1].headers["x-slack-retry-reason"] == ["http_timeout"]
     triggers = [r.body["trigger_id"] for r in received]
     assert triggers[0] == triggers[1] == "123.456.abc" != triggers[2]
+
+
+def test_conversations_replies_pages_a_thread_and_shows_metadata_only_when_asked(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    parent = client.chat_postMessage(channel=CHANNEL, text="parent")["ts"]
+    for i in range(3):
+        client.chat_postMessage(
+            channel=CHANNEL,
+            thread_ts=parent,
+            text=f"reply {i}",
+            metadata={"event_type": "e", "event_payload": {"i": i}},
+        )
+    client.chat_postMessage(channel=CHANNEL, text="another top-level message")
+
+    first = client.conversations_replies(channel=CHANNEL, ts=parent, limit=2, include_all_metadata=True)
+    assert [m["text"] for m in first["messages"]] == ["parent", "reply 0"]
+    assert first["has_more"] and first["messages"][1]["metadata"]["event_payload"] == {"i": 0}
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = client.conversations_replies(channel=CHANNEL, ts=parent, cursor=cursor, include_all_metadata=True)
+    assert [m["text"] for m in rest["messages"]] == ["reply 1", "reply 2"] and not rest["has_more"]
+
+    plain = client.conversations_replies(channel=CHANNEL, ts=parent)
+    assert all("metadata" not in m for m in plain["messages"])
+    with pytest.raises(SlackApiError) as missing:
+        client.conversations_replies(channel=CHANNEL, ts="1.000")
+    assert missing.value.response["error"] == "thread_not_found"

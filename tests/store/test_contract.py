@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
-from chatops.audit import verify_chains
+from chatops.audit import verify_chain
 from chatops.domain.policy import Status
-from chatops.store import DuplicateKey, EventRow, NewProposal, ProposalRow, canonical_json, event_hash
+from chatops.domain.records import OutboxKind, Reopened, WindowDoc
+from chatops.store import DuplicateKey, NewProposal, ProposalRow, canonical_json, event_hash
 from chatops.store.schema import events as events_table
 from chatops.store.sql import SqlStore
 
@@ -51,9 +53,20 @@ def insert(store: SqlStore, key: str | None = "k1", **overrides: Any) -> Proposa
         return tx.insert_proposal(new(key, **overrides))
 
 
-def chain_is_intact(rows: list[EventRow]) -> bool:
+def chain_is_intact(store: SqlStore) -> bool:
     """Recompute every hash from the stored fields, as an auditor would (``chatops audit verify``)."""
-    return not verify_chains(rows)
+    return not verify_chain(store.iter_events())
+
+
+WINDOW = WindowDoc(start="2026-01-01T00:00:00+00:00", end="2026-01-01T01:00:00+00:00")
+
+
+def ev(i: int = 1) -> Reopened:
+    """Some event payload (``i`` tells them apart)."""
+    return Reopened(round=i, required=1, window=WINDOW)
+
+
+OUTBOX_KINDS = {"post": OutboxKind.POST_PARENT, "reply": OutboxKind.REPLY, "update": OutboxKind.UPDATE_PARENT}
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> None:
@@ -106,7 +119,7 @@ def test_duplicate_key_raises_and_the_transaction_stays_usable(store: SqlStore) 
             tx.insert_proposal(new("k1", title="again"))
         # The failed insert ran in a savepoint: the same transaction goes on and commits.
         other = tx.insert_proposal(new("k2"))
-        tx.append_event(other.id, kind="proposed", actor="U_PROPOSER", at=T0)
+        tx.append_event(other.id, ev(), actor="U_PROPOSER", at=T0)
     assert store.proposal_by_key("k1") == first
     assert store.proposal_by_key("k2") == other
     assert [e.seq for e in store.events(other.id)] == [1]
@@ -128,12 +141,12 @@ def test_an_exception_rolls_back_state_events_and_outbox_together(store: SqlStor
 
     with pytest.raises(Boom), store.transaction() as tx:
         p = tx.insert_proposal(new("lost"))
-        tx.append_event(p.id, kind="proposed", actor="U1", at=T0)
-        tx.enqueue(p.id, kind="post", payload={"text": "hi"}, at=T0)
+        tx.append_event(p.id, ev(), actor="U1", at=T0)
+        tx.enqueue(p.id, kind=OutboxKind.POST_PARENT, at=T0)
         tx.lock_proposal(kept.id)
         tx.update_proposal(kept.id, at=T0 + 1, status=Status.APPROVED)
         tx.add_approval(kept.id, round=1, approver="U2", at=T0 + 1)
-        tx.append_event(kept.id, kind="approved", actor="U2", at=T0 + 1)
+        tx.append_event(kept.id, ev(), actor="U2", at=T0 + 1)
         raise Boom
 
     assert store.proposal_by_key("lost") is None
@@ -243,73 +256,100 @@ def test_approvals_are_deduplicated_per_round_and_kept_in_order(store: SqlStore)
 # -- audit events --------------------------------------------------------------------------------------------
 
 
-def test_events_are_numbered_and_hash_chained_per_proposal(store: SqlStore) -> None:
+def test_events_are_numbered_per_change_and_chained_globally(store: SqlStore) -> None:
     a = insert(store, "a")
     b = insert(store, "b")
     with store.transaction() as tx:
-        e1 = tx.append_event(a.id, kind="proposed", actor="U1", at=T0, data={"window": [1, 2]})
-        f1 = tx.append_event(b.id, kind="proposed", actor="U2", at=T0 + 1)
+        e1 = tx.append_event(a.id, ev(1), actor="U1", at=T0, actor_name="Ann Example")
+        f1 = tx.append_event(b.id, ev(2), actor="U2", at=T0 + 1)
     with store.transaction() as tx:
-        e2 = tx.append_event(a.id, kind="approved", actor="U3", at=T0 + 2, reason="looks fine")
-        e3 = tx.append_event(a.id, kind="postponed", actor="U1", at=T0 + 3, reason="", data={"to": "späť"})
+        e2 = tx.append_event(a.id, ev(3), actor="U3", at=T0 + 2, reason="looks fine")
+        e3 = tx.append_event(a.id, ev(4), actor="U1", at=T0 + 3, reason="späť")
 
     assert [e.seq for e in (e1, e2, e3)] == [1, 2, 3]
     assert f1.seq == 1
-    assert e1.prev_hash == "" and f1.prev_hash == ""
-    assert e2.prev_hash == e1.hash and e3.prev_hash == e2.hash
+    assert [e.gseq for e in (e1, f1, e2, e3)] == [1, 2, 3, 4]
+    assert e1.prev_hash == ""
+    assert f1.prev_hash == e1.hash and e2.prev_hash == f1.hash and e3.prev_hash == e2.hash
     assert e1.hash == event_hash(
         prev_hash="",
+        gseq=1,
         proposal_id=a.id,
         seq=1,
-        kind="proposed",
+        kind="reopened",
         actor="U1",
+        actor_name="Ann Example",
         at=T0,
         reason="",
-        data={"window": [1, 2]},
+        data={"round": 1, "required": 1, "window": WINDOW.model_dump()},
     )
     stored = store.events(a.id)
     assert stored == [e1, e2, e3]
-    assert chain_is_intact(stored)
-    assert chain_is_intact(store.events(b.id))
+    assert stored[0].actor_name == "Ann Example" and stored[0].payload == ev(1)
+    assert store.event(f1.id) == f1
+    assert chain_is_intact(store)
+
+
+def test_events_about_no_change_join_the_same_chain(store: SqlStore) -> None:
+    a = insert(store, "a")
+    with store.transaction() as tx:
+        e1 = tx.append_event(a.id, ev(), actor="U1", at=T0)
+    period = store.declare_sensitive(
+        region_id="ir",
+        start_date=date(2026, 1, 1),
+        end_date=date(2026, 1, 2),
+        reason="x",
+        actor="UA",
+        at=T0 + 1,
+    )
+    store.lift_sensitive(period.id, actor="UA", at=T0 + 2)
+    chain = list(store.iter_events())
+    assert [(e.proposal_id, e.seq, e.kind) for e in chain] == [
+        (a.id, 1, "reopened"),
+        (None, 1, "sensitive_declared"),
+        (None, 2, "sensitive_lifted"),
+    ]
+    assert chain[1].prev_hash == e1.hash and chain[2].prev_hash == chain[1].hash
+    assert chain_is_intact(store)
 
 
 def test_tampering_with_a_stored_event_breaks_the_chain(store: SqlStore) -> None:
     p = insert(store)
     with store.transaction() as tx:
         for i in range(3):
-            tx.append_event(p.id, kind="note", actor="U1", at=T0 + i, data={"i": i})
-    assert chain_is_intact(store.events(p.id))
+            tx.append_event(p.id, ev(i), actor="U1", at=T0 + i)
+    assert chain_is_intact(store)
     with store.engine.begin() as conn:
         conn.execute(
             update(events_table)
             .where(events_table.c.proposal_id == p.id, events_table.c.seq == 2)
-            .values(data=canonical_json({"i": 99}))
+            .values(data=canonical_json({"round": 99, "required": 1, "window": WINDOW.model_dump()}))
         )
-    assert not chain_is_intact(store.events(p.id))
+    assert not chain_is_intact(store)
 
 
-def test_iter_events_streams_everything_in_proposal_then_seq_order(store: SqlStore) -> None:
+def test_iter_events_streams_everything_in_chain_order(store: SqlStore) -> None:
     a = insert(store, "a")
     b = insert(store, "b")
     with store.transaction() as tx:
-        tx.append_event(b.id, kind="proposed", actor="U", at=T0)
-        tx.append_event(a.id, kind="proposed", actor="U", at=T0 + 1)
-        tx.append_event(b.id, kind="approved", actor="U", at=T0 + 2)
-        tx.append_event(a.id, kind="approved", actor="U", at=T0 + 3)
+        tx.append_event(b.id, ev(), actor="U", at=T0)
+        tx.append_event(a.id, ev(), actor="U", at=T0 + 1)
+        tx.append_event(b.id, ev(), actor="U", at=T0 + 2)
+        tx.append_event(a.id, ev(), actor="U", at=T0 + 3)
     assert [(e.proposal_id, e.seq) for e in store.iter_events()] == [
-        (a.id, 1),
-        (a.id, 2),
         (b.id, 1),
+        (a.id, 1),
         (b.id, 2),
+        (a.id, 2),
     ]
-    assert [(e.proposal_id, e.seq) for e in store.iter_events(since=T0 + 2)] == [(a.id, 2), (b.id, 2)]
+    assert [(e.proposal_id, e.seq) for e in store.iter_events(since=T0 + 2)] == [(b.id, 2), (a.id, 2)]
 
 
 def test_iter_events_handles_more_rows_than_one_batch(store: SqlStore) -> None:
     p = insert(store)
     with store.transaction() as tx:
         for i in range(1203):
-            tx.append_event(p.id, kind="note", actor="U", at=T0 + i)
+            tx.append_event(p.id, ev(), actor="U", at=T0 + i)
     seqs = [e.seq for e in store.iter_events()]
     assert seqs == list(range(1, 1204))
 
@@ -320,7 +360,7 @@ def test_iter_events_handles_more_rows_than_one_batch(store: SqlStore) -> None:
 def enqueue(store: SqlStore, proposal_id: int, kind: str, *, at: int = T0) -> int:
     with store.transaction() as tx:
         return tx.enqueue(
-            proposal_id, kind=kind, payload={"kind": kind, "blocks": [{"type": "section"}]}, at=at
+            proposal_id, kind=OUTBOX_KINDS[kind], at=at, event_id=7 if kind == "reply" else None
         )
 
 
@@ -337,7 +377,7 @@ def test_claim_hands_out_only_each_proposals_oldest_message_in_id_order(store: S
 
     first = store.claim_outbox(now=T0, lease_seconds=60)
     assert [m.id for m in first] == [a1, b1]
-    assert first[0].payload == {"kind": "post", "blocks": [{"type": "section"}]}
+    assert first[0].kind is OutboxKind.POST_PARENT and first[0].payload == {}
     assert (first[0].attempts, first[0].delivered_at, first[0].last_error) == (0, None, None)
     # a2 waits for a1, even though a1 is only leased.
     assert claimed(store, T0 + 1) == []
@@ -438,8 +478,8 @@ def test_concurrent_transactions_on_one_proposal_lose_no_update(store: SqlStore)
             assert row is not None
             assert tx.add_approval(p.id, round=1, approver=f"U{i}", at=T0 + i)
             tx.update_proposal(p.id, at=T0 + i, approvals_required=row.approvals_required + 1)
-            tx.append_event(p.id, kind="approved", actor=f"U{i}", at=T0 + i)
-            tx.enqueue(p.id, kind="reply", payload={"i": i}, at=T0 + i)
+            tx.append_event(p.id, ev(), actor=f"U{i}", at=T0 + i)
+            tx.enqueue(p.id, kind=OutboxKind.REPLY, at=T0 + i)
 
     run_threads(n, approve)
 
@@ -450,7 +490,7 @@ def test_concurrent_transactions_on_one_proposal_lose_no_update(store: SqlStore)
     assert sorted(store.approvers(p.id, round=1)) == sorted(f"U{i}" for i in range(n))
     chain = store.events(p.id)
     assert [e.seq for e in chain] == list(range(1, n + 1))
-    assert chain_is_intact(chain)
+    assert chain_is_intact(store)
     assert store.outbox_stats(now=T0 + n)[0] == n
 
 

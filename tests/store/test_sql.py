@@ -9,9 +9,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from test_contract import T0, new, run_threads
+from test_contract import ev as _ev
 
+from chatops.domain.records import OutboxKind
 from chatops.store import NewProposal, open_store
 from chatops.store.sql import SqlStore, create_store_engine
+
+EVENT = _ev()
 
 
 def test_postgresql_urls_use_psycopg_3() -> None:
@@ -37,7 +41,7 @@ def test_sqlite_files_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) ->
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         # Foreign keys are enforced: no outbox message for a proposal that does not exist.
         with pytest.raises(IntegrityError), store.transaction() as tx:
-            tx.enqueue(4242, kind="post", payload={}, at=T0)
+            tx.enqueue(4242, kind=OutboxKind.POST_PARENT, at=T0)
     finally:
         store.close()
 
@@ -73,7 +77,7 @@ def test_an_in_memory_store_is_one_database_shared_by_all_threads(url: str) -> N
                 row = tx.lock_proposal(p.id)
                 assert row is not None
                 tx.update_proposal(p.id, at=T0 + i, approvals_required=row.approvals_required + 1)
-                tx.append_event(p.id, kind="note", actor=f"U{i}", at=T0 + i)
+                tx.append_event(p.id, EVENT, actor=f"U{i}", at=T0 + i)
 
         run_threads(8, bump)
         got = store.get_proposal(p.id)
