@@ -22,12 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
-
-import holidays as holidays_lib
-import httpx
-import icalendar
-import recurring_ical_events
+from typing import TYPE_CHECKING, Any
 
 from chatops.domain.models import (
     CalendarRef,
@@ -41,10 +36,17 @@ from chatops.domain.models import (
 )
 from chatops.errors import ConfigError
 
+if TYPE_CHECKING:
+    import httpx
+    import icalendar
+
+# holidays, httpx, icalendar and recurring_ical_events are imported where they are used: together they cost
+# about 90 ms, and a ``chatops check`` of a regions file without holidays or calendars needs none of them.
+
 logger = logging.getLogger(__name__)
 
 Location = tuple[int | str, ...]
-FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+FETCH_TIMEOUT = {"timeout": 10.0, "connect": 5.0}  # seconds: httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "chatops (freeze calendar reader)"
 MAX_CALENDAR_BYTES = 5_000_000
 DEFAULT_CACHE = Path.home() / ".cache" / "chatops" / "calendars"
@@ -58,6 +60,8 @@ def _utcnow() -> datetime:
 
 
 def _lookup(source: HolidaySource, year: int, language: str | None) -> Any:
+    import holidays as holidays_lib
+
     with warnings.catch_warnings():
         # The package warns when asked about a year outside the span it knows; such a year has no holidays.
         warnings.simplefilter("ignore", UserWarning)
@@ -90,6 +94,8 @@ def holidays_in(source: HolidaySource, year: int) -> tuple[tuple[date, str], ...
 
 def holiday_problem(source: HolidaySource) -> str | None:
     """Why ``source`` names no holidays the package knows (unknown country, subdivision or category)."""
+    import holidays as holidays_lib
+
     try:
         _lookup(source, 2026, None)
     except NotImplementedError:
@@ -106,6 +112,8 @@ def holiday_problem(source: HolidaySource) -> str | None:
 
 
 def _categories(country: str) -> str:
+    import holidays as holidays_lib
+
     cls = holidays_lib.country_holidays(country).__class__
     return ", ".join(getattr(cls, "supported_categories", ("public",)))
 
@@ -181,6 +189,8 @@ class Fetched:
 
 def parse_calendar(body: bytes) -> icalendar.Calendar:
     """The calendar in ``body``; ValueError when it is not iCalendar."""
+    import icalendar
+
     try:
         calendar = icalendar.Calendar.from_ical(body)
     except Exception as exc:  # icalendar raises ValueError and friends for every kind of garbage
@@ -213,10 +223,20 @@ class CalendarFetcher:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.cache_dir = Path(cache_dir)
-        self.client = client or httpx.Client(
-            timeout=FETCH_TIMEOUT, follow_redirects=True, headers={"User-Agent": USER_AGENT}
-        )
+        self._client = client
         self.clock = clock
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, made when the first calendar is fetched."""
+        if self._client is None:
+            import httpx
+
+            timeout = httpx.Timeout(FETCH_TIMEOUT["timeout"], connect=FETCH_TIMEOUT["connect"])
+            self._client = httpx.Client(
+                timeout=timeout, follow_redirects=True, headers={"User-Agent": USER_AGENT}
+            )
+        return self._client
 
     def _paths(self, url: str) -> tuple[Path, Path]:
         key = hashlib.sha256(url.encode()).hexdigest()[:32]
@@ -248,6 +268,8 @@ class CalendarFetcher:
     def fetch(self, url: str) -> Fetched:
         """The calendar at ``url``: fresh when the server answers, else the kept copy with the reason; a failure
         with no kept copy raises :class:`CalendarError`."""
+        import httpx
+
         kept = self.cached(url)
         headers: dict[str, str] = {}
         if kept is not None:
@@ -322,6 +344,8 @@ def freezes_between(
     calendar: icalendar.Calendar, ref: CalendarRef, start: datetime, end: datetime
 ) -> list[Freeze]:
     """Each occurrence of each event of ``calendar`` that overlaps ``[start, end)``, as a freeze."""
+    import recurring_ical_events
+
     found: list[Freeze] = []
     for event in recurring_ical_events.of(calendar).between(start, end):
         if str(event.get("STATUS", "")).upper() == "CANCELLED":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import re
@@ -16,8 +17,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from chatops import __version__, tzdb
 from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
 from chatops.config import BUNDLED_REGIONS, load_regions
 from chatops.domain import daystrip, evaluate
@@ -30,7 +32,9 @@ from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
-from chatops.store.sql import SqlStore
+
+if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
+    from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client (see chatops.metrics)
@@ -60,6 +64,15 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
+def _there(start: datetime, evaluation: Evaluation) -> str:
+    """`` — Wed 01:30 +0430 in Iran``: where a suggested window starts for the (first two) flagged regions, as
+    the Slack message shows it."""
+    places = [
+        f"{start.astimezone(zone(r.timezone)):%a %H:%M %z} in {r.name}" for r in evaluation.flagged_regions
+    ][:2]
+    return f" — {', '.join(places)}" if places else ""
+
+
 def strip_text(evaluation: Evaluation) -> list[str]:
     """Each flagged region's local day as 24 hour cells, under one ruler, with the legend once."""
     w = evaluation.window
@@ -72,12 +85,21 @@ def strip_text(evaluation: Evaluation) -> list[str]:
     return lines
 
 
-def render_text(evaluation: Evaluation, suggestions: Sequence[Window | Choice], *, tz_name: str) -> str:
-    """The human report of ``chatops check``: window, a table of regions (flagged first), suggestions."""
+def render_text(
+    evaluation: Evaluation,
+    suggestions: Sequence[Window | Choice],
+    *,
+    tz_name: str,
+    assumed: str | None = None,
+) -> str:
+    """The human report of ``chatops check``: window, a table of regions (flagged first), suggestions.
+
+    ``assumed``: a note that no zone was given and which one was used."""
     w = evaluation.window
     lines = [
         f"Window   {_both(w.start, tz_name)}",
         f"      →  {_both(w.end, tz_name)}   [{format_duration(w.duration)}]",
+        *([assumed] if assumed else []),
         "",
     ]
     ordered = sorted(evaluation.regions, key=lambda r: (not r.flagged, not r.sensitive))
@@ -88,7 +110,7 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window | Choice], 
                 f"{r.name} ({r.id})",
                 r.timezone,
                 f"{r.local_start:%a %m-%d %H:%M} {r.local_start.strftime('%z')}",
-                f"{r.local_end:%a %m-%d %H:%M}",
+                f"{r.local_end:%a %m-%d %H:%M} {r.local_end.strftime('%z')}",
                 str(r.peak_overlap_minutes),
                 "FLAGGED" if r.flagged else ("sensitive" if r.sensitive else "ok"),
                 "; ".join(r.reasons),
@@ -110,7 +132,7 @@ def render_text(evaluation: Evaluation, suggestions: Sequence[Window | Choice], 
         if suggestions:
             lines.append("Windows that are not flagged:")
             for i, s in enumerate(suggestions, 1):
-                lines.append(f"  {i}. {_both(s.start, tz_name)}")
+                lines.append(f"  {i}. {_both(s.start, tz_name)}{_there(s.start, evaluation)}")
                 if isinstance(s, Choice):
                     lines.append(f"     {s.why}")
         else:
@@ -139,7 +161,8 @@ def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     config = load_regions(args.config)
-    start = parse_start(args.start, tz=args.tz)
+    tz_name = args.tz or "UTC"
+    start = parse_start(args.start, tz=tz_name)
     window = Window.of(start, parse_duration(args.duration))
     check_window(window, policy=config.policy)
     calendars = calendars_for(config, args.config, err=getattr(args, "err", None))
@@ -160,16 +183,42 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         else []
     )
     if args.json:
-        out.write(
-            json.dumps(evaluation_document(evaluation, suggestions), indent=2, ensure_ascii=False) + "\n"
-        )
+        document = {**evaluation_document(evaluation, suggestions), "tzdata": tzdb.current().document()}
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        out.write(render_text(evaluation, suggestions, tz_name=args.tz) + "\n")
+        assumed = None
+        if args.tz is None:
+            how = "a start without an offset is read as UTC, and " if _is_naive(args.start) else ""
+            assumed = f"         (no --tz given: {how}times are shown in UTC)"
+        out.write(render_text(evaluation, suggestions, tz_name=tz_name, assumed=assumed) + "\n")
     return EXIT_FLAGGED if evaluation.flagged else EXIT_CLEAR
+
+
+def _is_naive(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text.strip()).tzinfo is None
+    except ValueError:
+        return True
+
+
+class _Version(argparse.Action):
+    """``--version``: the program's version and the time-zone rules in use (worked out when asked)."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None
+    ) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> NoReturn:
+        sys.stdout.write(f"chatops {__version__}; time zone rules {tzdb.current()}\n")
+        parser.exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chatops", description="Maintenance windows that know when the world is watching.")
+    parser.add_argument(
+        "--version", action=_Version, help="show the version and the time zone rules in use, and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser(
@@ -181,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", required=True, help="ISO 8601 start: 2009-06-15T22:00 (local to --tz) or with Z/offset"
     )
     check.add_argument(
-        "--tz", default="UTC", help="IANA zone for a start without offset, and for output (default UTC)"
+        "--tz", default=None, help="IANA zone for a start without offset, and for output (default UTC)"
     )
     check.add_argument("--duration", required=True, help="90m, 1h, 1h30m, 2d")
     check.add_argument("--config", default=None, help="regions file (default: the bundled one)")
@@ -286,25 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _database_url(args: argparse.Namespace) -> str:
-    return str(args.database_url or os.environ.get("CHATOPS_DATABASE_URL") or "sqlite:///chatops.db")
+def _database_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The database URL and the setting it came from (``--database-url`` or ``CHATOPS_DATABASE_URL``)."""
+    if args.database_url:
+        return str(args.database_url), "--database-url"
+    return os.environ.get("CHATOPS_DATABASE_URL") or "sqlite:///chatops.db", "CHATOPS_DATABASE_URL"
 
 
 def _open_existing_store(args: argparse.Namespace) -> SqlStore:
     """Open a database that must exist already, at the current schema, without creating or migrating anything
-    (the ``audit`` commands): a missing SQLite file or an unreachable server is a ConfigError."""
+    (the ``audit`` and ``gate`` commands): a missing SQLite file or an unreachable server is a ConfigError."""
     from sqlalchemy.engine import make_url
 
+    from chatops.store.connect import check_database_url, reason
     from chatops.store.migrate import current_revision, head_revision
 
-    url = _database_url(args)
-    try:
-        u = make_url(url)
-    except Exception:
-        raise ConfigError(
-            f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)"
-        ) from None
-    shown = u.render_as_string(hide_password=True)
+    url, name = _database_url(args)
+    shown = check_database_url(url, name=name)
+    u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if not u.database or u.database == ":memory:":
             raise ConfigError("an in-memory database has no audit log; give the URL of a database file")
@@ -316,8 +364,7 @@ def _open_existing_store(args: argparse.Namespace) -> SqlStore:
         revision = current_revision(store.engine)
     except Exception as exc:
         store.close()
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ConfigError(f"cannot open the database at {shown}: {first_line}") from None
+        raise ConfigError(f"{name}: cannot open the database at {shown}: {reason(exc)}") from None
     if revision is None:
         store.close()
         raise ConfigError(f"the database at {shown} holds no chatops schema")
@@ -336,20 +383,15 @@ def _audit_key() -> bytes | None:
 
 
 def _open_store(args: argparse.Namespace, *, migrate: bool = True) -> SqlStore:
-    from sqlalchemy.engine import make_url
+    from chatops.store.connect import check_database_url, reason
+    from chatops.store.sql import SqlStore
 
-    url = _database_url(args)
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        raise ConfigError(
-            f"{url!r} is not a database URL (e.g. sqlite:///chatops.db or postgresql://host/db)"
-        ) from None
+    url, name = _database_url(args)
+    shown = check_database_url(url, name=name)
     try:
         return SqlStore.open(url, migrate=migrate)
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ConfigError(f"cannot open the database at {shown}: {first_line}") from None
+        raise ConfigError(f"{name}: cannot open the database at {shown}: {reason(exc)}") from None
 
 
 def cmd_db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
@@ -508,7 +550,8 @@ MANIFEST_PLACEHOLDER = "https://chatops.example.org"
 
 
 def base_url(text: str) -> str:
-    """The scheme and host (and port) of a server's public URL; anything else in it is refused."""
+    """The scheme and host (and port) of a server's public https URL (Slack sends requests only to https);
+    anything else in it is refused."""
     from urllib.parse import urlsplit
 
     example = "give the server's base URL, e.g. https://chatops.example.org (/slack/events is added)"
@@ -517,8 +560,10 @@ def base_url(text: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise InputError(f"--url {text!r} is not a URL ({exc}); {example}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--url {text!r} is not an http(s) URL; {example}")
+    if parts.scheme.lower() == "http" and parts.hostname:
+        raise InputError(f"--url {text!r} is http; Slack sends requests only to https URLs; {example}")
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise InputError(f"--url {text!r} is not an https URL; {example}")
     host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
     if not re.fullmatch(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", host):
         raise InputError(f"--url {text!r} has a user, a password or odd characters in its host; {example}")
@@ -602,6 +647,8 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import logging
+
     from chatops.config import load_settings
     from chatops.observability import configure_logging
 
@@ -611,11 +658,26 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError("--workers and --threads must be at least 1")
     configure_logging(args.log_format)
     settings = load_settings()
+    from chatops.store.connect import check_database_url, open_when_up
+
+    shown = check_database_url(settings.chatops_database_url)  # a URL that can never work: exit 2 at once
+    rules = tzdb.use(settings.chatops_tz_source)
+    mode = "socket mode" if args.socket_mode else f"HTTP on {args.host}:{args.port}, {args.workers} workers"
+    logging.getLogger("chatops").info(
+        "chatops %s starting (%s); time zone rules %s; database %s", __version__, mode, rules, shown
+    )
     with _metrics_directory(enabled=not args.socket_mode):
         # Imported only now: prometheus_client chooses its storage (per process or shared) at import.
+        from chatops.store import open_store
         from chatops.web import build_runtime, serve_http, serve_socket_mode
 
-        # Fail fast, before forking, on a bad regions file or an unreachable database (this also migrates it).
+        # Wait (bounded, logged) for a database that is not up yet; this also migrates it.
+        open_when_up(
+            lambda: open_store(settings.chatops_database_url),
+            shown=shown,
+            wait=settings.chatops_database_wait,
+        ).close()
+        # Fail fast, before forking, on a bad regions file.
         build_runtime(settings, start_worker=False).store.close()
         if args.socket_mode:
             serve_socket_mode(settings)
@@ -649,16 +711,45 @@ def _metrics_directory(*, enabled: bool) -> Iterator[None]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
+JSON_COMMANDS = frozenset({"check", "gate"})
+"""Commands with ``--json``: with it, even an error is JSON (``{"error": "…"}``) on stdout, exit status 2."""
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command in JSON_COMMANDS and "--json" in argv
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = _wants_json(argv)
+
+    def fail(message: str, *, prefix: str) -> int:
+        if as_json:
+            out.write(json.dumps({"error": message}, ensure_ascii=False) + "\n")
+        else:
+            err.write(f"{prefix}{message}\n")
+        return EXIT_USAGE
+
+    try:
+        # The time-zone rules are chosen before anything reads a zone (CHATOPS_TZ_SOURCE: package or host).
+        tzdb.use()
+    except ChatopsError as exc:
+        return fail(str(exc), prefix="chatops: ")
     parser = build_parser()
+    captured = io.StringIO()
+    usage = captured if as_json else err
     try:
         # argparse prints --help and usage errors to sys.stdout/sys.stderr itself: send them to out/err.
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(usage):
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
-        return int(exc.code or 0)
+        status = int(exc.code or 0)
+        if as_json and status == EXIT_USAGE:
+            return fail(captured.getvalue().strip(), prefix="")
+        return status
     try:
         # The zone given with --tz is checked up front, so a typo is reported even with an offset in --start.
         if getattr(args, "tz", None) is not None:
@@ -666,8 +757,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         args.err = err  # for handlers that report more than one line of problems
         return int(args.handler(args, out))
     except ChatopsError as exc:
-        err.write(f"chatops {args.command}: {exc}\n")
-        return EXIT_USAGE
+        return fail(str(exc), prefix=f"chatops {args.command}: ")
     except KeyboardInterrupt:
         err.write("chatops: interrupted\n")
         return 130

@@ -1,19 +1,37 @@
-"""Configuration read once at the edge: the regions file (TOML) and the app's settings (environment)."""
+"""Configuration read once at the edge: the regions file (TOML); the app's settings (environment) are in
+:mod:`chatops.settings` (also reachable here as ``chatops.config.Settings``)."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
-from chatops.calendars import holiday_problems, require_holidays_known
+from chatops.calendars import holiday_problems
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from chatops.settings import Settings, load_settings
+
+__all__ = ["BUNDLED_REGIONS", "Settings", "load_regions", "load_settings", "parse_regions"]
+
+
+def __getattr__(name: str) -> object:
+    # The settings live in chatops.settings, imported only when asked for: pydantic-settings costs a
+    # noticeable part of a cold ``chatops check``, which never reads them.
+    if name in ("Settings", "load_settings"):
+        from chatops import settings
+
+        return getattr(settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BUNDLED_REGIONS = "bundled:regions.toml"
 
@@ -28,7 +46,8 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
         region_id = None
         if isinstance(regions, list) and index < len(regions) and isinstance(regions[index], dict):
             region_id = regions[index].get("id")
-        parts.append(f"region {region_id!r} (regions[{index}])" if region_id else f"regions[{index}]")
+        named = isinstance(region_id, str) and 0 < len(region_id) <= 64  # an id, not a paragraph
+        parts.append(f"region {region_id!r} (regions[{index}])" if named else f"regions[{index}]")
         rest = rest[2:]
     field = ""
     for item in rest:
@@ -41,6 +60,79 @@ def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
 Location = tuple[int | str, ...]
 
 
+_ID_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit"
+
+
+def _shown(value: Any) -> str:
+    """`` (not 'yes')``: the value given, as the file wrote it, for a message; empty for tables and lists."""
+    if isinstance(value, bool):
+        return f" (not {'true' if value else 'false'})"
+    if isinstance(value, str):
+        return f" (not {value!r})" if len(value) <= 40 else f" (not {value[:37]!r}…)"
+    if isinstance(value, int | float):
+        return f" (not {value})"
+    return ""
+
+
+def plain_message(err: Any) -> str:
+    """One pydantic error in plain words: ``must be at least 1``, not ``Input should be greater than or equal
+    to 1``. Errors chatops raises itself (``ValueError``) are already written for people and kept."""
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    got = _shown(err.get("input"))
+    loc = tuple(err["loc"])
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, without quotes{got}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number{got}"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number{got}"
+    if kind in ("string_type", "string_sub_type"):
+        return f"must be text in quotes{got}"
+    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt")}
+    bounds |= {"less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {words} {bound}{got}"
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        what = "is not in the expected form"
+        if loc[-1:] == ("id",):
+            what = f"may contain only {_ID_RULE}"
+        elif loc[-1:] == ("country",):
+            what = "must be an ISO 3166 country code in capitals, such as 'IR' or 'US'"
+        return f"{what}{got}"
+    if kind.startswith(("date_", "datetime_")):
+        return f"must be a date such as 2009-06-12{got}"
+    if kind == "too_short":
+        if loc == ("regions",):
+            return "names no region; add at least one [[regions]] table"
+        least = ctx.get("min_length", 1)
+        return f"must list at least {least} item{'s' if least != 1 else ''}"
+    if kind == "too_long":
+        return f"must list at most {ctx.get('max_length')} items"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table"
+    if kind in ("tuple_type", "list_type", "set_type", "frozen_set_type", "iterable_type"):
+        return f"must be a list{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    return str(err["msg"])
+
+
 def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[Location, str]]:
     """Each problem pydantic found, as (its location in the data, one readable line)."""
     found: list[tuple[Location, str]] = []
@@ -51,13 +143,78 @@ def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[L
     for err in errors:
         if region_failed and err["type"] == "too_short" and tuple(err["loc"]) == ("regions",):
             continue
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
+        if (
+            not err["loc"]
+            and str(err["msg"]).startswith("Value error, region id ")
+            and "used twice" in err["msg"]
+        ):
+            continue  # reported at the second region, with its line, by file_checks
         loc = tuple(err["loc"])
-        found.append((loc, f"{_describe_location(loc, data)}: {message}"))
+        found.append((loc, f"{_describe_location(loc, data)}: {plain_message(err)}"))
+    return found
+
+
+def file_checks(
+    data: dict[str, Any], *, line_of: Callable[[Location], int | None] = lambda loc: None
+) -> list[tuple[Location, str]]:
+    """Mistakes that pydantic does not see field by field, checked on the file's data even when other fields
+    are wrong, so that every problem is reported at once:
+
+    - a region id used twice (reported at the second region, naming the first);
+    - ``flagged_approvals_required`` below ``approvals_required``: a flagged window, the risky one, would need
+      fewer approvers than a clear one;
+    - a sensitive region (``sensitive = true``, or with ``sensitive_periods``) without peak hours: a region is
+      flagged only for time inside its peak hours, so this one could never be flagged and its sensitivity would
+      silently protect nothing. This is an error, not a warning: the flag is the safety net, and a warning is
+      easy to miss. (``peak_hours = ["00:00-24:00"]`` means "all day".)
+    """
+    found: list[tuple[Location, str]] = []
+    regions = data.get("regions")
+    first_index: dict[str, int] = {}
+    for index, region in enumerate(regions if isinstance(regions, list) else []):
+        if not isinstance(region, dict):
+            continue
+        rid = region.get("id")
+        rid = rid if isinstance(rid, str) and len(rid) <= 64 else None  # a longer one is refused on its own
+        if rid is not None and rid in first_index:
+            loc: Location = ("regions", index, "id")
+            first = first_index[rid]
+            line = line_of(("regions", first, "id"))
+            found.append(
+                (
+                    loc,
+                    f"{_describe_location(loc, data)}: region id {rid!r} is used twice (first by "
+                    f"regions[{first}]{f' at line {line}' if line else ''})",
+                )
+            )
+        elif rid is not None:
+            first_index[rid] = index
+        periods = region.get("sensitive_periods")
+        always = region.get("sensitive") is True
+        peaks = region.get("peak_hours", [])
+        if (always or (isinstance(periods, list) and periods)) and isinstance(peaks, list) and not peaks:
+            loc = ("regions", index, "peak_hours")
+            how = "sensitive = true" if always else "it has sensitive_periods"
+            found.append(
+                (
+                    loc,
+                    f"{_describe_location(loc, data)}: no peak hours, so this sensitive region ({how}) can "
+                    'never be flagged; give its peak hours, e.g. ["08:00-23:00"] (["00:00-24:00"] for all day)',
+                )
+            )
+    policy = data.get("policy")
+    policy = policy if isinstance(policy, dict) else {}
+    clear, flagged = policy.get("approvals_required", 1), policy.get("flagged_approvals_required", 2)
+    counts = (clear, flagged)
+    if all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in counts) and flagged < clear:
+        loc = ("policy", "flagged_approvals_required")
+        found.append(
+            (
+                loc,
+                f"{_describe_location(loc, data)}: {flagged} is fewer than approvals_required ({clear}); a "
+                "flagged window must need at least as many approvers as a clear one",
+            )
+        )
     return found
 
 
@@ -139,44 +296,55 @@ def toml_line(text: str, loc: Location) -> int | None:
     return None
 
 
-def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | None, list[str]]:
-    """Every problem in a regions file's text, each ``source:LINE: …`` where the line is known."""
+def _all_problems(text: str) -> tuple[RegionsConfig | None, list[tuple[int | None, str]]]:
+    """The config when the text is good; else every problem as (its line or None, its message), in line order."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        where = f"{source}:{match.group(1)}" if match else source
-        return None, [f"{where}: not valid TOML: {exc}"]
+        return None, [(int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
+
+    def line_of(loc: Location) -> int | None:
+        return toml_line(text, loc)
+
+    located = file_checks(data, line_of=line_of)
+    config: RegionsConfig | None = None
     try:
         config = RegionsConfig.model_validate(data)
-        located = holiday_problems(config)
+        located = holiday_problems(config) + located
     except ValidationError as exc:
-        config, located = None, located_problems(exc, data)
-    problems = []
-    for loc, line in located:
-        number = toml_line(text, loc)
-        problems.append(f"{source}:{number}: {line}" if number else f"{source}: {line}")
-    return (None if problems else config), problems
+        located = located_problems(exc, data) + located
+    if not located:
+        return config, []
+    numbered = [(line_of(loc), message) for loc, message in located]
+    order = sorted(range(len(numbered)), key=lambda i: (numbered[i][0] is None, numbered[i][0] or 0, i))
+    return None, [numbered[i] for i in order]
 
 
-def parse_regions(text: str, *, source: str) -> RegionsConfig:
-    """Parse and validate a regions file's text; ConfigError names ``source``, the region and the field."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        config = RegionsConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = config_problems(exc, data)
-        more = (
-            f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-            if len(problems) > 1
-            else ""
+def regions_file_problems(text: str, *, source: str) -> tuple[RegionsConfig | None, list[str]]:
+    """Every problem in a regions file's text, each ``source:LINE: …`` where the line is known, in line order."""
+    config, problems = _all_problems(text)
+    return config, [f"{source}:{line}: {msg}" if line else f"{source}: {msg}" for line, msg in problems]
+
+
+def parse_regions(text: str, *, source: str, validate_hint: str | None = None) -> RegionsConfig:
+    """Parse and validate a regions file's text; ConfigError names ``source``, the region and the field of the
+    first problem, and counts the others. ``validate_hint``: the file to name in ``chatops config validate …``,
+    which lists every problem with its line."""
+    config, problems = _all_problems(text)
+    if config is not None:
+        return config
+    if not problems:  # pragma: no cover - every failed validation yields at least one problem
+        raise ConfigError(f"{source}: not a valid regions file")
+    first = problems[0][1]
+    rest = len(problems) - 1
+    notes = [f"and {rest} more problem{'s' if rest != 1 else ''}"] if rest else []
+    if validate_hint:
+        notes.append(
+            f"'chatops config validate {validate_hint}' lists {'them all' if rest else 'every problem'}"
         )
-        raise ConfigError(f"{source}: {problems[0]}{more}") from None
-    require_holidays_known(config, source=source)
-    return config
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    raise ConfigError(f"{source}: {first}{suffix}")
 
 
 def load_regions(path: str | Path | None = None) -> RegionsConfig:
@@ -193,114 +361,4 @@ def load_regions(path: str | Path | None = None) -> RegionsConfig:
         raise ConfigError(f"{file}: is a directory, not a regions file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}: {exc})") from None
-    return parse_regions(text, source=str(file))
-
-
-class Settings(BaseSettings):
-    """The app's settings, read once from the environment at start-up. Secrets never show in a repr."""
-
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
-    slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    chatops_channel: str
-    chatops_approvers: str
-    chatops_admins: str = ""
-    """Who may declare and lift sensitive periods from Slack: user (``U…``) and user-group (``S…``) ids."""
-    chatops_database_url: str = "sqlite:///chatops.db"
-    chatops_config: str | None = None
-    chatops_delivery_give_up_after: int = Field(default=86_400, ge=60)
-    """Seconds after which an undeliverable Slack message is given up on (and logged)."""
-    chatops_calendar_token: SecretStr | None = None
-    """The token that ``/calendar.ics?token=…`` must carry; without it the feed is not served."""
-    chatops_slack_url: str = "https://slack.com/"
-    """The workspace's address (``https://acme.slack.com/``), for links to threads in the calendar feed."""
-    chatops_calendar_cache: str | None = None
-    """Where the last good copy of each freeze calendar is kept (default ``~/.cache/chatops/calendars``)."""
-    chatops_calendar_refresh: int = Field(default=900, ge=30, le=86_400)
-    """Seconds between two reads of the freeze calendars."""
-    chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
-    """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
-    chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
-    """How long a delivery worker holds the one message it is sending; Slack calls are cut off well before."""
-    chatops_client_read_timeout: float = Field(default=5.0, gt=0, le=60)
-    """Seconds a client may take to send a request's headers, and again its body (slow clients are cut off)."""
-    chatops_group_cache_max_age: int = Field(default=600, ge=0, le=86_400)
-    """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
-    chatops_team_id: str | None = None
-    """The workspace (``T…``) the app is installed in; unset, ``auth.test`` says (asked once)."""
-    chatops_audit_key: SecretStr | None = None
-    """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
-    needs the same key to check them."""
-    chatops_mention_groups: bool = True
-    """Mention the approver user groups (``S…``) when a change needs a decision; false for quiet teams (users
-    named in CHATOPS_APPROVERS are still mentioned)."""
-    chatops_gate_token: SecretStr | None = None
-    """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
-
-    @field_validator("chatops_gate_token")
-    @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().strip()) < 16:
-            raise ValueError("is too short to guard anything; use at least 16 random characters")
-        return value
-
-    @field_validator("slack_api_url")
-    @classmethod
-    def _trailing_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value if value.endswith("/") else value + "/"
-
-    @field_validator("chatops_approvers")
-    @classmethod
-    def _some_approver(cls, value: str) -> str:
-        if not _ids(value):
-            raise ValueError("names nobody; give the user (U…) or user-group (S…) ids of the approvers")
-        return value
-
-    @field_validator("chatops_channel")
-    @classmethod
-    def _channel_id(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must name a channel id such as C0123456789")
-        return value
-
-    @property
-    def approver_ids(self) -> frozenset[str]:
-        """Users (``U…``/``W…``) and user groups (``S…``) named in CHATOPS_APPROVERS."""
-        return _ids(self.chatops_approvers)
-
-    @property
-    def mention_ids(self) -> tuple[str, ...]:
-        """Whom to mention when a change needs a decision: the approvers, groups only if CHATOPS_MENTION_GROUPS."""
-        return tuple(
-            sorted(i for i in self.approver_ids if self.chatops_mention_groups or not i.startswith("S"))
-        )
-
-    @property
-    def admin_ids(self) -> frozenset[str]:
-        """Users and user groups named in CHATOPS_ADMINS."""
-        return _ids(self.chatops_admins)
-
-
-def _ids(text: str) -> frozenset[str]:
-    return frozenset(part for part in text.replace(",", " ").split() if part)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Read the settings; a missing or bad one is a ConfigError naming the variable."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-            if err["type"] == "missing":
-                problems.append(f"{name} is not set")
-            else:
-                problems.append(f"{name} {str(err['msg']).removeprefix('Value error, ')}")
-        raise ConfigError("; ".join(problems)) from None
+    return parse_regions(text, source=str(file), validate_hint=shlex.quote(str(file)))

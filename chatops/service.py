@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from chatops import __version__
+from chatops import __version__, tzdb
 from chatops.calendars import Calendars
 from chatops.domain import evaluate
 from chatops.domain.evaluate import evaluation_document
@@ -77,8 +77,9 @@ class Assessment:
         return self.evaluation.flagged
 
     def document(self) -> dict[str, Any]:
-        """The JSON snapshot stored with a proposal and its audit events (also ``chatops check --json``)."""
-        return evaluation_document(self.evaluation, self.choices)
+        """The JSON snapshot stored with a proposal and its audit events, with the time-zone rules it was
+        evaluated under (``tzdata``: source and IANA version), so an audit can tell which rules were used."""
+        return {**evaluation_document(self.evaluation, self.choices), "tzdata": tzdb.current().document()}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from chatops import metrics
+from chatops import metrics, tzdb
 from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
 from chatops.config import BUNDLED_REGIONS, Settings, load_regions
 from chatops.delivery import DeliveryWorker
@@ -74,6 +74,7 @@ def _record_decision(kind: str, proposal_id: int) -> None:
 
 def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     """Read the regions file, open (and migrate) the store, and build the service, the worker and the app."""
+    tzdb.use(settings.chatops_tz_source)  # before any zone is read, so every zone follows the rules chosen
     config = load_regions(settings.chatops_config)
     audit_key = settings.chatops_audit_key.get_secret_value().encode() if settings.chatops_audit_key else None
     store = open_store(settings.chatops_database_url, audit_key=audit_key)

@@ -1,10 +1,15 @@
-"""Shared test setup: no test sees the developer's Slack or chatops settings."""
+"""Shared test setup: no test sees the developer's Slack or chatops settings, and every test uses the time-zone
+rules chatops uses by default (the tzdata package's), whatever the host has."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from chatops import tzdb
+
+tzdb.use("package")
 
 
 @pytest.fixture(autouse=True)

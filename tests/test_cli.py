@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -28,7 +29,7 @@ def test_the_2009_window_as_json_is_the_issue_example() -> None:
     status, out, err = run(*STORY, "--config", EXAMPLE, "--json")
     assert (status, err) == (1, "")
     document = json.loads(out)
-    assert list(document) == ["window", "flagged", "regions", "suggestions"]
+    assert list(document) == ["window", "flagged", "regions", "suggestions", "tzdata"]
     assert document["window"] == {"start": "2009-06-16T05:00:00+00:00", "end": "2009-06-16T06:00:00+00:00"}
     assert document["flagged"] is True
     iran, us_west = document["regions"]
@@ -97,11 +98,14 @@ def test_the_human_report_shows_the_table_and_suggestions_in_utc_and_the_given_z
     ]
     iran = next(line for line in lines if line.startswith("Iran (ir)"))
     assert iran.split()[2:] == [
-        "Asia/Tehran", "Tue", "06-16", "09:30", "+0430", "Tue", "06-16", "10:30", "60", "FLAGGED",
+        "Asia/Tehran", "Tue", "06-16", "09:30", "+0430", "Tue", "06-16", "10:30", "+0430", "60", "FLAGGED",
         "Presidential", "election", "protests",
     ]  # fmt: skip
     assert "FLAGGED: this window hits the daytime peak of a sensitive region (Iran)." in lines
-    assert "  1. Tue 2009-06-16 18:30 UTC (Tue 2009-06-16 11:30 PDT America/Los_Angeles)" in lines
+    assert (
+        "  1. Tue 2009-06-16 18:30 UTC (Tue 2009-06-16 11:30 PDT America/Los_Angeles) — Tue 23:00 +0430 in Iran"
+        in lines
+    )
 
 
 def test_the_human_report_in_utc_shows_utc_only_and_says_clear() -> None:
@@ -230,3 +234,104 @@ def test_a_real_process_reports_bad_input_in_one_line_and_exits_2(argv: list[str
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_starts_without_the_store_slack_or_the_server() -> None:
+    """A cold ``chatops check`` must start fast: it imports neither the store (SQLAlchemy), Bolt, gunicorn nor
+    pydantic-settings, nor, for a regions file without holidays or calendars, the calendar libraries (see
+    docs/performance.md for the timings)."""
+    probe = (
+        "import sys\n"
+        "from chatops.cli import main\n"
+        f"status = main({[*STORY, '--config', EXAMPLE]!r}, out=open('/dev/null', 'w'))\n"
+        "heavy = ('sqlalchemy', 'slack_bolt', 'slack_sdk', 'gunicorn', 'alembic', 'psycopg', 'pydantic_settings',\n"
+        "         'httpx', 'holidays', 'icalendar', 'recurring_ical_events')\n"
+        "print(status, sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "1 []\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--start", "tomorrow", "--duration", "1h"], "'tomorrow' is not a date and time"),
+        ([*NOON, "--config", "{bad}"], "field timezone: unknown time zone 'Asia/Teheran'"),
+        ([*NOON, "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["--duration", "1h"], "the following arguments are required: --start"),
+        ([*NOON, "--colour"], "unrecognized arguments: --colour"),
+    ],
+)
+def test_with_json_an_error_is_json_on_stdout_with_exit_2(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    argv = [a.format(bad=_bad_config(tmp_path)) for a in argv]
+    status, out, err = run("check", *argv, "--json")
+    assert (status, err) == (2, "")
+    document = json.loads(out)
+    assert list(document) == ["error"] and message in document["error"]
+    assert out.count("\n") == 1
+
+
+def test_a_real_process_with_json_reports_an_error_as_json() -> None:
+    done = subprocess.run(
+        [*_console_script(), "check", *NOON, "--config", "nope.toml", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (2, "")
+    assert json.loads(done.stdout) == {"error": "nope.toml: no such file"}
+
+
+def test_without_tz_the_report_says_which_zone_it_assumed() -> None:
+    status, out, _ = run("check", "--start", "2009-06-16T21:00", "--duration", "1h", "--config", EXAMPLE)
+    assert status == 0
+    assert out.splitlines()[2] == (
+        "         (no --tz given: a start without an offset is read as UTC, and times are shown in UTC)"
+    )
+    _, with_offset, _ = run("check", "--start", "2009-06-16T21:00Z", "--duration", "1h", "--config", EXAMPLE)
+    assert with_offset.splitlines()[2] == "         (no --tz given: times are shown in UTC)"
+    _, given, _ = run(
+        "check", "--start", "2009-06-16T21:00", "--tz", "UTC", "--duration", "1h", "--config", EXAMPLE
+    )
+    assert "no --tz given" not in given
+
+
+def test_local_end_carries_its_offset_on_a_dst_fold(tmp_path: Path) -> None:
+    """01:30 -0400 to 01:30 -0500 is an hour, not nothing: both ends show their offset."""
+    config = tmp_path / "ny.toml"
+    config.write_text(
+        '[[regions]]\nid = "ny"\nname = "New York"\ntimezone = "America/New_York"\npeak_hours = ["08:00-20:00"]\n',
+        encoding="utf-8",
+    )
+    status, out, _ = run(
+        "check", "--start", "2026-11-01T05:30Z", "--duration", "1h", "--config", str(config)
+    )  # fmt: skip
+    assert status == 0
+    row = next(line for line in out.splitlines() if line.startswith("New York (ny)"))
+    assert row.split()[4:12] == ["Sun", "11-01", "01:30", "-0400", "Sun", "11-01", "01:30", "-0500"]
+
+
+def test_every_command_with_json_reports_errors_as_json(tmp_path: Path) -> None:
+    from chatops.cli import JSON_COMMANDS, build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    with_json = {
+        name
+        for name, sub in commands.choices.items()
+        if any("--json" in action.option_strings for action in sub._actions)
+    }
+    assert with_json == JSON_COMMANDS
+    status, out, err = run("gate", "CHG-x", "--json", "--database-url", f"sqlite:///{tmp_path}/none.db")
+    assert (status, err) == (2, "")
+    assert json.loads(out) == {"error": "'CHG-x' is not a change number (write 12 or CHG-12)"}
+    status, out, err = run("gate", "12", "--json", "--database-url", f"sqlite:///{tmp_path}/none.db")
+    assert (status, err) == (2, "")
+    assert "there is no database at" in json.loads(out)["error"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chatops.config import BUNDLED_REGIONS, config_problems, load_regions, parse_regions
@@ -15,6 +18,7 @@ from chatops.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "iran-2009.toml"
 IRAN = '[[regions]]\nid = "ir"\nname = "Iran"\ntimezone = "Asia/Tehran"\n'
+IRAN_PEAK = IRAN + 'peak_hours = ["08:00-23:00"]\n'
 
 
 def test_the_bundled_regions_load_and_none_is_sensitive() -> None:
@@ -74,17 +78,18 @@ def test_the_example_file_loads_with_its_team_and_sensitive_period() -> None:
         (
             "duplicate id",
             IRAN + IRAN.replace('"Iran"', '"Iran again"'),
-            "r.toml: the file: region id 'ir' is used twice",
+            "r.toml: region 'ir' (regions[1]), field id: region id 'ir' is used twice (first by regions[0] at "
+            "line 2)",
         ),
         (
             "end before start",
-            IRAN + '[[regions.sensitive_periods]]\nstart = 2009-06-30\nend = 2009-06-12\nreason = "x"\n',
+            IRAN_PEAK + '[[regions.sensitive_periods]]\nstart = 2009-06-30\nend = 2009-06-12\nreason = "x"\n',
             "r.toml: region 'ir' (regions[0]), field sensitive_periods[0]: "
             "end 2009-06-12 is before start 2009-06-30",
         ),
         (
             "a date and time for a date",
-            IRAN
+            IRAN_PEAK
             + '[[regions.sensitive_periods]]\nstart = 2009-06-12T00:00:00\nend = 2009-06-30\nreason = "x"\n',
             "r.toml: region 'ir' (regions[0]), field sensitive_periods[0].start: expected a date such as "
             "2009-06-12, not a date and time",
@@ -126,13 +131,13 @@ def test_several_problems_are_counted_and_each_is_a_line() -> None:
     with pytest.raises(ConfigError) as info:
         parse_regions(text, source="r.toml")
     assert str(info.value) == (
-        "r.toml: field policy.horizon_days: Input should be greater than or equal to 1 (and 2 more problems)"
+        "r.toml: field policy.horizon_days: must be at least 1 (not 0) (and 2 more problems)"
     )
     data = tomllib.loads(text)
     with pytest.raises(ValidationError) as raw:
         RegionsConfig.model_validate(data)
     assert config_problems(raw.value, data) == [
-        "field policy.horizon_days: Input should be greater than or equal to 1",
+        "field policy.horizon_days: must be at least 1 (not 0)",
         "region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
         "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
         "region 'ir' (regions[0]), field peak_hours: '25:00' is not a time of day (00:00 to 23:59)",
@@ -221,7 +226,7 @@ def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
     code, out, err, path = _validate(tmp_path, MANY_PROBLEMS)
     assert (code, out) == (2, "")
     assert err.splitlines() == [
-        f"{path}:3: field policy.approvals_required: Input should be greater than or equal to 1",
+        f"{path}:3: field policy.approvals_required: must be at least 1 (not 0)",
         f"{path}:7: field team.timezone: unknown time zone 'America/Los_Angles' "
         "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
         f"{path}:12: region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
@@ -290,3 +295,178 @@ def test_toml_line_finds_the_line_of_a_location(text: str, loc: tuple, line: int
     from chatops.config import toml_line
 
     assert toml_line(text, loc) == line
+
+
+# -- policy sanity, strict booleans, plain words -----------------------------------------------------------
+
+POLICY_MISTAKES = """\
+[policy]
+approvals_required = 3
+flagged_approvals_required = 1
+max_window_days = 0
+
+[[regions]]
+id = "ir"
+name = "Iran"
+timezone = "Asia/Teheran"
+peak_hours = []
+sensitive = true
+
+[[regions]]
+id = "by"
+name = "Belarus"
+timezone = "Europe/Minsk"
+sensitive = "yes"
+
+[[regions]]
+id = "ir"
+name = ""
+timezone = "Asia/Tehran"
+peak_hours = ["08:00-23:00"]
+sensitive = 1
+
+[[regions]]
+id = "ua one"
+name = "Ukraine"
+timezone = "Europe/Kyiv"
+
+[[regions.sensitive_periods]]
+start = 2022-02-24
+end = 2022-03-31
+reason = "Invasion"
+"""
+
+
+def test_validate_reports_policy_and_sensitivity_mistakes_in_plain_words_with_lines(tmp_path: Path) -> None:
+    code, out, err, path = _validate(tmp_path, POLICY_MISTAKES)
+    assert (code, out) == (2, "")
+    never = 'can never be flagged; give its peak hours, e.g. ["08:00-23:00"] (["00:00-24:00"] for all day)'
+    assert err.splitlines() == [
+        f"{path}:3: field policy.flagged_approvals_required: 1 is fewer than approvals_required (3); a flagged "
+        "window must need at least as many approvers as a clear one",
+        f"{path}:4: field policy.max_window_days: must be more than 0 (not 0)",
+        f"{path}:9: region 'ir' (regions[0]), field timezone: unknown time zone 'Asia/Teheran' "
+        "(use an IANA name such as 'Europe/Berlin' or 'UTC')",
+        f"{path}:10: region 'ir' (regions[0]), field peak_hours: no peak hours, so this sensitive region "
+        f"(sensitive = true) {never}",
+        f"{path}:17: region 'by' (regions[1]), field sensitive: must be true or false, without quotes (not 'yes')",
+        f"{path}:20: region 'ir' (regions[2]), field id: region id 'ir' is used twice (first by regions[0] at "
+        "line 7)",
+        f"{path}:21: region 'ir' (regions[2]), field name: must not be empty",
+        f"{path}:24: region 'ir' (regions[2]), field sensitive: must be true or false, without quotes (not 1)",
+        f"{path}:26: region 'ua one' (regions[3]), field peak_hours: no peak hours, so this sensitive region (it "
+        f"has sensitive_periods) {never}",
+        f"{path}:27: region 'ua one' (regions[3]), field id: may contain only letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit (not 'ua one')",
+        f"{path}: 10 problems",
+    ]
+    assert "Input should" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "fine"),
+    [
+        ("[policy]\napprovals_required = 2\nflagged_approvals_required = 2\n" + IRAN, True),
+        ("[policy]\napprovals_required = 3\n" + IRAN, False),  # the default flagged count is 2
+        (IRAN + "sensitive = false\npeak_hours = []\n", True),  # not sensitive: nothing to flag
+        (IRAN + 'sensitive = true\npeak_hours = ["00:00-24:00"]\n', True),
+        (IRAN + "sensitive = true\n", False),
+        (IRAN + "sensitive = true\nsensitive_reason = 'war'\npeak_hours = []\n", False),
+        (IRAN + "sensitive = false\n", True),
+        (IRAN + 'sensitive = "true"\npeak_hours = ["08:00-23:00"]\n', False),
+        (IRAN + 'sensitive = 0\npeak_hours = ["08:00-23:00"]\n', False),
+    ],
+)
+def test_policy_and_sensitivity_rules(text: str, fine: bool) -> None:
+    if fine:
+        parse_regions(text, source="r.toml")
+    else:
+        with pytest.raises(ConfigError):
+            parse_regions(text, source="r.toml")
+
+
+def test_a_bad_file_loaded_for_check_points_to_config_validate(tmp_path: Path) -> None:
+    import io
+
+    from chatops.cli import main
+
+    path = tmp_path / "regions.toml"
+    path.write_text(POLICY_MISTAKES, encoding="utf-8")
+    err = io.StringIO()
+    status = main(
+        ["check", "--start", "2026-06-16T12:00Z", "--duration", "1h", "--config", str(path)], err=err
+    )
+    assert status == 2
+    assert err.getvalue() == (
+        f"chatops check: {path}: field policy.flagged_approvals_required: 1 is fewer than approvals_required "
+        "(3); a flagged window must need at least as many approvers as a clear one (and 9 more problems; "
+        f"'chatops config validate {path}' lists them all)\n"
+    )
+    path.write_text(IRAN + "sensitive = true\n", encoding="utf-8")
+    err = io.StringIO()
+    assert (
+        main(["check", "--start", "2026-06-16T12:00Z", "--duration", "1h", "--config", str(path)], err=err)
+        == 2
+    )
+    assert err.getvalue().endswith(f" for all day) ('chatops config validate {path}' lists every problem)\n")
+
+
+# Any value of any TOML type in any field: validation never crashes, and every problem is a plain line with
+# the file's name, never pydantic's own phrasing.
+TOML_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 30)
+    | st.floats(-2, 400, allow_nan=False)
+    | st.sampled_from(["", "yes", "true", "1", "Asia/Tehran", "08:00-23:00", "ir", "x" * 400])
+    | st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1))
+    | st.lists(st.sampled_from(["08:00-23:00", "mon-fri 09:00-17:00", "25:00-26:00", 3]), max_size=3)
+    | st.fixed_dictionaries({"start": st.dates(), "end": st.dates(), "reason": st.sampled_from(["", "war"])})
+)
+REGION_FIELDS = ["id", "name", "timezone", "peak_hours", "sensitive", "sensitive_reason", "sensitive_periods"]
+POLICY_FIELDS = ["approvals_required", "flagged_approvals_required", "horizon_days", "max_window_days"]
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(POLICY_FIELDS), TOML_VALUES.filter(lambda v: v is not None), max_size=3),
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(REGION_FIELDS), TOML_VALUES.filter(lambda v: v is not None), max_size=5
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_every_problem_is_a_plain_line(policy: dict[str, object], regions: list[dict[str, object]]) -> None:
+    from chatops.config import regions_file_problems
+
+    text = "[policy]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in policy.items())
+    for region in regions:
+        periods = region.pop("sensitive_periods", None)
+        text += "\n[[regions]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in region.items())
+        if isinstance(periods, dict):
+            text += "[[regions.sensitive_periods]]\n" + "".join(
+                f"{k} = {_toml(v)}\n" for k, v in periods.items()
+            )
+        elif periods is not None:
+            text += f"sensitive_periods = {_toml(periods)}\n"
+    config, problems = regions_file_problems(text, source="p.toml")
+    assert (config is None) == bool(problems)
+    for problem in problems:
+        assert problem.startswith("p.toml") and "\n" not in problem
+        assert "Input should" not in problem and "Value error" not in problem, problem
+        assert re.match(r"p\.toml(:\d+)?: (region '[^']+' \(regions\[\d\]\)|regions\[\d\]|field )", problem)
+        assert "x" * 65 not in problem  # a 400-character value is clipped, never echoed whole

@@ -87,7 +87,7 @@ def test_the_packaged_manifest_is_the_root_manifest() -> None:
     [
         ("https://ops.example.com", "https://ops.example.com"),
         ("https://Ops.Example.com/", "https://ops.example.com"),
-        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ("https://127.0.0.1:3000", "https://127.0.0.1:3000"),
     ],
 )
 def test_manifest_with_a_url_points_slack_at_its_events_path(given: str, base: str) -> None:
@@ -123,9 +123,11 @@ def test_manifest_for_socket_mode_has_no_request_urls() -> None:
 @pytest.mark.parametrize(
     ("given", "says"),
     [
-        ("chatops.example.org", "not an http(s) URL"),
-        ("ftp://chatops.example.org", "not an http(s) URL"),
-        ("https://", "not an http(s) URL"),
+        ("chatops.example.org", "not an https URL"),
+        ("ftp://chatops.example.org", "not an https URL"),
+        ("https://", "not an https URL"),
+        ("http://chatops.example.org", "is http; Slack sends requests only to https URLs"),
+        ("HTTP://127.0.0.1:3000", "is http; Slack sends requests only to https URLs"),
         ("https://chatops.example.org/slack/events", "has a path"),
         ("https://chatops.example.org/?x=1", "has a path, query"),
         ("https://chatops.example.org#top", "has a path, query or fragment"),

@@ -59,3 +59,27 @@ def test_serve_without_settings_says_which_and_exits_2() -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "SLACK_BOT_TOKEN is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CHATOPS_TZ_SOURCE", "system", "CHATOPS_TZ_SOURCE must be one of: 'package', 'host'"),
+        ("CHATOPS_DATABASE_WAIT", "-1", "CHATOPS_DATABASE_WAIT must be at least 0"),
+        ("CHATOPS_DATABASE_WAIT", "soon", "CHATOPS_DATABASE_WAIT must be a whole number"),
+    ],
+)
+def test_new_settings_are_checked_in_plain_words(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    for key, setting in {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "CHATOPS_CHANNEL": "C1",
+    }.items():
+        monkeypatch.setenv(key, setting)
+    monkeypatch.setenv("CHATOPS_APPROVERS", "U1")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == message

@@ -42,6 +42,11 @@ def _cached_zone(key: str) -> ZoneInfo:
     return ZoneInfo(key)
 
 
+def forget_zones() -> None:
+    """Forget the zones kept so far: the process switched time-zone databases (see ``chatops.tzdb``)."""
+    _cached_zone.cache_clear()
+
+
 def zone_of(key: str) -> ZoneInfo:
     """The IANA zone named ``key``; ValueError with a readable message when there is none."""
     if not isinstance(key, str) or not key or key != key.strip():
@@ -49,8 +54,9 @@ def zone_of(key: str) -> ZoneInfo:
     try:
         return _cached_zone(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = repr(key) if len(key) <= 60 else f"{key[:57]!r}…"  # an error message, not an echo
         raise ValueError(
-            f"unknown time zone {key!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
+            f"unknown time zone {shown} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
         ) from None
 
 
@@ -276,7 +282,7 @@ class Region(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     timezone: ZoneName
     peak_hours: HoursList = ()
-    sensitive: bool = False
+    sensitive: bool = Field(default=False, strict=True)  # "yes" or 1 is a mistake, not true
     sensitive_reason: str | None = Field(default=None, max_length=300)
     sensitive_periods: tuple[SensitivePeriod, ...] = ()
     holidays: Holidays = None

@@ -90,6 +90,18 @@ class FreezeDoc(BaseModel):
     end: str | None = None
 
 
+class TzdataDoc(BaseModel):
+    """The time-zone rules an evaluation was made under: ``package`` (the tzdata package, with its version) or
+    ``host`` (with its zoneinfo directory), and the IANA release (``2026f``)."""
+
+    model_config = _SNAPSHOT
+
+    source: str
+    version: str
+    package_version: str | None = None
+    path: str | None = None
+
+
 class EvaluationSnapshot(BaseModel):
     """What an evaluation said, as stored with a proposal and its events (``chatops check --json`` too)."""
 
@@ -100,7 +112,8 @@ class EvaluationSnapshot(BaseModel):
     regions: tuple[RegionDoc, ...] = ()
     suggestions: tuple[SuggestionDoc, ...] = ()
     freezes: tuple[FreezeDoc, ...] | None = None
-    tzdata: str | None = None
+    tzdata: TzdataDoc | str | None = None
+    """The rules used (see ``chatops.tzdb``); a bare IANA release (``2025b``) is read too."""
 
     @property
     def flagged_regions(self) -> tuple[RegionDoc, ...]:

@@ -106,7 +106,7 @@ def test_the_teams_holidays_are_days_off_for_suggestions() -> None:
         ('"XX"', "no public holidays are known for country 'XX'"),
         ('"US-ZZ"', "country 'US' has no subdivision 'ZZ'"),
         ('{ country = "IR", categories = ["nonsense"] }', "nonsense"),
-        ('"iran"', "String should match pattern"),
+        ('"iran"', "must be an ISO 3166 country code in capitals, such as 'IR' or 'US' (not 'iran')"),
     ],
 )
 def test_a_holiday_source_that_names_nothing_is_a_config_error_with_its_line(
