@@ -533,7 +533,7 @@ class SqlStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A short read-only transaction (DEFERRED on SQLite, so it never waits for the write lock)."""
-        with self._lock, _unavailable(), self.engine.connect() as conn:
+        with self._lock, self.engine.connect() as conn:
             conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
             with conn.begin():
                 yield conn
