@@ -14,11 +14,19 @@ Use in a conftest::
 
 ``db_backend`` is parametrized over :data:`BACKENDS`, so every test that uses ``db_url`` or ``store`` runs
 once per backend. ``fresh_url(backend, tmp_path)`` is the same as a context manager, for a second database.
+
+A migrated SQLite database is a copy of one template this process migrated once (:func:`migrated_sqlite_url`):
+running every Alembic migration costs tens of milliseconds per database, a file copy well under one. The store
+still runs its (then no-op) upgrade on open, as it does on every start; the migrations themselves are tested on
+empty databases in ``tests/store/test_migrations.py``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +78,38 @@ def postgres_schema_url(base_url: str = POSTGRES_URL) -> Iterator[str]:
         admin.dispose()
 
 
+_sqlite_template: Path | None = None
+
+
+def _template() -> Path:
+    """A SQLite database migrated to head, made once per process (and removed when it exits)."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        folder = Path(tempfile.mkdtemp(prefix="chatops-test-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "template.db"
+        SqlStore.open(f"sqlite:///{path}").close()  # closing checkpoints the WAL into the file
+        _sqlite_template = path
+    return _sqlite_template
+
+
+def copy_migrated_sqlite(url: str) -> None:
+    """Make ``url``'s SQLite file a copy of the migrated template, unless the file exists already."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:"):
+        return
+    path = Path(str(u.database))
+    if not path.exists():
+        shutil.copyfile(_template(), path)
+
+
+def migrated_sqlite_url(tmp_path: Path) -> str:
+    """A URL for a fresh SQLite database in ``tmp_path`` already at the newest schema."""
+    url = f"sqlite:///{tmp_path / f'store-{uuid.uuid4().hex[:8]}.db'}"
+    copy_migrated_sqlite(url)
+    return url
+
+
 @contextmanager
 def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A URL for an empty database of ``backend`` ("sqlite" or "postgresql"), removed afterwards."""
@@ -97,7 +137,8 @@ def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[SqlStore]:
-    """An open, migrated store on a fresh database; closed after the test."""
+    """An open, migrated store on a fresh database (the same one as ``db_url``); closed after the test."""
+    copy_migrated_sqlite(db_url)
     s = SqlStore.open(db_url)
     try:
         yield s

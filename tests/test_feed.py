@@ -13,7 +13,7 @@ from typing import Any
 import icalendar
 import pytest
 import vobject
-from dbs import BACKENDS, fresh_url
+from dbs import BACKENDS, copy_migrated_sqlite, fresh_url
 
 from chatops.cli import main
 from chatops.config import Settings, parse_regions
@@ -66,6 +66,7 @@ def _fill(service: Service) -> tuple[int, int, int]:
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
     with fresh_url(request.param, tmp_path) as url:
+        copy_migrated_sqlite(url)
         opened = SqlStore.open(url)
         yield opened
         opened.close()

@@ -117,7 +117,8 @@ class Server:
 @pytest.fixture
 def server() -> Iterator[Server]:
     srv = Server()
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    # shutdown() waits for the next poll: 50 ms, not the default 0.5 s per test.
+    thread = threading.Thread(target=srv.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.httpd.shutdown()

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from dbs import fresh_url
+from dbs import migrated_sqlite_url
 from slackfake.app_setup import free_port, regions_file
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
@@ -229,9 +229,9 @@ def standin() -> Iterator[SlackStandIn]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    with fresh_url("sqlite", tmp_path) as url:
-        yield url
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite database already at the newest schema (the server's own upgrade on start is a no-op)."""
+    return migrated_sqlite_url(tmp_path)
 
 
 @pytest.fixture

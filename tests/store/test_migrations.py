@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from importlib.resources import files
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -108,26 +109,38 @@ def test_instances_starting_at_once_on_a_fresh_database_both_succeed(db_url: str
             s.close()
 
 
-# Waits for an agreed instant, so the processes hit the fresh database together, then opens (and migrates) it.
+# Imports everything, says it is ready, waits for the go (a file the test creates once every process is ready),
+# so the processes hit the fresh database together, then opens (and migrates) it.
 _OPEN_AT = """
-import sys, time
+import pathlib, sys, time
 from chatops.store.sql import SqlStore
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+ready, go = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+ready.touch()
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.002)
 SqlStore.open(sys.argv[1]).close()
 """
 
 
-def test_processes_starting_at_once_on_a_fresh_database_all_succeed(db_url: str) -> None:
-    start_at = f"{time.time() + 3:.3f}"
+def test_processes_starting_at_once_on_a_fresh_database_all_succeed(db_url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{i}" for i in range(4)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _OPEN_AT, db_url, start_at],
+            [sys.executable, "-c", _OPEN_AT, db_url, str(flag), str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for flag in ready
     ]
+    deadline = time.monotonic() + 60
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        if any(proc.poll() is not None for proc in procs):
+            break  # one died before it was ready: its stderr is reported below
+        time.sleep(0.005)
+    go.touch()
     failures = []
     for proc in procs:
         _, err = proc.communicate(timeout=120)
