@@ -1,0 +1,225 @@
+"""CPU per request: the real app in one process, from the signed request to the last Slack call it causes.
+
+The app (``chatops.web.build_runtime``: Bolt app, store, delivery worker; SQLite in a temporary directory), the
+client signing Slack's requests (httpx over the WSGI transport, no sockets to the app) and the Slack Web API
+stand-in (``tests/slackfake``, a loopback HTTP server in a thread) all run in this process, so
+``time.process_time()`` counts every thread of every party: the ack, the lazy listeners (private answers), the
+delivery worker (parent message, thread replies, updates) and the stand-in answering them. Each kind sends
+``--count`` requests one after another, then waits until the stand-in has seen no call for 0.3 s and the outbox
+is empty; CPU per request is the process's CPU over that stretch divided by the count. The idle cost (the
+delivery worker polling an empty outbox, the quiet wait) is measured alone over the same kind of stretch and
+reported beside it; it is not subtracted.
+
+The harness floor (signing, the httpx WSGI transport and the stand-in's HTTP server) is measured by the same
+loop against a WSGI app that only answers 200, and by a stand-in call alone; chatops's own share is the rest.
+
+    .venv/bin/python benchmarks/cpu.py                 # 200 requests a kind
+    .venv/bin/python benchmarks/cpu.py --count 50 --profile propose   # cProfile of one kind, top 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "slack"))
+
+from conftest import (  # noqa: E402  (tests/slack/conftest.py: the tests' settings and people)
+    APPROVER_1,
+    APPROVER_2,
+    CHANNEL,
+    GROUP,
+    OUTSIDER,
+    PROPOSER,
+    SECRET,
+    TOKEN,
+    settings_for,
+)
+from slackfake.signing import SlackClientSim  # noqa: E402
+from slackfake.standin import SlackStandIn  # noqa: E402
+
+from chatops.slack import ids  # noqa: E402
+from chatops.web import Runtime, WsgiApp, build_runtime  # noqa: E402
+
+KINDS = ("propose", "check", "list", "approve")
+
+
+def next_monday() -> str:
+    day = datetime.now(UTC).date() + timedelta(days=7)
+    return str(day + timedelta(days=(0 - day.weekday()) % 7))
+
+
+@contextmanager
+def app(tmp: Path) -> Iterator[tuple[Runtime, SlackStandIn, SlackClientSim]]:
+    with SlackStandIn(token=TOKEN) as standin:
+        standin.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
+        standin.set_user(APPROVER_1, tz="Europe/Berlin", name="approver one")
+        standin.set_user(APPROVER_2, tz="Asia/Kolkata", name="approver two")
+        standin.set_user(OUTSIDER, tz="UTC", name="outsider")
+        standin.set_usergroup(GROUP, [APPROVER_2])
+        runtime = build_runtime(settings_for(tmp, standin, f"sqlite:///{tmp / 'cpu.db'}"))
+        transport = httpx.WSGITransport(app=WsgiApp(runtime))
+        try:
+            with SlackClientSim(
+                "http://chatops.test/slack/events",
+                signing_secret=SECRET,
+                standin=standin,
+                transport=transport,
+            ) as sim:
+                yield runtime, standin, sim
+        finally:
+            runtime.close()
+
+
+def settle(runtime: Runtime | None, standin: SlackStandIn, *, quiet: float = 0.3, limit: float = 120) -> None:
+    """Wait until the stand-in has had no call for ``quiet`` seconds and nothing is left in the outbox."""
+    deadline = time.monotonic() + limit
+    seen = -1
+    while time.monotonic() < deadline:
+        count = len(standin.calls)
+        pending = runtime.store.outbox_stats(now=2**40)[0] if runtime is not None else 0
+        if count == seen and not pending:
+            return
+        seen = count
+        time.sleep(quiet)
+    raise RuntimeError("the app did not settle")
+
+
+def measure(
+    runtime: Runtime | None, standin: SlackStandIn, send: Callable[[int], Any], count: int
+) -> dict[str, float]:
+    calls = len(standin.calls)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(count):
+        response = send(i)
+        if response.status_code != 200:
+            raise RuntimeError(f"answered {response.status_code}: {response.text[:200]}")
+    settle(runtime, standin)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {
+        "cpu_ms_per_request": 1000 * cpu / count,
+        "wall_s": wall,
+        "slack_calls_per_request": (len(standin.calls) - calls) / count,
+    }
+
+
+def idle(runtime: Runtime, standin: SlackStandIn) -> float:
+    """CPU ms spent by a quiet app over one settle stretch (what ``measure`` adds to any run)."""
+    cpu = time.process_time()
+    settle(runtime, standin)
+    return 1000 * (time.process_time() - cpu)
+
+
+def run(count: int, profile: str | None) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    window = f"{next_monday()} 22:00 America/Los_Angeles 1h"  # 09:30 in Tehran: flagged, suggestions searched
+    clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"  # 01:30 in Tehran: clear, approved in one tap
+    with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim):
+        # Warm-up: every path once, so imports, caches and the directory are filled as in a serving worker.
+        sim.command(f"propose {window} Warm-up", user_id=PROPOSER)
+        sim.command(f"check {window}", user_id=PROPOSER)
+        sim.command("list", user_id=PROPOSER)
+        settle(runtime, standin)
+        results["idle_cpu_ms_per_settle"] = idle(runtime, standin)
+
+        # Approvals need their proposals and parent messages first (not measured).
+        for i in range(count):
+            sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
+        settle(runtime, standin)
+        parent_ts = [
+            c.response["ts"]
+            for c in standin.calls_to("chat.postMessage")
+            if c.ok and not c.params.get("thread_ts")
+        ][-count:]
+
+        senders: dict[str, Callable[[int], Any]] = {
+            "propose": lambda i: sim.command(f"propose {window} Core network upgrade {i}", user_id=PROPOSER),
+            "check": lambda i: sim.command(f"check {window}", user_id=PROPOSER),
+            "list": lambda i: sim.command("list", user_id=PROPOSER),
+            "approve": lambda i: sim.block_action(
+                ids.APPROVE, message=standin.message(CHANNEL, parent_ts[i]), user_id=APPROVER_1
+            ),
+        }
+        for kind in KINDS:
+            if profile == kind:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                results[kind] = measure(runtime, standin, senders[kind], count)
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            else:
+                results[kind] = measure(runtime, standin, senders[kind], count)
+        results["open_proposals"] = runtime.store.count_proposals()
+
+    results["floor"] = floor(count)
+    return results
+
+
+def floor(count: int) -> dict[str, float]:
+    """The harness alone: a signed command to a WSGI app that answers 200, and one stand-in call."""
+
+    def ok(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    with SlackStandIn(token=TOKEN) as standin:
+        transport = httpx.WSGITransport(app=ok)
+        with SlackClientSim(
+            "http://x.test/slack/events", signing_secret=SECRET, standin=standin, transport=transport
+        ) as sim:
+            per_request = measure(None, standin, lambda i: sim.command("list", user_id=PROPOSER), count)
+        with httpx.Client() as client:
+            cpu = time.process_time()
+            for _ in range(count):
+                client.post(standin.url + "/api/auth.test", headers={"Authorization": f"Bearer {TOKEN}"})
+            slack_call = 1000 * (time.process_time() - cpu) / count
+    return {
+        "signed_request_cpu_ms": per_request["cpu_ms_per_request"],
+        "standin_call_cpu_ms": slack_call,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--profile", choices=KINDS)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    results = run(args.count, args.profile)
+    idle_ms = results["idle_cpu_ms_per_settle"]
+    print(
+        f"CPU per request, {args.count} a kind, every party in this process (idle settle: {idle_ms:.1f} ms)"
+    )
+    print(f"{'kind':8} {'CPU ms/request':>15} {'Slack calls/request':>20} {'wall s':>7}")
+    for kind in KINDS:
+        r = results[kind]
+        print(
+            f"{kind:8} {r['cpu_ms_per_request']:15.2f} {r['slack_calls_per_request']:20.1f} {r['wall_s']:7.1f}"
+        )
+    f = results["floor"]
+    print(
+        f"harness floor: a signed request to an empty WSGI app {f['signed_request_cpu_ms']:.2f} ms; "
+        f"one stand-in Web API call (client + server) {f['standin_call_cpu_ms']:.2f} ms"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
