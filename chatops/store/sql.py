@@ -25,11 +25,15 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     CursorResult,
     Engine,
+    Integer,
     Row,
+    Select,
     and_,
+    bindparam,
     create_engine,
     event,
     exists,
@@ -287,6 +291,34 @@ def _unavailable() -> Iterator[None]:
 
 
 _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None))
+
+
+def _claim_outbox_statement() -> Select[Any]:
+    """What :meth:`SqlStore.claim_outbox` asks, built once (the delivery worker polls it several times a second):
+    due, unleased pending messages that no earlier pending message of the same proposal blocks, oldest first."""
+    earlier = outbox.alias("earlier")
+    blocked = exists().where(
+        earlier.c.proposal_id == outbox.c.proposal_id,
+        earlier.c.id < outbox.c.id,
+        earlier.c.delivered_at.is_(None),
+        earlier.c.abandoned_at.is_(None),
+    )
+    now = bindparam("now", type_=BigInteger)
+    return (
+        select(outbox)
+        .where(
+            _PENDING,
+            outbox.c.next_attempt_at <= now,
+            or_(outbox.c.leased_until.is_(None), outbox.c.leased_until <= now),
+            ~blocked,
+        )
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=outbox)
+    )
+
+
+_CLAIM_OUTBOX = _claim_outbox_statement()
 
 
 class SqlTx:
@@ -713,28 +745,11 @@ class SqlStore:
     # -- outbox ----------------------------------------------------------------------------------------------
 
     def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
-        earlier = outbox.alias("earlier")
-        blocked = exists().where(
-            earlier.c.proposal_id == outbox.c.proposal_id,
-            earlier.c.id < outbox.c.id,
-            earlier.c.delivered_at.is_(None),
-            earlier.c.abandoned_at.is_(None),
-        )
-        stmt = (
-            select(outbox)
-            .where(
-                _PENDING,
-                outbox.c.next_attempt_at <= now,
-                or_(outbox.c.leased_until.is_(None), outbox.c.leased_until <= now),
-                ~blocked,
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=outbox)
-        )
+        stmt = _CLAIM_OUTBOX
+        params = {"now": now, "limit": limit}
         with self.transaction() as tx:
             conn = tx._conn
-            rows = [_outbox(r) for r in conn.execute(stmt)]
+            rows = [_outbox(r) for r in conn.execute(stmt, params)]
             if rows:
                 conn.execute(
                     update(outbox)
