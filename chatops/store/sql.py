@@ -263,20 +263,31 @@ def _loads(text: str) -> dict[str, Any]:
     return value
 
 
+# The statements every proposal runs, built once with bound parameters: building a Core statement per call
+# costs more than SQLite takes to run it, and a prebuilt one goes straight to SQLAlchemy's compiled cache.
+_SELECT_APPROVERS = (
+    select(approvals.c.approver)
+    .where(approvals.c.proposal_id == bindparam("proposal_id"), approvals.c.round == bindparam("round"))
+    .order_by(approvals.c.at, approvals.c.id)
+)
+_SELECT_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
+_SELECT_PROPOSAL_FOR_UPDATE = _SELECT_PROPOSAL.with_for_update()
+_INSERT_PROPOSAL = proposals.insert()
+_INSERT_EVENT = events.insert()
+_INSERT_OUTBOX = outbox.insert()
+_CHAIN_HEAD = select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
+_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.proposal_id == bindparam("proposal_id"))
+_LAST_SEQ_UNATTACHED = select(func.max(events.c.seq)).where(events.c.proposal_id.is_(None))
+
+
 def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
-    rows = conn.execute(
-        select(approvals.c.approver)
-        .where(approvals.c.proposal_id == proposal_id, approvals.c.round == round)
-        .order_by(approvals.c.at, approvals.c.id)
-    )
+    rows = conn.execute(_SELECT_APPROVERS, {"proposal_id": proposal_id, "round": round})
     return [r.approver for r in rows]
 
 
 def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = False) -> ProposalRow | None:
-    stmt = select(proposals).where(proposals.c.id == proposal_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    stmt = _SELECT_PROPOSAL_FOR_UPDATE if for_update else _SELECT_PROPOSAL
+    row = conn.execute(stmt, {"proposal_id": proposal_id}).first()
     return None if row is None else _proposal(row)
 
 
@@ -357,7 +368,7 @@ class SqlTx:
         }
         try:
             with self._conn.begin_nested():
-                result = self._conn.execute(proposals.insert().values(values))
+                result = self._conn.execute(_INSERT_PROPOSAL, values)
         except IntegrityError as exc:
             if new.idempotency_key is not None:
                 raise DuplicateKey(new.idempotency_key) from exc
@@ -424,14 +435,12 @@ class SqlTx:
         data = payload_data(payload)
         if self._conn.dialect.name == "postgresql":
             self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
-        head = self._conn.execute(
-            select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
-        ).first()
+        head = self._conn.execute(_CHAIN_HEAD).first()
         gseq, prev_hash = (1, "") if head is None else (head.gseq + 1, head.hash)
-        subject = (
-            events.c.proposal_id.is_(None) if proposal_id is None else events.c.proposal_id == proposal_id
-        )
-        last_seq = self._conn.scalar(select(func.max(events.c.seq)).where(subject))
+        if proposal_id is None:
+            last_seq = self._conn.scalar(_LAST_SEQ_UNATTACHED)
+        else:
+            last_seq = self._conn.scalar(_LAST_SEQ, {"proposal_id": proposal_id})
         seq = 1 if last_seq is None else int(last_seq) + 1
         digest = event_hash(
             prev_hash=prev_hash,
@@ -447,20 +456,21 @@ class SqlTx:
         )
         # No savepoint: a clash on (proposal_id, seq) means the caller did not lock the proposal: fail.
         result = self._conn.execute(
-            events.insert().values(
-                gseq=gseq,
-                proposal_id=proposal_id,
-                seq=seq,
-                kind=kind,
-                actor=actor,
-                actor_name=actor_name,
-                at=at,
-                reason=reason,
-                data=canonical_json(data),
-                prev_hash=prev_hash,
-                hash=digest,
-                hash_version=HASH_VERSION,
-            )
+            _INSERT_EVENT,
+            {
+                "gseq": gseq,
+                "proposal_id": proposal_id,
+                "seq": seq,
+                "kind": kind,
+                "actor": actor,
+                "actor_name": actor_name,
+                "at": at,
+                "reason": reason,
+                "data": canonical_json(data),
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "hash_version": HASH_VERSION,
+            },
         )
         row = EventRow(
             id=_new_id(result),
@@ -493,14 +503,15 @@ class SqlTx:
         if event_id is not None:
             payload["event_id"] = event_id
         result = self._conn.execute(
-            outbox.insert().values(
-                proposal_id=proposal_id,
-                kind=OutboxKind(kind).value,
-                payload=canonical_json(payload),
-                created_at=at,
-                attempts=0,
-                next_attempt_at=at,
-            )
+            _INSERT_OUTBOX,
+            {
+                "proposal_id": proposal_id,
+                "kind": OutboxKind(kind).value,
+                "payload": canonical_json(payload),
+                "created_at": at,
+                "attempts": 0,
+                "next_attempt_at": at,
+            },
         )
         return _new_id(result)
 
