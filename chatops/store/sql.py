@@ -278,6 +278,15 @@ _INSERT_OUTBOX = outbox.insert()
 _CHAIN_HEAD = select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
 _LAST_SEQ = select(func.max(events.c.seq)).where(events.c.proposal_id == bindparam("proposal_id"))
 _LAST_SEQ_UNATTACHED = select(func.max(events.c.seq)).where(events.c.proposal_id.is_(None))
+# UPDATEs whose SET columns are the keys of the parameters they are executed with (plus any .values() here).
+_UPDATE_PROPOSAL = update(proposals).where(proposals.c.id == bindparam("b_id"))
+_UPDATE_OUTBOX = update(outbox).where(outbox.c.id == bindparam("b_id"))
+_UPDATE_OUTBOX_ATTEMPT = _UPDATE_OUTBOX.values(attempts=outbox.c.attempts + 1)
+_LEASE_OUTBOX = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(leased_until=bindparam("b_until"))
+)
 
 
 def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
@@ -749,9 +758,7 @@ class SqlStore:
 
     def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
         with self.transaction() as tx:
-            tx._conn.execute(
-                update(proposals).where(proposals.c.id == proposal_id).values(message_ts=message_ts)
-            )
+            tx._conn.execute(_UPDATE_PROPOSAL, {"b_id": proposal_id, "message_ts": message_ts})
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
@@ -762,16 +769,14 @@ class SqlStore:
             conn = tx._conn
             rows = [_outbox(r) for r in conn.execute(stmt, params)]
             if rows:
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in rows]))
-                    .values(leased_until=now + lease_seconds)
-                )
+                conn.execute(_LEASE_OUTBOX, {"b_ids": [r.id for r in rows], "b_until": now + lease_seconds})
         return rows
 
-    def _set_message(self, message_id: int, values: Mapping[str, Any]) -> None:
+    def _set_message(self, message_id: int, values: Mapping[str, Any], *, attempt: bool = False) -> None:
+        """Set ``values`` on one outbox row (and count an attempt); its columns are the parameters' keys."""
+        stmt = _UPDATE_OUTBOX_ATTEMPT if attempt else _UPDATE_OUTBOX
         with self.transaction() as tx:
-            result = tx._conn.execute(update(outbox).where(outbox.c.id == message_id).values(dict(values)))
+            result = tx._conn.execute(stmt, {**values, "b_id": message_id})
             if result.rowcount != 1:
                 raise LookupError(f"no outbox message {message_id}")
 
@@ -781,8 +786,8 @@ class SqlStore:
     def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
         self._set_message(
             message_id,
-            {
-                "attempts": outbox.c.attempts + 1,
+            attempt=True,
+            values={
                 "last_error": error,
                 "next_attempt_at": retry_at,
                 "leased_until": None,
@@ -792,8 +797,8 @@ class SqlStore:
     def mark_abandoned(self, message_id: int, *, error: str, at: int) -> None:
         self._set_message(
             message_id,
-            {
-                "attempts": outbox.c.attempts + 1,
+            attempt=True,
+            values={
                 "last_error": error,
                 "abandoned_at": at,
                 "leased_until": None,
