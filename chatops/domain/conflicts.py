@@ -29,7 +29,9 @@ def parse_services(text: str) -> tuple[str, ...]:
         if name not in names:
             names.append(name)
     if len(names) > MAX_SERVICES:
-        raise InputError(f"a change may name {MAX_SERVICES} services at the most; this one names {len(names)}")
+        raise InputError(
+            f"a change may name {MAX_SERVICES} services at the most; this one names {len(names)}"
+        )
     return tuple(names)
 
 

@@ -229,6 +229,8 @@ class Postponed(BaseModel):
     required: int
     evaluation: EvaluationSnapshot
     regions_sha256: str | None = None
+    conflicts: tuple[ConflictDoc, ...] | None = None
+    """Open changes the new window overlaps on a service."""
 
 
 class Reopened(BaseModel):

@@ -24,7 +24,9 @@ def upgrade() -> None:
     # Plain ADD COLUMN (with constant defaults) on both backends: a batch copy of ``proposals`` on SQLite would
     # trip the foreign keys of the tables that point at it.
     op.add_column("proposals", sa.Column("services", sa.Text(), nullable=False, server_default=sa.text("''")))
-    op.add_column("proposals", sa.Column("emergency", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "proposals", sa.Column("emergency", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.add_column(
         "proposals", sa.Column("incident_url", sa.Text(), nullable=False, server_default=sa.text("''"))
     )
