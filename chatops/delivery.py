@@ -40,10 +40,13 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         mention: Sequence[str] = (),
+        owners_of: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
     ) -> None:
-        """``mention``: approver users and groups to mention while a change waits for them."""
+        """``mention``: approver users and groups to mention while a change waits for them; ``owners_of``: the
+        owners of some services (from the regions file), named on a change that touches them."""
         self.store = store
         self.mention = tuple(mention)
+        self.owners_of = owners_of or (lambda names: ())
         self.client = client
         self.give_up_after = give_up_after
         self.retry_cap = max(1, retry_cap)
@@ -194,7 +197,23 @@ class DeliveryWorker:
                 (e for e in reversed(self.store.events(row.id)) if e.kind == row.status.value), None
             )
         approvals = self.store.approvers(row.id, round=row.round)
-        return blocks.proposal_message(row, approvals, mention=self.mention, closing=closing)
+        return blocks.proposal_message(
+            row,
+            approvals,
+            mention=self.mention,
+            closing=closing,
+            conflicts=self._conflicts(row),
+            owners=self.owners_of(row.services),
+        )
+
+    def _conflicts(self, row: ProposalRow) -> list[ProposalRow]:
+        """Other open changes overlapping this one on a service, while it is open and not ended."""
+        holding = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
+        if not row.services or row.status not in holding or row.end_ts <= int(self._clock()):
+            return []
+        return self.store.overlapping(
+            start_ts=row.start_ts, end_ts=row.end_ts, services=row.services, statuses=holding, exclude=row.id
+        )
 
     def _event_of(self, message: OutboxRow) -> EventRow:
         """The audit event a reply is about: the outbox names it (older rows carried a copy of it)."""

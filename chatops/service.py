@@ -233,6 +233,10 @@ class Service:
             return self._oncall() or self._approvers()
         return self._approvers()
 
+    def check_services(self, names: tuple[str, ...]) -> None:
+        """InputError unless the regions file lists every one of these services (naming those it lists)."""
+        check_services(names, known=self.config.service_names)
+
     def conflicts(self, row: ProposalRow) -> list[ProposalRow]:
         """Other open changes whose windows overlap this one's on a service (none once it is closed or ended)."""
         if not row.services or row.status not in OPEN_STATUSES or row.end_ts <= to_ts(self.now()):
@@ -629,8 +633,17 @@ class Service:
                 at=at,
                 reason=reason,
             )
+            others = tx.overlapping(
+                start_ts=row.start_ts,
+                end_ts=row.end_ts,
+                services=row.services,
+                statuses=OPEN_STATUSES,
+                exclude=row.id,
+            )
             row = tx.update_proposal(row.id, at=at, status=status)
             _announce(tx, event)
+            for other in others:  # their parents stop showing this change as a conflict
+                tx.enqueue(other.id, kind=OutboxKind.UPDATE_PARENT, at=at)
         self._committed(status.value, row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 

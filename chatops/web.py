@@ -84,8 +84,11 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
         mention=settings.mention_ids,
+        owners_of=config.owners_of,
     )
-    directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
+    directory = Directory(
+        client, settings.approver_ids, admin_ids=settings.admin_ids, oncall_ids=settings.oncall_ids
+    )
     calendars = runtime_calendars(settings, config)
     service = Service(
         calendars=calendars,
@@ -94,6 +97,8 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         channel=settings.chatops_channel,
         approvers=directory.approvers,
         admins=directory.admins,
+        oncall=directory.oncall,
+        emergency_approval=settings.chatops_emergency_approval,
         on_enqueue=worker.wake,
         on_event=_record_decision,
         # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).

@@ -21,7 +21,7 @@ from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
 from chatops.errors import ChatopsError, InputError, WindowError
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
-from chatops.service import ProposalRequest, Service
+from chatops.service import EmergencyRequest, ProposalRequest, Service
 from chatops.slack import blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory
@@ -94,6 +94,22 @@ def answer_command(
         view = blocks.propose_modal(tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now()))
         client.views_open(trigger_id=command["trigger_id"], view=view)
         return None
+    if parsed.verb is Verb.EMERGENCY:
+        assert parsed.emergency is not None
+        trigger = command.get("trigger_id")
+        outcome = service.emergency(
+            EmergencyRequest(
+                idempotency_key=f"command:{trigger}" if trigger else None,
+                proposer=user,
+                title=parsed.title,
+                duration=parsed.emergency.duration,
+                incident_url=parsed.emergency.incident_url,
+                reason=parsed.emergency.reason,
+                input_tz=directory.user_tz(user),
+                services=parsed.services,
+            )
+        )
+        return blocks.confirmation_message(outcome.proposal, created=outcome.created)
     assert parsed.window is not None
     zone_name = parsed.window.zone or directory.user_tz(user)
     start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
@@ -118,6 +134,7 @@ def answer_command(
             start=start,
             duration=parsed.window.duration,
             input_tz=zone_name,
+            services=parsed.services,
         )
     )
     return blocks.confirmation_message(outcome.proposal, created=outcome.created)
@@ -239,6 +256,15 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
 
         later(respond, work)
 
+    @app.action(ids.MARK_REVIEWED)
+    def on_mark_reviewed(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+
+        def work() -> None:
+            service.mark_reviewed(_button_proposal(body), actor=body["user"]["id"])
+
+        later(respond, work)
+
     # -- modals --------------------------------------------------------------------------------------------
 
     def submit(
@@ -273,6 +299,10 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
     def on_propose_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         def work() -> dict[str, Any]:
             form = forms.read_propose(view["state"]["values"])
+            try:
+                service.check_services(form.services)
+            except InputError as exc:
+                raise forms.FormErrors({ids.SERVICES: f"{str(exc)[0].upper()}{str(exc)[1:]}."}) from None
             outcome = service.propose(
                 ProposalRequest(
                     idempotency_key=f"view:{view['id']}",
@@ -284,6 +314,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                     description=form.description,
                     rollback_plan=form.rollback_plan,
                     ticket_url=form.ticket_url,
+                    services=form.services,
                 )
             )
             return blocks.done_modal(
