@@ -43,9 +43,11 @@ def check_services(names: Sequence[str], *, known: Sequence[str]) -> None:
     listed = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
     which = ", ".join(unknown[:5]) + ("…" if len(unknown) > 5 else "")
     if not known:
-        raise InputError(f"unknown service {which}: the regions file lists no services ([[services]])")
+        raise InputError(
+            f"unknown service {which}: the regions file lists no services ([[services]])", field="services"
+        )
     word = "service" if len(unknown) == 1 else "services"
-    raise InputError(f"unknown {word} {which}; the known services are {listed}")
+    raise InputError(f"unknown {word} {which}; the known services are {listed}", field="services")
 
 
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:

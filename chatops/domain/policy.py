@@ -55,6 +55,9 @@ def check_window(window: Window, *, policy: Policy, at: datetime | None = None) 
         )
 
 
+_DONE = {Action.APPROVE: "approved", Action.REJECT: "rejected"}
+
+
 def may_act(
     action: Action,
     *,
@@ -68,7 +71,7 @@ def may_act(
     """Who may do what to a proposal in ``status``.
 
     Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. Nobody approves
-    their own change, the same window twice, or a window that has ended.
+    their own change or the same window twice; nobody approves or rejects a window that has ended.
     """
     if not status.is_open:
         return Decision(allowed=False, reason=f"this change is already {status.value}")
@@ -86,8 +89,10 @@ def may_act(
         )
     if action is Action.APPROVE and already_approved:
         return Decision(allowed=False, reason="you have already approved this window")
-    if action is Action.APPROVE and ended:
+    if action in (Action.APPROVE, Action.REJECT) and ended:
         return Decision(
-            allowed=False, reason="this window has already ended; postpone the change to a new one"
+            allowed=False,
+            reason=f"this window has already ended, so it cannot be {_DONE[action]} any more; "
+            "postpone the change to a new one (or its proposer can cancel it)",
         )
     return Decision(allowed=True)
