@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         return _ids(self.chatops_oncall)
 
     @property
+    def oncall_mention_ids(self) -> tuple[str, ...]:
+        """Whom to mention when an emergency needs its approval (groups only if CHATOPS_MENTION_GROUPS)."""
+        return tuple(
+            sorted(i for i in self.oncall_ids if self.chatops_mention_groups or not i.startswith("S"))
+        )
+
+    @property
     def admin_ids(self) -> frozenset[str]:
         """Users and user groups named in CHATOPS_ADMINS."""
         return _ids(self.chatops_admins)

@@ -93,6 +93,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         lease_seconds=settings.chatops_delivery_lease_seconds,
         mention=settings.mention_ids,
         owners_of=config.owners_of,
+        oncall_mention=settings.oncall_mention_ids,
     )
     directory = Directory(
         client,

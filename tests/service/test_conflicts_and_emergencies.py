@@ -264,3 +264,19 @@ def test_an_emergency_is_idempotent(store: SqlStore) -> None:
     first = service.emergency(emergency(key="e1"))
     again = service.emergency(emergency(key="e1"))
     assert (again.created, again.proposal.id) == (False, first.proposal.id)
+
+
+def test_the_audit_history_describes_the_new_events(store: SqlStore) -> None:
+    from chatops.audit import describe
+
+    service = make_service(store, none=True)
+    first = service.propose(request()).proposal
+    service.propose(request(START + timedelta(minutes=30), services=("api", "db")))
+    lines = [describe(e) for e in store.events(first.id)]
+    assert "services: api" in lines[0]
+    assert "conflict_found" in lines[1] and "overlaps CHG-2 on api" in lines[1]
+    urgent = service.emergency(emergency()).proposal
+    service.mark_reviewed(urgent.id, actor="UA")
+    told = [describe(e) for e in store.events(urgent.id)]
+    assert "EMERGENCY (none approval) https://status.example.com/incidents/42" in told[0]
+    assert "reviewed" in told[1] and "follow-up review done" in told[1]

@@ -131,6 +131,9 @@ def test_an_emergency_posts_loudly_with_its_follow_up_and_is_marked_reviewed(
     assert "https://status.example.com/incidents/42" in shown
     assert "the api is down" in shown
     assert ids.MARK_REVIEWED in shown
+    assert (
+        f"<@{ONCALL}>" in shown and f"<@{APPROVER_1}>" not in shown
+    )  # the on-call is asked, not the approvers
     # It starts now: the emergency window is open at once.
     row = live.runtime.store.get_proposal(1)
     assert row is not None and abs(row.start_ts - datetime.now(UTC).timestamp()) < 60
@@ -172,3 +175,31 @@ def test_an_emergency_posts_loudly_with_its_follow_up_and_is_marked_reviewed(
     kinds = [e.kind for e in live.runtime.store.events(1)]
     assert kinds == ["proposed", "approved", "reviewed"]
     assert verify(live.runtime.store).intact
+
+
+def test_the_form_names_services_and_an_unknown_one_is_shown_at_its_field(
+    sim: SlackClientSim, standin: SlackStandIn, live: LiveServer
+) -> None:
+    import time
+
+    from slackfake import payloads
+
+    sim.command("propose", user_id=PROPOSER)
+    [opened] = standin.wait_for("views.open")
+    assert any(b["block_id"] == ids.SERVICES for b in opened.json("view")["blocks"])
+    start = int(time.time()) // 900 * 900 + 10 * 86400
+    values = {
+        ids.TITLE: {ids.TITLE: payloads.plain_text_input("Database failover drill")},
+        ids.START: {ids.START: payloads.datetimepicker(start)},
+        ids.DURATION: {ids.DURATION: payloads.plain_text_input("1h")},
+        ids.ZONE: {ids.ZONE: payloads.plain_text_input("UTC")},
+        ids.SERVICES: {ids.SERVICES: payloads.plain_text_input("db, cache")},
+    }
+    bad = sim.view_submission(ids.PROPOSE_VIEW, values=values, view={"id": "V0F"}, user_id=PROPOSER).json()
+    assert bad["response_action"] == "errors"
+    assert bad["errors"] == {ids.SERVICES: "unknown service cache; the known services are api, db"}
+    values[ids.SERVICES] = {ids.SERVICES: payloads.plain_text_input("db, API")}
+    done = sim.view_submission(ids.PROPOSE_VIEW, values=values, view={"id": "V0F"}, user_id=PROPOSER)
+    assert done.json()["response_action"] == "update"
+    row = live.runtime.store.get_proposal(1)
+    assert row is not None and row.services == ("db", "api")
