@@ -280,3 +280,58 @@ def test_the_audit_history_describes_the_new_events(store: SqlStore) -> None:
     told = [describe(e) for e in store.events(urgent.id)]
     assert "EMERGENCY (none approval) https://status.example.com/incidents/42" in told[0]
     assert "reviewed" in told[1] and "follow-up review done" in told[1]
+
+
+def test_two_changes_proposed_at_once_onto_one_slot_do_not_miss_each_other(store: SqlStore) -> None:
+    """A proposal that looks for conflicts while another writer's transaction is open waits for it, then sees
+    it (PostgreSQL: the chain's advisory lock; SQLite: the write lock)."""
+    import threading
+
+    from chatops.domain.records import EvaluationSnapshot, WindowDoc
+    from chatops.store import NewProposal, ProposalRow
+
+    service = make_service(store)
+    result: dict[str, object] = {}
+    with store.transaction() as tx:
+        tx.overlapping(start_ts=0, end_ts=1, services=("api",), statuses=(Status.PENDING,))  # takes the lock
+        first = tx.insert_proposal(
+            NewProposal(
+                idempotency_key=None,
+                title="Held open",
+                proposer="UQ",
+                channel="C1",
+                input_tz="UTC",
+                start_ts=int(START.timestamp()),
+                end_ts=int(START.timestamp()) + 3600,
+                flagged=False,
+                approvals_required=1,
+                evaluation={
+                    "window": {"start": START.isoformat(), "end": START.isoformat()},
+                    "flagged": False,
+                },
+                created_at=0,
+                services=("api",),
+            )
+        )
+        tx.append_event(
+            first.id,
+            Proposed(
+                window=WindowDoc(start=START.isoformat(), end=(START + timedelta(hours=1)).isoformat()),
+                input_tz="UTC",
+                evaluation=EvaluationSnapshot(window=WindowDoc(start="x", end="x"), flagged=False),
+                services=("api",),
+            ),
+            actor="UQ",
+            at=0,
+        )
+        worker = threading.Thread(target=lambda: result.update(row=service.propose(request()).proposal))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive()  # it waits for this transaction
+    worker.join(10)
+    second = result["row"]
+    assert isinstance(second, ProposalRow)
+    proposed = store.events(second.id)[0].payload
+    assert isinstance(proposed, Proposed) and proposed.conflicts is not None
+    assert [c.proposal_id for c in proposed.conflicts] == [first.id]
+    assert kinds(store, first.id) == ["proposed", "conflict_found"]
