@@ -114,3 +114,24 @@ def test_the_list_marks_overlaps_and_emergencies() -> None:
     assert ":rotating_light: EMERGENCY CHG-58" in shown and "overlaps CHG-57 on api" in shown
     assert "overlaps CHG-59" not in shown  # it starts as the others end
     assert "CHG-59" in shown
+
+
+def test_the_home_tab_marks_an_emergency_and_its_open_review() -> None:
+    from datetime import UTC, datetime
+
+    from chatops.slack.home import HomeData, home_view
+
+    row = row_for(world(3)[1:], emergency=True, incident_url="https://x.example/1", status=Status.APPROVED)
+    data = HomeData(
+        tz="UTC",
+        now=datetime(2026, 12, 8, 5, 0, tzinfo=UTC),
+        waiting=(),
+        upcoming=(row,),
+        sensitive=(),
+        freezes=(),
+    )
+    shown = str(home_view(data))
+    assert "approved, :rotating_light: emergency, review open" in shown
+    reviewed = row.model_copy(update={"reviewed_by": "U0A"})
+    shown = str(home_view(HomeData(**{**data.__dict__, "upcoming": (reviewed,)})))
+    assert ":rotating_light: emergency" in shown and "review open" not in shown
