@@ -440,6 +440,8 @@ class SqlTx:
         """Inside a writing transaction: serialised with every other writer first (the chain's lock on
         PostgreSQL; SQLite's write lock is held already), so two changes proposed at once onto the same slot
         cannot both miss each other."""
+        if not services or not statuses:
+            return []
         if self._conn.dialect.name == "postgresql":
             self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
         return _overlapping(

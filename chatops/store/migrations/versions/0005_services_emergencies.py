@@ -35,9 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("proposals") as batch:
-        batch.drop_column("reviewed_at")
-        batch.drop_column("reviewed_by")
-        batch.drop_column("incident_url")
-        batch.drop_column("emergency")
-        batch.drop_column("services")
+    # Plain DROP COLUMN (SQLite 3.35 and later), for the same reason as above.
+    for column in ("reviewed_at", "reviewed_by", "incident_url", "emergency", "services"):
+        op.drop_column("proposals", column)
