@@ -192,7 +192,9 @@ def answer_command(
             services=parsed.services,
         )
     )
-    return blocks.confirmation_message(outcome.proposal, created=outcome.created)
+    return blocks.confirmation_message(
+        outcome.proposal, created=outcome.created, conflicts=service.conflicts(outcome.proposal)
+    )
 
 
 def decides(command: dict[str, Any]) -> bool:

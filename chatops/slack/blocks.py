@@ -948,7 +948,9 @@ def error_message(problem: str) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
+def confirmation_message(
+    row: ProposalRow, *, created: bool, conflicts: Sequence[ProposalRow] = ()
+) -> dict[str, Any]:
     verdict = ":warning: flagged" if row.flagged else "clear"
     if row.emergency:
         approval = (
@@ -966,6 +968,8 @@ def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
         f"{window_short(row.start_ts, row.end_ts, row.input_tz)} "
         f"({verdict}); it is posted in <#{row.channel}> for approval."
     )
+    if conflicts:
+        text += "\n" + conflict_text(row, conflicts)
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 

@@ -88,6 +88,10 @@ def test_an_overlapping_proposal_on_the_same_service_shows_the_conflict_on_both(
     assert "Conflicts" not in latest(standin, first)
     sim.command(f"propose {day} 04:00 UTC 1h Migrate the db services=db,api", user_id=APPROVER_1)
     first, second = parents(standin, 2)
+    told_privately = str(standin.wait_for("response_url", 2)[-1].params.get("text"))
+    assert (
+        "Proposed CHG-2" in told_privately and "*Conflicts*" in told_privately and "CHG-1" in told_privately
+    )
 
     # The new one shows the conflict on its parent and in its first reply.
     standin.wait_until(lambda: "CHG-1" in latest(standin, second), message="the conflict on the new parent")
