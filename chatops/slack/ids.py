@@ -9,6 +9,9 @@ REJECT = "chatops_reject"
 CANCEL = "chatops_cancel"
 DECISION_ACTIONS = (APPROVE, POSTPONE, REJECT, CANCEL)
 ACTIONS_BLOCK = "chatops_decisions"
+# An emergency's follow-up review (on its parent message and in its thread); the value is the proposal id.
+MARK_REVIEWED = "chatops_mark_reviewed"
+REVIEW_BLOCK = "chatops_review"
 
 # Modals (callback ids); private_metadata holds {"proposal": id, "version": n} or the proposer's defaults.
 PROPOSE_VIEW = "chatops_propose_view"
@@ -25,5 +28,6 @@ ZONE = "zone"
 DESCRIPTION = "description"
 ROLLBACK = "rollback"
 TICKET = "ticket"
+SERVICES = "services"
 REASON = "reason"
 JUSTIFICATION = "justification"
