@@ -6,7 +6,8 @@ time over one keep-alive connection: a quarter proposals (new each time: flagged
 runs), half ``check``, a quarter Approve clicks refused (the approver approved already). The worker's RSS
 (``/proc/<pid>/status``, VmRSS) is read after the warm-up and every ``--every`` requests; the run waits for the
 outbox between samples, so the delivery work of the requests is counted. Growth per 100,000 requests is the
-least-squares slope over the samples after warm-up.
+least-squares slope over the samples after warm-up. ``--mix check`` sends only ``check`` (nothing is stored, so
+the database does not grow): the difference shows what grows with the data rather than with the requests.
 
     .venv/bin/python benchmarks/memory.py                 # 20,000 requests (2-4 minutes on 2 cores)
     .venv/bin/python benchmarks/memory.py --count 4000    # a quick look
@@ -71,7 +72,7 @@ def slope_per_100k(points: list[tuple[int, int]]) -> float:
     return 100_000 * sxy / sxx if sxx else 0.0
 
 
-def run(count: int, every: int, warmup: int, time_limit: float) -> dict[str, object]:
+def run(count: int, every: int, warmup: int, time_limit: float, *, mix: str = "mixed") -> dict[str, object]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as folder, SlackStandIn(token=TOKEN) as standin:
         tmp = Path(folder)
@@ -100,7 +101,7 @@ def run(count: int, every: int, warmup: int, time_limit: float) -> dict[str, obj
             with httpx.Client(timeout=30) as client:
 
                 def send(i: int) -> None:
-                    slot = i % 4
+                    slot = i % 4 if mix == "mixed" else 1
                     if slot == 0:
                         body, headers = command(standin, f"propose {window_text()} Memory {i}")
                     elif slot == 3:
@@ -152,9 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=2_000)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument(
+        "--mix",
+        choices=("mixed", "check"),
+        default="mixed",
+        help="check: only /maintenance check (nothing stored, so the database does not grow)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = run(args.count, args.every, args.warmup, args.time_limit)
+    result = run(args.count, args.every, args.warmup, args.time_limit, mix=args.mix)
     print(
         f"worker RSS after {result['warmup']} warm-up requests {result['rss_after_warmup_mib']:.1f} MiB, after "
         f"{result['requests']} more {result['rss_at_end_mib']:.1f} MiB (+{result['growth_mib']:.1f} MiB); "
