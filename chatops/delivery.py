@@ -94,6 +94,9 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass, not after the wait: a wake() that lands between the wait's time-out and
+            # a clear() would be lost, and its message wait a whole poll interval.
+            self._wake.clear()
             try:
                 handled = self.run_once()
             except Exception:
@@ -101,7 +104,6 @@ class DeliveryWorker:
                 handled = 0
             if not handled:
                 self._wake.wait(self.poll_interval)
-                self._wake.clear()
 
     # -- one pass --------------------------------------------------------------------------------------------
 
