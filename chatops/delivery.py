@@ -19,6 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops import reminders
 from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
 from chatops.observability import log_context
@@ -40,9 +41,19 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         mention: Sequence[str] = (),
+        reminder_before_minutes: int = 15,
+        sweep: Callable[[], object] | None = None,
+        sweep_interval: float = 60.0,
     ) -> None:
-        """``mention``: approver users and groups to mention while a change waits for them."""
+        """``mention``: approver users and groups to mention while a change waits for them.
+        ``reminder_before_minutes``: when the first reminder of an approved window is posted (see
+        :mod:`chatops.reminders`). ``sweep``: called every ``sweep_interval`` seconds by the running worker
+        (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes)."""
         self.store = store
+        self.reminder_before_minutes = reminder_before_minutes
+        self.sweeper = sweep
+        self.sweep_interval = sweep_interval
+        self._swept_at = 0.0
         self.mention = tuple(mention)
         self.client = client
         self.give_up_after = give_up_after
@@ -77,6 +88,12 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.sweeper is not None and time.monotonic() - self._swept_at >= self.sweep_interval:
+                self._swept_at = time.monotonic()
+                try:
+                    self.sweeper()
+                except Exception:
+                    logger.exception("the sweep failed; trying again at the next one")
             try:
                 handled = self.run_once()
             except Exception:
@@ -112,6 +129,8 @@ class DeliveryWorker:
                 self._retry(message, f"Slack answered {status} {error or ''}".strip(), log_error=status < 500)
         except (SlackClientError, OSError) as exc:
             self._retry(message, f"{exc.__class__.__name__}: {exc}")
+        except reminders.Deferred as exc:
+            self.store.mark_failed(message.id, error=str(exc), retry_at=int(self._clock()) + exc.delay)
         except LookupError as exc:
             self._retry(message, str(exc), log_error=True)
         else:
@@ -183,6 +202,15 @@ class DeliveryWorker:
                     thread_ts=row.message_ts,
                     **blocks.approver_ping(row, self.mention, why=str(message.payload.get("why", ""))),
                 )
+        elif message.kind == "sync_reminders":
+            reminders.sync(
+                self.store,
+                self.client,
+                row,
+                now=int(self._clock()),
+                before_minutes=self.reminder_before_minutes,
+                look_first=message.attempts > 0 or bool(getattr(message, "claimed_before", False)),
+            )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
 
@@ -194,7 +222,9 @@ class DeliveryWorker:
                 (e for e in reversed(self.store.events(row.id)) if e.kind == row.status.value), None
             )
         approvals = self.store.approvers(row.id, round=row.round)
-        return blocks.proposal_message(row, approvals, mention=self.mention, closing=closing)
+        return blocks.proposal_message(
+            row, approvals, mention=self.mention, closing=closing, at=int(self._clock())
+        )
 
     def _event_of(self, message: OutboxRow) -> EventRow:
         """The audit event a reply is about: the outbox names it (older rows carried a copy of it)."""

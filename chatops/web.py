@@ -84,6 +84,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
         mention=settings.mention_ids,
+        reminder_before_minutes=config.policy.reminder_before_minutes,
     )
     directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
     calendars = runtime_calendars(settings, config)
@@ -106,6 +107,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
             )
         ),
     )
+    worker.sweeper = service.sweep  # approval expiry, reminders coming within range, parent refreshes
     app = build_app(settings, service, directory, client=client)
     stop_refreshing = _nothing
     if start_worker:

@@ -37,6 +37,7 @@ class Clock:
 def setup(tmp_path: Path) -> Iterator[tuple[SlackStandIn, SqlStore, Service, DeliveryWorker, Clock]]:
     clock = Clock()
     with SlackStandIn() as standin:
+        standin.clock = clock
         store = SqlStore.open(f"sqlite:///{tmp_path / 'd.db'}")
         service = Service(
             store=store,
@@ -81,12 +82,19 @@ def test_delivers_in_order_once(setup: tuple) -> None:
     service.approve(pid, actor="UA")
     drain(worker)
     kinds = [c.method for c in standin.calls]
-    assert kinds == ["chat.postMessage", "chat.postMessage", "chat.postMessage", "chat.update"]
+    # The approved change's three reminders are scheduled after its reply and parent update.
+    assert kinds == [
+        "chat.postMessage",
+        "chat.postMessage",
+        "chat.postMessage",
+        "chat.update",
+        *["chat.scheduleMessage"] * 3,
+    ]
     parent_ts = standin.calls[0].response["ts"]
     assert [c.params.get("thread_ts") for c in standin.calls[1:3]] == [parent_ts, parent_ts]
     assert store.outbox_stats(now=int(T0.timestamp()))[0] == 0
     drain(worker)
-    assert len(standin.calls) == 4  # nothing sent twice
+    assert len(standin.calls) == 7  # nothing sent twice
 
 
 def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:

@@ -22,7 +22,7 @@ from chatops.domain.windows import parse_date_time
 from chatops.errors import ChatopsError, InputError, WindowError
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import ProposalRequest, Service
-from chatops.slack import blocks, forms, home, ids
+from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory
 
@@ -336,4 +336,5 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         submit(ack, work, error_block=ids.REASON, window_block=ids.START)
 
     home.register(app, service=service, directory=directory, client=client)
+    after.register(app, service=service)
     return app
