@@ -212,7 +212,7 @@ def approve_click(standin: SlackStandIn, proposal_id: int, *, user: str) -> tupl
             "type": "button",
             "action_ts": f"{time.time():.6f}",
             "text": {"type": "plain_text", "text": "Approve"},
-            "value": str(proposal_id),
+            "value": f"{proposal_id}:1:1",  # id:round:version, as the proposal message shows it
         }
     ]
     return _signed(payloads.interaction_body(payload), "application/x-www-form-urlencoded")
@@ -277,7 +277,7 @@ def first_proposal(standin: SlackStandIn, server: Server) -> int:
             for block in call.json("blocks") or []:
                 for element in block.get("elements") or []:
                     if element.get("action_id") == APPROVE:
-                        proposal_id = int(element["value"])
+                        proposal_id = int(str(element["value"]).split(":")[0])
                         body, headers = approve_click(standin, proposal_id, user=APPROVER_1)
                         httpx.post(
                             server.events_url, content=body, headers=headers, timeout=10

@@ -6,6 +6,17 @@ several instances, never send the same message at once), and sends each proposal
 
 Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
 ``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
+
+Exactly once, as far as Slack allows:
+
+- One message per lease: the worker claims a message, sends it and marks it before claiming the next, so a
+  lease (60 s) always covers the one Slack call in hand (10 s client timeout), however slow Slack is.
+- Every message posted carries Slack message ``metadata`` (:func:`outbox_metadata`: the outbox message id, the
+  change and the event). A message an earlier attempt took (it failed or its lease ran out: a crash or a slow
+  Slack) may have reached Slack, so before posting it again the worker looks for it (``conversations.history``
+  for a parent, ``conversations.replies`` for a thread reply) and adopts what it finds. A parent found twice
+  keeps the oldest; the others are deleted, so no orphan keeps live buttons. If the lookup itself fails, the
+  worker waits and tries again rather than post blindly.
 """
 
 from __future__ import annotations
@@ -105,16 +116,20 @@ class DeliveryWorker:
 
     # -- one pass --------------------------------------------------------------------------------------------
 
-    def run_once(self) -> int:
-        """Deliver what is due now; return how many messages were tried."""
-        now = int(self._clock())
-        messages = self.store.claim_outbox(now=now, limit=20, lease_seconds=self.lease_seconds)
-        for message in messages:
-            if self._stop.is_set():
-                break  # the lease runs out and another worker (or the next start) takes it
-            with log_context(proposal_id=message.proposal_id):
-                self._attempt(message)
-        return len(messages)
+    def run_once(self, batch: int = 20) -> int:
+        """Deliver what is due now, up to ``batch`` messages, each on its own lease; return how many were
+        tried."""
+        tried = 0
+        while tried < batch and not self._stop.is_set():
+            now = int(self._clock())
+            claimed = self.store.claim_outbox(now=now, limit=1, lease_seconds=self.lease_seconds)
+            if not claimed:
+                break
+            for message in claimed:
+                with log_context(proposal_id=message.proposal_id):
+                    self._attempt(message)
+            tried += len(claimed)
+        return tried
 
     def _attempt(self, message: OutboxRow) -> None:
         try:
@@ -170,13 +185,21 @@ class DeliveryWorker:
             raise LookupError(
                 f"outbox message {message.id} names proposal {message.proposal_id}, which is gone"
             )
+        metadata = outbox_metadata(message)
         if message.kind == "post_parent":
             if row.message_ts:
                 return  # already posted (the process died after posting and before marking it)
+            if message.claimed_before:
+                found = self._find_parent(row.channel, message)
+                if found is not None:
+                    logger.info("outbox message %s was posted by an earlier attempt; adopting it", message.id)
+                    self.store.set_message_ts(row.id, found)
+                    return
             response = self.client.chat_postMessage(
                 channel=row.channel,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=metadata,
                 **self._parent(row),
             )
             self.store.set_message_ts(row.id, str(response["ts"]))
@@ -186,20 +209,26 @@ class DeliveryWorker:
         if message.kind == "update_parent":
             self.client.chat_update(channel=row.channel, ts=row.message_ts, **self._parent(row))
         elif message.kind == "reply":
+            if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
+                logger.info("outbox message %s was posted by an earlier attempt; not again", message.id)
+                return
             event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
                 thread_ts=row.message_ts,
                 unfurl_links=False,
                 unfurl_media=False,
-                metadata=event_metadata(event),
+                metadata=outbox_metadata(message, event),
                 **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
             if self.mention and row.status.is_open:
+                if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
+                    return
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
+                    metadata=metadata,
                     **blocks.approver_ping(row, self.mention, why=str(message.payload.get("why", ""))),
                 )
         elif message.kind == "sync_reminders":
@@ -236,6 +265,91 @@ class DeliveryWorker:
                 )
             return event
         return EventRow.model_validate({"gseq": 0, **message.payload["event"]})
+
+    # -- looking for what an earlier attempt may have posted ------------------------------------------------
+
+    def _find_parent(self, channel: str, message: OutboxRow) -> str | None:
+        """The ts of the parent an earlier attempt posted for ``message`` (the oldest, if several: the others
+        are deleted), or None. Raises if Slack cannot be asked."""
+        found: list[str] = []
+        cursor = None
+        deadline = time.monotonic() + self.lease_seconds / 2
+        for _ in range(LOOKUP_PAGES):
+            self._in_time(deadline, message)
+            # Newest first, and a parent is posted soon after its outbox row: the first page usually has it.
+            # (No ``oldest`` bound: this host's clock and Slack's need not agree.)
+            page = self.client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            found += [m["ts"] for m in page.get("messages") or [] if _is_ours(m, message)]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        if not found:
+            return None
+        keep, *orphans = sorted(found, key=float)
+        for ts in orphans:
+            logger.warning("deleting a duplicate parent message %s of proposal %s", ts, message.proposal_id)
+            self.client.chat_delete(channel=channel, ts=ts)
+        return keep
+
+    @staticmethod
+    def _in_time(deadline: float, message: OutboxRow) -> None:
+        """A lookup may not eat the lease it runs under: past half of it, give up and try again later."""
+        if time.monotonic() > deadline:
+            raise LookupError(f"looking for outbox message {message.id} in Slack took too long; trying later")
+
+    def _find_reply(self, channel: str, thread_ts: str, message: OutboxRow) -> bool:
+        cursor = None
+        deadline = time.monotonic() + self.lease_seconds / 2
+        for _ in range(LOOKUP_PAGES):
+            self._in_time(deadline, message)
+            page = self.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            if any(_is_ours(m, message) for m in page.get("messages") or []):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return False
+
+
+LOOKUP_PAGES = 10  # at most 2,000 messages are read back looking for an earlier attempt
+METADATA_EVENT_TYPE = "chatops_outbox"
+
+
+def outbox_metadata(message: OutboxRow, event: EventRow | None = None) -> dict[str, Any]:
+    """The Slack message metadata posted with an outbox message, read back to recognise a message an earlier
+    attempt posted: a thread reply carries its audit event's (:func:`event_metadata`) with the outbox message id
+    added; a parent or a notice says which outbox message of which change it is."""
+    if event is not None:
+        metadata = event_metadata(event)
+        metadata["event_payload"]["outbox_id"] = message.id
+        return metadata
+    return {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {
+            "outbox_id": message.id,
+            "proposal_id": message.proposal_id,
+            "kind": str(getattr(message.kind, "value", message.kind)),
+        },
+    }
+
+
+def _is_ours(found: Any, message: OutboxRow) -> bool:
+    metadata = found.get("metadata") if isinstance(found, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("event_type") not in (
+        METADATA_EVENT_TYPE,
+        EVENT_METADATA_TYPE,
+    ):
+        return False
+    payload = metadata.get("event_payload")
+    return (
+        isinstance(payload, dict)
+        and payload.get("outbox_id") == message.id
+        and payload.get("proposal_id") == message.proposal_id
+    )
 
 
 def event_metadata(event: EventRow) -> dict[str, Any]:

@@ -15,7 +15,8 @@ app). Anything else that escapes is a bug and is logged with its traceback.
      ├── ConfigError                the regions file or the settings are wrong (names the file and the field)
      ├── NotAllowedError            the actor may not do this
      ├── NotFoundError              no such proposal
-     └── ConflictError              the proposal changed under the actor (already decided, postponed, …)
+     ├── ConflictError              the proposal changed under the actor (already decided, postponed, …)
+     └── UnavailableError           the database did not answer in time; nothing was recorded
 
 The CLI turns a ChatopsError into one line on stderr and exit status 2; the Slack app into a private message.
 """
@@ -28,7 +29,12 @@ class ChatopsError(Exception):
 
 
 class InputError(ChatopsError):
-    """The input cannot be used as it is; nothing was changed."""
+    """The input cannot be used as it is; nothing was changed. ``field`` names the input it is about (a form
+    field such as ``"ticket"``), when there is one."""
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TimeInputError(InputError):
@@ -61,3 +67,7 @@ class NotFoundError(ChatopsError):
 
 class ConflictError(ChatopsError):
     """The state changed under the actor; the action no longer applies."""
+
+
+class UnavailableError(ChatopsError):
+    """The database could not be reached, or a lock was not granted within the budget; nothing was recorded."""

@@ -123,23 +123,63 @@ class Outcome:
     assessment: Assessment | None = None
 
 
-def clean_text(value: str, *, field_name: str, limit: int, required: bool = False) -> str:
-    """Strip, drop NUL and other control characters but newlines and tabs, refuse empty or overlong text."""
+def clean_text(
+    value: str,
+    *,
+    field_name: str,
+    limit: int,
+    required: bool = False,
+    single_line: bool = False,
+    field: str | None = None,
+) -> str:
+    """Strip, drop NUL and other control and format characters (bidi overrides…) but newlines and tabs, refuse
+    empty or overlong text. ``single_line``: runs of whitespace, newlines included, become one space (a reason
+    shown on one line cannot start a line of its own). ``field`` names the form field errors are about."""
     text = "".join(ch for ch in (value or "") if ch in "\n\t" or ch.isprintable()).strip()
+    if single_line:
+        text = " ".join(text.split())
     if required and not text:
-        raise InputError(f"the {field_name} is empty; please give one")
+        raise InputError(f"the {field_name} is empty; please give one", field=field)
     if len(text) > limit:
-        raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}")
+        raise InputError(f"the {field_name} is {len(text)} characters long; the most is {limit}", field=field)
     return text
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The state of a change a person decided on: the round and version its message or form was built for."""
+
+    round: int
+    version: int
+
+
+class Superseded(ConflictError):
+    """The change is no longer as the actor saw it (postponed, re-evaluated or decided since); ``row`` is how
+    it is now."""
+
+    def __init__(self, row: ProposalRow) -> None:
+        super().__init__(
+            f"not recorded: CHG-{row.id} was updated while you were editing or viewing it (it is now "
+            f"{row.status.value}); look at its current message and decide there"
+        )
+        self.row = row
+
+
+def _check_seen(row: ProposalRow, seen: Seen | None) -> None:
+    """Superseded when an open change is no longer in the state ``seen`` (a closed one is refused as such)."""
+    if seen is None or not row.status.is_open:
+        return
+    if row.round != seen.round or row.version != seen.version:
+        raise Superseded(row)
 
 
 def clean_ticket_url(value: str) -> str:
     """The ticket link, cleaned like other text; "" when none. Refused unless it is an https URL of at most
     TICKET_MAX characters with a host and nothing that could break out of a Slack link."""
-    url = clean_text(value, field_name="ticket link", limit=TICKET_MAX)
+    url = clean_text(value, field_name="ticket link", limit=TICKET_MAX, field="ticket")
     if url and not _TICKET_RE.match(url):
         shown = url if len(url) <= 60 else url[:59] + "…"
-        raise InputError(f"the ticket link {shown!r} is not an https:// link to a web page")
+        raise InputError(f"the ticket link {shown!r} is not an https:// link to a web page", field="ticket")
     return url
 
 
@@ -277,9 +317,13 @@ class Service:
             existing = self.store.proposal_by_key(request.idempotency_key)
             if existing is not None:
                 return self._existing(existing)
-        title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
-        description = clean_text(request.description, field_name="description", limit=TEXT_MAX)
-        rollback = clean_text(request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX)
+        title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True, field="title")
+        description = clean_text(
+            request.description, field_name="description", limit=TEXT_MAX, field="description"
+        )
+        rollback = clean_text(
+            request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX, field="rollback"
+        )
         ticket = clean_ticket_url(request.ticket_url)
         now = self.now()
         window = Window.of(request.start, request.duration)
@@ -351,12 +395,16 @@ class Service:
         justification: str = "",
         expected_round: int | None = None,
         clear_only: bool = False,
+        seen: Seen | None = None,
     ) -> Outcome:
         """Record an approval. ``justification`` (why a flagged window is approved anyway) is kept with the
         approval's audit event. ``expected_round``: the window the approver saw (refused if it was postponed
         since); ``clear_only``: refuse if the window is flagged (a one-tap approval must not approve a window
-        that became flagged after the approver looked)."""
-        justification = clean_text(justification, field_name="justification", limit=REASON_MAX)
+        that became flagged after the approver looked); ``seen``: the round and version the approver's message
+        or form showed (Superseded if the change has moved on since)."""
+        justification = clean_text(
+            justification, field_name="justification", limit=REASON_MAX, single_line=True
+        )
         approvers = self._approvers()
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
@@ -368,6 +416,7 @@ class Service:
                 raise ConflictError(
                     "this window is flagged now; press Approve again to confirm it with a justification"
                 )
+            _check_seen(row, seen)
             approvals = tx.approvers(row.id, round=row.round)
             decision = may_act(
                 Action.APPROVE,
@@ -407,23 +456,46 @@ class Service:
         self._committed("approved", row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
-    def reject(self, proposal_id: int, *, actor: str, reason: str) -> Outcome:
-        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True)
+    def reject(
+        self, proposal_id: int, *, actor: str, reason: str, expected_version: int | None = None
+    ) -> Outcome:
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True, single_line=True)
         return self._close(
-            proposal_id, actor=actor, action=Action.REJECT, status=Status.REJECTED, reason=reason
+            proposal_id,
+            actor=actor,
+            action=Action.REJECT,
+            status=Status.REJECTED,
+            reason=reason,
+            expected_version=expected_version,
         )
 
-    def cancel(self, proposal_id: int, *, actor: str, reason: str = "") -> Outcome:
-        reason = clean_text(reason, field_name="reason", limit=REASON_MAX)
+    def cancel(
+        self, proposal_id: int, *, actor: str, reason: str = "", expected_version: int | None = None
+    ) -> Outcome:
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, single_line=True)
         return self._close(
-            proposal_id, actor=actor, action=Action.CANCEL, status=Status.CANCELLED, reason=reason
+            proposal_id,
+            actor=actor,
+            action=Action.CANCEL,
+            status=Status.CANCELLED,
+            reason=reason,
+            expected_version=expected_version,
         )
 
-    def check_may(self, proposal_id: int, *, actor: str, action: Action) -> ProposalRow:
-        """Raise NotAllowedError unless ``actor`` may take ``action`` now (used before opening a modal)."""
+    def has_approved(self, proposal_id: int, *, actor: str) -> bool:
+        """Whether ``actor``'s approval of the proposal's current round is stored (a retried click)."""
+        row = self.store.get_proposal(proposal_id)
+        return row is not None and actor in self.store.approvers(row.id, round=row.round)
+
+    def check_may(
+        self, proposal_id: int, *, actor: str, action: Action, seen: Seen | None = None
+    ) -> ProposalRow:
+        """Raise NotAllowedError unless ``actor`` may take ``action`` now (used before opening a modal); with
+        ``seen``, Superseded unless the change is still as the actor saw it."""
         row = self.store.get_proposal(proposal_id)
         if row is None:
             raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+        _check_seen(row, seen)
         approvals = self.store.approvers(row.id, round=row.round)
         decision = may_act(
             action,
@@ -459,17 +531,33 @@ class Service:
             window = Window.of(now, window.duration)
         return list(self.assess(window).suggestions)
 
-    def _close(self, proposal_id: int, *, actor: str, action: Action, status: Status, reason: str) -> Outcome:
+    def _close(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        action: Action,
+        status: Status,
+        reason: str,
+        expected_version: int | None,
+    ) -> Outcome:
         approvers = self._approvers()
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
-                action, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+                action,
+                actor=actor,
+                proposer=row.proposer,
+                approvers=approvers,
+                status=row.status,
+                ended=row.end_ts <= at,
             )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
+            if expected_version is not None and row.version != expected_version:
+                raise Superseded(row)
             approvals = tx.approvers(row.id, round=row.round)
             closing = Rejected if status is Status.REJECTED else Cancelled
             event = tx.append_event(
@@ -499,7 +587,7 @@ class Service:
         expected_version: int | None = None,
     ) -> Outcome:
         """Move a pending proposal to a new window: re-evaluate it and start counting approvals again."""
-        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True)
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX, required=True, single_line=True)
         now = self.now()
         window = Window.of(start, duration)
         check_window(window, policy=self.config.policy, at=now)
@@ -517,9 +605,7 @@ class Service:
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
             if expected_version is not None and row.version != expected_version:
-                raise ConflictError(
-                    "this change was updated while you were editing; close this and look again"
-                )
+                raise Superseded(row)
             if to_ts(window.start) == row.start_ts and to_ts(window.end) == row.end_ts:
                 raise InputError("that is the window the change already has; pick another start or duration")
             dropped = tx.approvers(row.id, round=row.round)

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     """Seconds between two reads of the freeze calendars."""
     chatops_delivery_retry_cap: int = Field(default=300, ge=1, le=3600)
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
+    chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
+    """How long a delivery worker holds the one message it is sending; Slack calls are cut off well before."""
+    chatops_client_read_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds a client may take to send a request's headers, and again its body (slow clients are cut off)."""
+    chatops_group_cache_max_age: int = Field(default=600, ge=0, le=86_400)
+    """Seconds for which the last members seen of an approver group that Slack cannot list still count."""
+    chatops_team_id: str | None = None
+    """The workspace (``T…``) the app is installed in; unset, ``auth.test`` says (asked once)."""
     chatops_audit_key: SecretStr | None = None
     """The key that signs audit checkpoints (HMAC-SHA256). Keep it outside the database: `chatops audit verify`
     needs the same key to check them."""

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 from chatops import metrics, tzdb
 from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
@@ -29,7 +31,7 @@ from chatops.errors import ChatopsError
 from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
-from chatops.slack.directory import Directory
+from chatops.slack.directory import Directory, Workspace
 from chatops.slack.names import DisplayNames
 from chatops.store import Store, open_store
 
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 access_log = logging.getLogger("chatops.access")
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused before it is read.
+BODY_READ_TIMEOUT = 5.0  # seconds a client may take to send a body (Slack sends it at once)
+CONNECTION_CAP = 200  # open connections per gunicorn worker
 StartResponse = Callable[..., Any]
 
 
@@ -78,15 +82,24 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
     worker = DeliveryWorker(
         store=store,
         # The outbox does its own retries with backoff; its client must not also sleep on a 429.
+        # Its calls end well within the lease of the message in hand (one Slack call at a time).
         client=WebClient(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=min(10, settings.chatops_delivery_lease_seconds // 4),
         ),
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
+        lease_seconds=settings.chatops_delivery_lease_seconds,
         mention=settings.mention_ids,
         reminder_before_minutes=config.policy.reminder_before_minutes,
     )
-    directory = Directory(client, settings.approver_ids, admin_ids=settings.admin_ids)
+    directory = Directory(
+        client,
+        settings.approver_ids,
+        admin_ids=settings.admin_ids,
+        max_age=settings.chatops_group_cache_max_age,
+    )
     calendars = runtime_calendars(settings, config)
     service = Service(
         calendars=calendars,
@@ -108,7 +121,13 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         ),
     )
     worker.sweeper = service.sweep  # approval expiry, reminders coming within range, parent refreshes
-    app = build_app(settings, service, directory, client=client)
+    app = build_app(
+        settings,
+        service,
+        directory,
+        client=client,
+        workspace=Workspace(client, team_id=settings.chatops_team_id),
+    )
     stop_refreshing = _nothing
     if start_worker:
         worker.start()
@@ -209,9 +228,13 @@ class WsgiApp:
     Slack's ``X-Slack-Retry-Num``, and ends with one access log line and its metrics.
     """
 
-    def __init__(self, runtime: Runtime, *, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, runtime: Runtime, *, max_body: int = MAX_BODY, read_timeout: float = BODY_READ_TIMEOUT
+    ) -> None:
         self.runtime = runtime
         self.max_body = max_body
+        self.read_timeout = read_timeout
+        self.verifier = SignatureVerifier(runtime.settings.slack_signing_secret.get_secret_value())
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -256,6 +279,13 @@ class WsgiApp:
                     },
                 )
 
+    def _signed(self, raw: str, headers: dict[str, str]) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp", "").strip()
+        signature = headers.get("x-slack-signature", "").strip()
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature):
+            return False
+        return self.verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+
     def _gate(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -293,12 +323,16 @@ class WsgiApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
+        if length < 0:
+            return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
         if length > self.max_body:
             return _respond(start_response, "413 Content Too Large", "request body too large\n")
         try:
-            body = environ["wsgi.input"].read(length).decode("utf-8") if length > 0 else ""
-        except UnicodeDecodeError:
-            return _respond(start_response, "400 Bad Request", "body is not UTF-8\n")
+            raw = _read_body(environ, length, timeout=self.read_timeout)
+        except TimeoutError:
+            return _respond(start_response, "408 Request Timeout", "the body was not sent in time\n")
+        except (OSError, ValueError):
+            return _respond(start_response, "400 Bad Request", "the body could not be read\n")
         headers = {
             key[5:].replace("_", "-").lower(): value
             for key, value in environ.items()
@@ -307,8 +341,22 @@ class WsgiApp:
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
         try:
-            request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
-        except ValueError:  # Bolt parses the body up front: a payload that is not JSON
+            text = raw.decode("utf-8")  # Slack sends UTF-8; anything else cannot be checked, let alone read
+        except UnicodeDecodeError:
+            return _respond(start_response, "400 Bad Request", "body is not UTF-8\n")
+        # The signature covers the raw body: check it before reading anything in it.
+        if not self._signed(text, headers):
+            return _respond(start_response, "401 Unauthorized", "invalid or missing signature\n")
+        body = parse_slack_body(text, headers.get("content-type", ""))
+        if body is None:
+            return _respond(start_response, "400 Bad Request", "malformed payload\n")
+        try:
+            # Parsed here, not by Bolt: its parser takes any form body containing the word "payload" for an
+            # interactive one. A dict body is Bolt's "socket_mode" request: the signature is checked above.
+            request = BoltRequest(
+                body=body, query=environ.get("QUERY_STRING", ""), headers=headers, mode="socket_mode"
+            )
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
             return _respond(start_response, "400 Bad Request", "malformed payload\n")
         response = self.runtime.app.dispatch(request)
         data = (response.body or "").encode()
@@ -318,6 +366,93 @@ class WsgiApp:
         out_headers.append(("Content-Length", str(len(data))))
         start_response(f"{response.status} {_reason(response.status)}", out_headers)
         return [data]
+
+
+def _read_body(environ: dict[str, Any], length: int, *, timeout: float) -> bytes:
+    """The request body, within ``timeout`` seconds in all when the server exposes the client's socket (gunicorn
+    does): a client trickling its body cannot hold a thread for longer (see :mod:`chatops.readguard`)."""
+    if length <= 0:
+        return b""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        return bytes(environ["wsgi.input"].read(length))
+    from chatops.readguard import GUARD
+
+    GUARD.watch(sock, timeout)
+    try:
+        data = bytes(environ["wsgi.input"].read(length))
+    except Exception as exc:  # the socket shut down under gunicorn's reader
+        if not GUARD.done(sock):
+            raise TimeoutError("the body was not sent in time") from exc
+        raise
+    if not GUARD.done(sock) or len(data) < length:
+        raise TimeoutError("the body was not sent in time")
+    return data
+
+
+# What an interactive payload must look like before Bolt may read it: these keys, when present, of these types.
+_SHAPES: dict[str, type | tuple[type, ...]] = {
+    "type": str,
+    "team": (dict, type(None)),
+    "user": dict,
+    "enterprise": (dict, type(None)),
+    "channel": (dict, type(None)),
+    "container": dict,
+    "actions": list,
+    "view": dict,
+    "message": dict,
+    "trigger_id": str,
+    "response_url": str,
+    "api_app_id": str,
+    "is_enterprise_install": bool,
+    "authorizations": list,
+}
+
+
+def parse_slack_body(text: str, content_type: str) -> dict[str, Any] | None:
+    """A Slack request body as a dict, or None when it is not one Slack would send.
+
+    Slash commands are forms; interactions are a form with one field, ``payload``, holding a JSON object (a
+    command whose text, channel, workspace or user name contains the word "payload" is still a command); a
+    JSON body must be an object. Nothing here raises on any input."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if media == "application/json":
+            value: Any = json.loads(text)
+            if not _interaction_shape(value):
+                return None
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=100))
+            if "command" in form or "payload" not in form:
+                value = form
+            else:
+                value = json.loads(form["payload"])
+                if not _interaction_shape(value):
+                    return None
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _interaction_shape(value: Any) -> bool:
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return False
+    for key, kind in _SHAPES.items():
+        if key in value and not isinstance(value[key], kind):
+            return False
+    for key in ("team", "user", "enterprise", "channel"):
+        part = value.get(key)
+        if isinstance(part, dict) and not all(isinstance(part.get(k, ""), str) for k in ("id", "team_id")):
+            return False
+    if "actions" in value and not (value["actions"] and all(isinstance(a, dict) for a in value["actions"])):
+        return False  # Slack sends at least one action; Bolt reads the first
+    if value["type"] in ("view_submission", "view_closed"):
+        view = value.get("view")
+        if not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+            return False
+        if not isinstance(view.get("callback_id", ""), str) or not isinstance(view.get("state", {}), dict):
+            return False
+    return True
 
 
 GATE_PREFIX = "/api/v1/changes/"
@@ -433,6 +568,11 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
     """
     from gunicorn.app.base import BaseApplication
 
+    from chatops.readguard import GuardedThreadWorker
+
+    GuardedThreadWorker.header_timeout = (
+        settings.chatops_client_read_timeout
+    )  # inherited by the forked workers
     runtimes: list[Runtime] = []
 
     def worker_exit(server: Any, worker: Any) -> None:
@@ -448,7 +588,10 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                # gthread, with a deadline on each request's headers (chatops.readguard).
+                "worker_class": "chatops.readguard.GuardedThreadWorker",
+                # A cap on open connections per worker; past it, new ones wait in the listen backlog.
+                "worker_connections": CONNECTION_CAP,
                 "timeout": 30,
                 "graceful_timeout": 20,
                 "accesslog": None,
@@ -465,7 +608,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
         def load(self) -> WsgiApp:
             runtime = build_runtime(settings)
             runtimes.append(runtime)
-            return WsgiApp(runtime)
+            return WsgiApp(runtime, read_timeout=settings.chatops_client_read_timeout)
 
     _Server().run()
 

@@ -58,6 +58,8 @@ def test_manifest_declares_the_command_interactivity_and_only_the_scopes_used() 
         "chat:write",
         "users:read",
         "usergroups:read",
+        "channels:history",
+        "groups:history",
     }
     assert manifest["features"]["slash_commands"][0]["url"].endswith("/slack/events")
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")

@@ -278,6 +278,8 @@ def test_context_set_while_handling_a_request_does_not_outlive_it(runtime: Runti
         return BoltResponse(status=200, body="")
 
     monkeypatch.setattr(runtime.app, "dispatch", dispatch)
-    status, headers, _ = call(WsgiApp(runtime), "/slack/events", method="POST")
+    from slackfake.signing import sign
+
+    status, headers, _ = call(WsgiApp(runtime), "/slack/events", method="POST", headers=sign(b"", "not-used"))
     assert status == 200 and seen == [headers["X-Request-Id"]]
     assert proposal_id.get() is None and request_id.get() is None

@@ -59,6 +59,9 @@ def check_window(window: Window, *, policy: Policy, at: datetime | None = None) 
         )
 
 
+_DONE = {Action.APPROVE: "approved", Action.REJECT: "rejected"}
+
+
 def may_act(
     action: Action,
     *,
@@ -73,8 +76,8 @@ def may_act(
 
     Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. An approved
     change can still be postponed (it needs approval again), rejected or cancelled; the proposer or an approver
-    marks it done or extends it. Nobody approves
-    their own change, the same window twice, or a window that has ended.
+    marks it done or extends it. Nobody approves their own change or the same window twice; nobody approves or
+    rejects a window that has ended.
     """
     if action in (Action.DONE, Action.EXTEND):
         if status is not Status.APPROVED:
@@ -105,8 +108,10 @@ def may_act(
         )
     if action is Action.APPROVE and already_approved:
         return Decision(allowed=False, reason="you have already approved this window")
-    if action is Action.APPROVE and ended:
+    if action in (Action.APPROVE, Action.REJECT) and ended:
         return Decision(
-            allowed=False, reason="this window has already ended; postpone the change to a new one"
+            allowed=False,
+            reason=f"this window has already ended, so it cannot be {_DONE[action]} any more; "
+            "postpone the change to a new one (or its proposer can cancel it)",
         )
     return Decision(allowed=True)

@@ -24,10 +24,10 @@ SORRY = "Something went wrong on our side and nothing was changed; please try ag
 
 def _proposal(body: dict[str, Any]) -> int:
     actions = body.get("actions") or [{}]
-    value = str(actions[0].get("value", ""))
-    if not value.isdigit() or len(value) > 18:
+    parsed = blocks.parse_button_value(actions[0].get("value") if isinstance(actions[0], dict) else None)
+    if parsed is None:
         raise InputError("that button does not name a change; reload the message and try again")
-    return int(value)
+    return parsed[0]
 
 
 def _private(respond: Respond, problem: str) -> None:

@@ -1,5 +1,6 @@
-"""The Bolt app: thin listeners. Each acks first (or acks with modal errors), parses, calls the service, and
-answers with one Slack call built by :mod:`chatops.slack.blocks`.
+"""The Bolt app: thin listeners. Whatever decides (a proposal, an approval, a rejection…) is committed before
+Slack gets its acknowledgement; what only informs (private answers, refusals, modals to open) follows the ack in a
+Bolt lazy listener. Modal submissions ack after their work, with any errors, back into the modal.
 
 Anything the thread must record goes through the service's outbox, never from here; what is said only to the
 actor (errors, refusals, confirmations) is sent here, privately.
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
@@ -19,16 +20,35 @@ from chatops.config import Settings
 from chatops.domain.policy import Action
 from chatops.domain.timeline import to_ts
 from chatops.domain.windows import parse_date_time
-from chatops.errors import ChatopsError, InputError, WindowError
+from chatops.errors import (
+    ChatopsError,
+    ConflictError,
+    InputError,
+    NotAllowedError,
+    NotFoundError,
+    WindowError,
+)
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
-from chatops.service import ProposalRequest, Service
+from chatops.service import ProposalRequest, Seen, Service, Superseded
 from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
-from chatops.slack.directory import Directory
+from chatops.slack.directory import Directory, Workspace
 
 logger = logging.getLogger(__name__)
 
 SORRY = "Something went wrong on our side and nothing was changed; please try again in a minute."
+STALE_BUTTON = (
+    "this message is out of date (its buttons do not say which state of the change they are for); "
+    "nothing was recorded; look at the change's current message"
+)
+# Context keys: what the acknowledging listener leaves for the lazy one that answers after the ack.
+NOTE = "chatops_note"  # a private message to send
+SUPERSEDED = "chatops_superseded"  # the id of a change the clicker saw in an older state
+LATER = "chatops_later"  # the command is informative: the lazy listener carries it out
+JUSTIFY = "chatops_justify"  # the id of a flagged change whose Approve opens the justification modal
+
+# Commands that change something: carried out before the ack. The others only inform, after the ack.
+DECIDING = frozenset({Verb.PROPOSE, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT})
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -59,18 +79,53 @@ def _guard(respond: Respond, work: Callable[[], None]) -> None:
         _private(respond, blocks.error_message(SORRY))
 
 
-def _button_proposal(body: dict[str, Any]) -> int:
-    actions = body.get("actions") or [{}]
-    value = str(actions[0].get("value", ""))
-    if not value.isdigit() or len(value) > 18:
+def _attempt(
+    work: Callable[[], dict[str, Any] | None],
+    *,
+    refused: Callable[[ChatopsError], dict[str, Any] | None] | None = None,
+) -> dict[str, Any] | None:
+    """Run deciding ``work`` before the ack; return the private answer to send after it (None: nothing).
+    ``refused`` may turn a refusal into another answer ({}: say nothing)."""
+    try:
+        return work()
+    except ChatopsError as exc:
+        other = refused(exc) if refused is not None else None
+        return other if other is not None else blocks.error_message(str(exc))
+    except Exception:
+        logger.exception("a Slack request failed")
+        return blocks.error_message(SORRY)
+
+
+def _actor(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    actor = user.get("id") if isinstance(user, dict) else None
+    if not isinstance(actor, str) or not actor:
+        raise InputError("this request does not say who sent it")
+    return actor
+
+
+def _button(body: dict[str, Any]) -> tuple[int, Seen]:
+    """The change a button names and the state (round, version) its message showed."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    value = first.get("value")
+    parsed = blocks.parse_button_value(value)
+    if parsed is None:
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+            raise InputError(STALE_BUTTON)  # an id alone: a message from before buttons said more
         raise InputError("that button does not name a change; reload the message and try again")
-    return _acting_on(int(value))
+    number, round_, version = parsed
+    return _acting_on(number), Seen(round=round_, version=version)
 
 
 def _acting_on(number: int) -> int:
     """Put the proposal in the log context of this listener (each runs in its own copy of the context)."""
     proposal_id.set(number)
     return number
+
+
+def _is_retry(request: BoltRequest) -> bool:
+    return bool(request.headers.get("x-slack-retry-num"))
 
 
 def answer_command(
@@ -123,6 +178,14 @@ def answer_command(
     return blocks.confirmation_message(outcome.proposal, created=outcome.created)
 
 
+def decides(command: dict[str, Any]) -> bool:
+    """Whether the command changes something (and so is carried out before the ack)."""
+    try:
+        return parse_command(command.get("text") or "").verb in DECIDING
+    except InputError:
+        return False
+
+
 def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, Any]:
     note = ""
     if parsed.sensitive is not None:
@@ -137,6 +200,21 @@ def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, A
     return blocks.sensitive_message(*service.sensitivity_overview(), note=note)
 
 
+def _superseded_note(number: int, *, service: Service, client: WebClient) -> dict[str, Any]:
+    row = service.store.get_proposal(number)
+    if row is None:
+        return blocks.error_message(f"there is no change #{number}; it may have been removed")
+    permalink = None
+    if row.message_ts:
+        try:
+            permalink = str(
+                client.chat_getPermalink(channel=row.channel, message_ts=row.message_ts)["permalink"]
+            )
+        except Exception as exc:  # the note still names the channel
+            logger.warning("could not get the permalink of CHG-%s (%s)", row.id, exc.__class__.__name__)
+    return blocks.superseded_message(row, permalink)
+
+
 class _ClientGiven(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment even when it is given a client, then warns at every
     start that the token will be unused. The client is given on purpose (base URL, retries); drop that line."""
@@ -149,8 +227,15 @@ _BOLT_LOGGER = logging.getLogger("chatops.bolt")
 _BOLT_LOGGER.addFilter(_ClientGiven())
 
 
-def build_app(settings: Settings, service: Service, directory: Directory, *, client: WebClient) -> App:
-    # The work after an ack runs in this pool, in a copy of the request's log context (its request id).
+def build_app(
+    settings: Settings,
+    service: Service,
+    directory: Directory,
+    *,
+    client: WebClient,
+    workspace: Workspace | None = None,
+) -> App:
+    # Lazy listeners (what follows an ack) run in this pool, in a copy of the request's log context.
     after_ack = ContextThreadPoolExecutor(max_workers=5, thread_name_prefix="chatops-listener")
     app = App(
         client=client,
@@ -159,85 +244,166 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
         logger=_BOLT_LOGGER,
-        # Listeners run in the request's thread and the response leaves as soon as they return: each acks,
-        # hands its work to ``after_ack`` and returns. (Bolt's default runner runs them in a pool and polls
+        # Listeners run in the request's thread and the response leaves as soon as they return: each stores
+        # what decides, acks, and leaves what only informs to its lazy listeners. (Bolt's default runner polls
         # for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py, docs/performance.md.)
-        # Modal submissions ack after their work, with any errors, as before.
         process_before_response=True,
         listener_executor=after_ack,
     )
-
-    def later(respond: Respond, work: Callable[[], None]) -> None:
-        after_ack.submit(_guard, respond, work)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         logger.exception("unhandled error in a listener", exc_info=error)
         return BoltResponse(status=200, body="")
 
+    if workspace is not None:
+
+        @app.middleware
+        def only_this_workspace(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+            refusal = workspace.refusal(team_id=context.team_id, enterprise_id=context.enterprise_id)
+            if refusal is not None:
+                logger.warning("refused a request: %s", refusal)
+                return BoltResponse(status=403, body="this app is not installed in your workspace\n")
+            return next()
+
+    def tell(context: BoltContext, respond: Respond, client: WebClient) -> None:
+        """After the ack: the private answer the acknowledging listener left, if any."""
+        superseded = context.get(SUPERSEDED)
+        note = context.get(NOTE)
+        if isinstance(superseded, int):
+            note = _superseded_note(superseded, service=service, client=client)
+        if note:
+            try:
+                _private(respond, note)
+            except Exception as exc:
+                logger.warning("could not send a private answer (%s)", exc.__class__.__name__)
+
     # -- /maintenance --------------------------------------------------------------------------------------
 
-    @app.command(ids.COMMAND)
-    def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def command_now(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+        if decides(command):
+            context[NOTE] = _attempt(
+                lambda: answer_command(command, service=service, directory=directory, client=client)
+            )
+        else:
+            context[LATER] = True
         ack()
+
+    def command_later(
+        command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+    ) -> None:
+        if not context.get(LATER):
+            tell(context, respond, client)
+            return
 
         def work() -> None:
             message = answer_command(command, service=service, directory=directory, client=client)
             if message is not None:
                 _private(respond, message)
 
-        later(respond, work)
+        _guard(respond, work)
+
+    app.command(ids.COMMAND)(ack=command_now, lazy=[command_later])
 
     # -- buttons -------------------------------------------------------------------------------------------
 
-    @app.action(ids.APPROVE)
-    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    def approve_now(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+        state: dict[str, Any] = {}
 
         def work() -> None:
-            actor = body["user"]["id"]
-            row = service.check_may(_button_proposal(body), actor=actor, action=Action.APPROVE)
-            if row.flagged:  # a flagged window is approved only with a justification, in a modal
-                client.views_open(trigger_id=body["trigger_id"], view=blocks.approve_modal(row))
+            state["actor"] = _actor(body)
+            state["proposal"], seen = _button(body)
+            row = service.check_may(state["proposal"], actor=state["actor"], action=Action.APPROVE, seen=seen)
+            if row.flagged:  # approved only with a justification, in a modal opened after the ack
+                context[JUSTIFY] = row.id
             else:
-                service.approve(row.id, actor=actor, clear_only=True)
+                service.approve(row.id, actor=state["actor"], clear_only=True, seen=seen)
 
-        later(respond, work)
+        def refused(exc: ChatopsError) -> dict[str, Any] | None:
+            if isinstance(exc, Superseded):
+                context[SUPERSEDED] = exc.row.id
+                return {}
+            if isinstance(exc, NotAllowedError):
+                if _is_retry(request) and service.has_approved(state["proposal"], actor=state["actor"]):
+                    return {}  # Slack retried a click whose approval is stored: nothing more to say
+                note = directory.unreadable_note()
+                if note:
+                    return blocks.error_message(f"{exc} {note}")
+            return None
+
+        context[NOTE] = _attempt(work, refused=refused)
+        ack()
+
+    def approve_later(
+        body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+    ) -> None:
+        number = context.get(JUSTIFY)
+        if not isinstance(number, int):
+            tell(context, respond, client)
+            return
+
+        def work() -> None:
+            row = service.store.get_proposal(number)
+            if row is None:
+                raise NotFoundError(f"there is no change #{number}; it may have been removed")
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.approve_modal(row))
+
+        _guard(respond, work)
+
+    app.action(ids.APPROVE)(ack=approve_now, lazy=[approve_later])
+
+    def just_ack(ack: Ack) -> None:
+        ack()
 
     def reason_modal_opener(
         action: Action, callback_id: str, title: str, submit: str, optional: bool
     ) -> Callable[..., None]:
-        def on_click(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-            ack()
-
+        def open_modal(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
             def work() -> None:
-                row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=action)
+                number, seen = _button(body)
+                row = service.check_may(number, actor=_actor(body), action=action, seen=seen)
                 view = blocks.reason_modal(
                     row, callback_id=callback_id, title=title, submit=submit, optional=optional
                 )
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
-            later(respond, work)
+            _opener_guard(respond, client, work)
 
-        return on_click
+        return open_modal
 
-    app.action(ids.REJECT)(
-        reason_modal_opener(Action.REJECT, ids.REJECT_VIEW, "Reject change", "Reject", False)
-    )
-    app.action(ids.CANCEL)(
-        reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True)
-    )
+    def _opener_guard(respond: Respond, client: WebClient, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Superseded as exc:
+            _private(respond, _superseded_note(exc.row.id, service=service, client=client))
+        except NotAllowedError as exc:
+            note = directory.unreadable_note()
+            _private(respond, blocks.error_message(f"{exc} {note}" if note else str(exc)))
+        except ChatopsError as exc:
+            _private(respond, blocks.error_message(str(exc)))
+        except Exception:
+            logger.exception("a Slack request failed")
+            _private(respond, blocks.error_message(SORRY))
 
-    @app.action(ids.POSTPONE)
-    def on_postpone(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    for action_id, opener in (
+        (ids.REJECT, reason_modal_opener(Action.REJECT, ids.REJECT_VIEW, "Reject change", "Reject", False)),
+        (
+            ids.CANCEL,
+            reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True),
+        ),
+    ):
+        app.action(action_id)(ack=just_ack, lazy=[opener])
 
+    def open_postpone(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         def work() -> None:
-            row = service.check_may(_button_proposal(body), actor=body["user"]["id"], action=Action.POSTPONE)
+            number, seen = _button(body)
+            row = service.check_may(number, actor=_actor(body), action=Action.POSTPONE, seen=seen)
             options = [(to_ts(s.start), to_ts(s.end)) for s in service.postpone_options(row)]
             client.views_open(trigger_id=body["trigger_id"], view=blocks.postpone_modal(row, options))
 
-        later(respond, work)
+        _opener_guard(respond, client, work)
+
+    app.action(ids.POSTPONE)(ack=just_ack, lazy=[open_postpone])
 
     # -- modals --------------------------------------------------------------------------------------------
 
@@ -247,15 +413,28 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
         *,
         error_block: str,
         window_block: str | None = None,
+        fields: frozenset[str] = frozenset(),
+        stored_already: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Run a modal's work; errors go back into the modal, next to the field they are about."""
+        """Run a modal's work; errors go back into the modal, next to the field they are about. A refusal
+        because ``stored_already()`` (Slack retried a submission whose decision is stored) closes the modal."""
         try:
             result = work()
+        except (NotAllowedError, ConflictError) as exc:
+            if stored_already():
+                ack()
+            else:
+                ack(response_action="errors", errors={error_block: str(exc)})
+            return
         except forms.FormErrors as exc:
             ack(response_action="errors", errors=exc.errors)
             return
         except WindowError as exc:
             ack(response_action="errors", errors={window_block or error_block: str(exc)})
+            return
+        except InputError as exc:
+            block = exc.field if exc.field in fields else error_block
+            ack(response_action="errors", errors={block: str(exc)})
             return
         except ChatopsError as exc:
             ack(response_action="errors", errors={error_block: str(exc)})
@@ -276,7 +455,7 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
             outcome = service.propose(
                 ProposalRequest(
                     idempotency_key=f"view:{view['id']}",
-                    proposer=body["user"]["id"],
+                    proposer=_actor(body),
                     title=form.title,
                     start=form.window.start,
                     duration=form.window.duration,
@@ -290,50 +469,101 @@ def build_app(settings: Settings, service: Service, directory: Directory, *, cli
                 blocks.confirmation_message(outcome.proposal, created=outcome.created)["text"]
             )
 
-        submit(ack, work, error_block=ids.TITLE, window_block=ids.START)
+        submit(
+            ack,
+            work,
+            error_block=ids.TITLE,
+            window_block=ids.START,
+            fields=frozenset({ids.TITLE, ids.DESCRIPTION, ids.ROLLBACK, ids.TICKET}),
+        )
 
-    def reason_view(close: Callable[..., Any], *, required: bool) -> Callable[..., None]:
-        """Reject and cancel: read the reason, close the change; errors go back into the modal."""
+    def retried_and_stored(
+        request: BoltRequest, body: dict[str, Any], view: dict[str, Any], kind: str
+    ) -> Callable[[], bool]:
+        """For a Slack retry: whether the change's last event is this actor's ``kind`` (the first attempt
+        stored it and its answer was lost)."""
 
-        def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def check() -> bool:
+            if not _is_retry(request):
+                return False
+            number = forms.metadata(view).get("proposal")
+            if not isinstance(number, int) or isinstance(number, bool):
+                return False
+            events = service.store.events(number)
+            user = body.get("user")
+            actor = user.get("id") if isinstance(user, dict) else None
+            return bool(events) and events[-1].kind == kind and events[-1].actor == actor
+
+        return check
+
+    def reason_view(close: Callable[..., Any], *, required: bool, kind: str) -> Callable[..., None]:
+        """Reject and cancel: read the reason, close the change if it is still the version the form was
+        opened for; errors go back into the modal."""
+
+        def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
             def work() -> None:
                 reason = forms.read_reason(view["state"]["values"], required=required)
-                close(_acting_on(forms.proposal_id(view)), actor=body["user"]["id"], reason=reason)
+                close(
+                    _acting_on(forms.proposal_id(view)),
+                    actor=_actor(body),
+                    reason=reason,
+                    expected_version=forms.expected_version(view),
+                )
 
-            submit(ack, work, error_block=ids.REASON)
+            submit(
+                ack,
+                work,
+                error_block=ids.REASON,
+                stored_already=retried_and_stored(request, body, view, kind),
+            )
 
         return on_submit
 
-    app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True))
-    app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False))
+    app.view(ids.REJECT_VIEW)(reason_view(service.reject, required=True, kind="rejected"))
+    app.view(ids.CANCEL_VIEW)(reason_view(service.cancel, required=False, kind="cancelled"))
 
     @app.view(ids.APPROVE_VIEW)
-    def on_approve_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def on_approve_view(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
         def work() -> None:
             justification = forms.read_justification(view["state"]["values"])
+            expected_round = forms.expected_round(view)
             service.approve(
                 _acting_on(forms.proposal_id(view)),
-                actor=body["user"]["id"],
+                actor=_actor(body),
                 justification=justification,
-                expected_round=forms.expected_round(view),
+                expected_round=expected_round,
+                seen=Seen(round=expected_round, version=forms.expected_version(view, block=ids.JUSTIFICATION))
+                if expected_round is not None
+                else None,
             )
 
-        submit(ack, work, error_block=ids.JUSTIFICATION)
+        submit(
+            ack,
+            work,
+            error_block=ids.JUSTIFICATION,
+            stored_already=retried_and_stored(request, body, view, "approved"),
+        )
 
     @app.view(ids.POSTPONE_VIEW)
-    def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def on_postpone_view(ack: Ack, body: dict[str, Any], view: dict[str, Any], request: BoltRequest) -> None:
         def work() -> None:
             window, reason = forms.read_postpone(view["state"]["values"])
             service.postpone(
                 _acting_on(forms.proposal_id(view)),
-                actor=body["user"]["id"],
+                actor=_actor(body),
                 start=window.start,
                 duration=window.duration,
                 reason=reason,
                 expected_version=forms.expected_version(view),
             )
 
-        submit(ack, work, error_block=ids.REASON, window_block=ids.START)
+        submit(
+            ack,
+            work,
+            error_block=ids.REASON,
+            window_block=ids.START,
+            stored_already=retried_and_stored(request, body, view, "postponed"),
+        )
 
     home.register(app, service=service, directory=directory, client=client)
     after.register(app, service=service)

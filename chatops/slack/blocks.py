@@ -82,6 +82,47 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,31}$")
+
+
+def user_ref(user_id: str) -> str:
+    """``<@U123>`` for a well-formed Slack user id; anything else is shown as escaped text, never as markup."""
+    return f"<@{user_id}>" if _USER_ID.match(user_id or "") else f"`{escape(user_id or '?')}`"
+
+
+def one_line(text: str) -> str:
+    """User text for one line of a message (a reason): newlines cannot start a line that looks like ours."""
+    return " ".join(escape(text).split())
+
+
+def button_value(row: ProposalRow) -> str:
+    """``id:round:version``: a click decides only the state the clicker saw (see :func:`parse_button_value`)."""
+    return f"{row.id}:{row.round}:{row.version}"
+
+
+_BUTTON_VALUE = re.compile(r"^([0-9]{1,18}):([0-9]{1,9}):([0-9]{1,9})$", re.ASCII)
+
+
+def parse_button_value(value: object) -> tuple[int, int, int] | None:
+    """(proposal id, round, version) from a button value built by :func:`button_value`; None otherwise."""
+    match = _BUTTON_VALUE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    proposal, round_, version = (int(g) for g in match.groups())
+    return proposal, round_, version
+
+
+def superseded_message(row: ProposalRow, permalink: str | None) -> dict[str, Any]:
+    """A click on a message that no longer shows the change as it is."""
+    where = f"<{permalink}|the current message>" if permalink else f"the current message in <#{row.channel}>"
+    text = (
+        f":warning: Not recorded: {proposal_ref(row)} changed after the message you clicked was shown "
+        f"(it is {row.status.value}, window {window_text(row.start_ts, row.end_ts)}). "
+        f"Look at {where} and decide there."
+    )
+    return {"text": text, "blocks": [_section(text).to_dict()]}
+
+
 def clip(text: str, limit: int) -> str:
     """At most ``limit`` characters, ending in ``…`` when cut; never cuts inside ``<…>`` markup or an entity."""
     if len(text) <= limit:
@@ -413,7 +454,7 @@ def mentions(ids_: Sequence[str]) -> str:
 
 def progress_text(row: ProposalRow, approvals: Sequence[str]) -> str:
     why = "flagged window" if row.flagged else "clear window"
-    who = ", ".join(f"<@{u}>" for u in approvals)
+    who = ", ".join(user_ref(u) for u in approvals)
     count = (
         f"{len(approvals)} of {row.approvals_required} approval{'s' if row.approvals_required != 1 else ''}"
     )
@@ -433,8 +474,8 @@ def ask_line(
         verb = "rejected" if row.status is Status.REJECTED else "cancelled"
         if closing is None:
             return f"{label}."
-        why = f": {escape(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
-        return f"{label}: {verb} by <@{closing.actor}> on {date_token(closing.at)}{why}"
+        why = f": {one_line(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
+        return f"{label}: {verb} by {user_ref(closing.actor)} on {date_token(closing.at)}{why}"
     text = f"{label} · {progress_text(row, approvals)}"
     if row.status.is_open and mention:
         text += f"\nApprovers, please decide: {mentions(mention)}"
@@ -463,7 +504,7 @@ def proposal_message(
         f"{window_short(row.start_ts, row.end_ts, row.input_tz)}{flag}",
         TEXT_MAX,
     )
-    details = [f"*Proposed by* <@{row.proposer}>"]
+    details = [f"*Proposed by* {user_ref(row.proposer)}"]
     if row.ticket_url:
         details.append(f"*Ticket* <{escape(row.ticket_url)}|{escape(clip(row.ticket_url, 80))}>")
     window = window_lines(row.start_ts, row.end_ts, row.input_tz)
@@ -481,7 +522,7 @@ def proposal_message(
     blocks.append(DividerBlock())
     blocks.extend(evaluation_blocks(row.evaluation, tz=row.input_tz))
     if row.status.is_open:
-        value = str(row.id)
+        value = button_value(row)
         blocks.append(
             ActionsBlock(
                 block_id=ids.ACTIONS_BLOCK,
@@ -494,7 +535,7 @@ def proposal_message(
             )
         )
     elif row.status is Status.APPROVED:
-        value = str(row.id)
+        value = button_value(row)
         blocks.append(
             ActionsBlock(
                 block_id=ids.ACTIONS_BLOCK,
@@ -597,7 +638,7 @@ def _plural(n: int, word: str) -> str:
 def _period_text(period: PeriodDoc | None, change: str | None) -> str:
     if period is None:
         return ""
-    who = f" by <@{period.declared_by}>" if period.declared_by else ""
+    who = f" by {user_ref(period.declared_by)}" if period.declared_by else ""
     region = escape(period.region_name or period.region_id)
     return (
         f"\n>*Why:* {region} {'declared sensitive' if change != 'lifted' else 'no longer sensitive'} "
@@ -609,10 +650,10 @@ def _period_text(period: PeriodDoc | None, change: str | None) -> str:
 def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
     """One audit event as a thread reply: who, what, when, why, and the window it is about (in the proposer's zone
     and UTC), readable without the parent. Every decision mentions the proposer."""
-    actor = f"<@{event.actor}>"
-    proposer = "" if event.actor == row.proposer else f" cc <@{row.proposer}>"
+    actor = user_ref(event.actor)
+    proposer = "" if event.actor == row.proposer else f" cc {user_ref(row.proposer)}"
     when = date_token(event.at)
-    reason = f"\n>*Reason:* {escape(event.reason)}" if event.reason else ""
+    reason = f"\n>*Reason:* {one_line(event.reason)}" if event.reason else ""
     tz = row.input_tz
     try:
         payload = event.payload
@@ -643,7 +684,7 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f"*Window:* {zoned_window(approved.window, tz)}"
             )
             if approved.justification:
-                text += f"\n>*Justification:* {escape(approved.justification)}"
+                text += f"\n>*Justification:* {one_line(approved.justification)}"
             if approved.status_after is Status.APPROVED:
                 text += "\n*The change is now approved.*"
         case Rejected(window=window):
@@ -815,7 +856,7 @@ def sensitive_message(
     lines.append("*Declared in Slack* (admins: `/maintenance sensitive lift <number>`):")
     declared_lines = [
         f"• #{p.id} *{escape(p.region_id)}* {p.start_date} – {p.end_date}: {escape(clip(p.reason, 200))} "
-        f"(by <@{p.declared_by}>)"
+        f"(by {user_ref(p.declared_by)})"
         for p in declared[:40]
     ]
     lines.extend(declared_lines or ["• none"])

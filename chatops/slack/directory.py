@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -15,13 +16,25 @@ from chatops.errors import InputError
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class _Outage:
+    """A group Slack cannot list: since when, how many failed reads, when to ask again."""
+
+    since: float
+    failures: int
+    retry_at: float
+
+
 class Directory:
     """Approvers and admins named in ``CHATOPS_APPROVERS``/``CHATOPS_ADMINS`` (``U…``/``W…`` users, ``S…``
     groups) and users' Slack zones.
 
     Group members come from ``usergroups.users.list`` and are kept for ``ttl`` seconds. When Slack cannot be
-    asked, the last members seen are used; a group never seen counts as empty, so an outage never widens who may
-    approve.
+    asked, the group is asked again with exponential backoff (``retry_base`` doubling up to ``retry_cap``
+    seconds, not on every click), the outage is logged once as a warning, and the last members seen keep
+    counting only while they are younger than ``max_age`` seconds; after that, or for a group never seen, the
+    group counts as empty, so an outage never widens who may approve and never keeps a removed member
+    approving for long. :meth:`unreadable_note` says why to a person who was refused meanwhile.
     """
 
     def __init__(
@@ -31,15 +44,22 @@ class Directory:
         *,
         admin_ids: frozenset[str] = frozenset(),
         ttl: float = 60.0,
+        max_age: float = 600.0,
+        retry_base: float = 5.0,
+        retry_cap: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._approver_ids = approver_ids
         self._admin_ids = admin_ids
         self._ttl = ttl
+        self._max_age = max_age
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
         self._clock = clock
         self._lock = threading.Lock()
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._outages: dict[str, _Outage] = {}
         self._zones: dict[str, tuple[float, str]] = {}
 
     def approvers(self) -> frozenset[str]:
@@ -59,19 +79,69 @@ class Directory:
         now = self._clock()
         with self._lock:
             cached = self._members.get(group)
+            outage = self._outages.get(group)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
-        try:
-            response = self._client.usergroups_users_list(usergroup=group)
-            members = frozenset(response.get("users") or [])
-        except (SlackApiError, SlackClientError, OSError):
-            logger.exception(
-                "could not read the members of user group %s; using the last known members", group
-            )
-            return cached[1] if cached else frozenset()
+        if outage is None or now >= outage.retry_at:
+            try:
+                response = self._client.usergroups_users_list(usergroup=group)
+                members = frozenset(str(u) for u in response.get("users") or [])
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                self._failed(group, now, exc, cached)
+            else:
+                with self._lock:
+                    self._members[group] = (now, members)
+                    ended = self._outages.pop(group, None)
+                if ended is not None:
+                    logger.info("user group %s can be read again (after %.0fs)", group, now - ended.since)
+                return members
+        if cached and now - cached[0] < self._max_age:
+            return cached[1]
+        return frozenset()
+
+    def _failed(
+        self, group: str, now: float, exc: Exception, cached: tuple[float, frozenset[str]] | None
+    ) -> None:
         with self._lock:
-            self._members[group] = (now, members)
-        return members
+            outage = self._outages.get(group)
+            first = outage is None
+            failures = 1 if outage is None else outage.failures + 1
+            delay = min(self._retry_cap, self._retry_base * 2 ** min(failures - 1, 16))
+            self._outages[group] = _Outage(
+                since=now if outage is None else outage.since, failures=failures, retry_at=now + delay
+            )
+        if first:
+            kept = (
+                f"its last members seen count for {max(0, self._max_age - (now - cached[0])):.0f}s more"
+                if cached
+                else "it counts as empty until it can be read"
+            )
+            logger.warning(
+                "could not read the members of user group %s (%s: %s); %s; asking again with backoff",
+                group,
+                exc.__class__.__name__,
+                _first_line(exc),
+                kept,
+            )
+
+    def unreadable_note(self) -> str | None:
+        """Why some approvers may not count right now (groups Slack cannot list whose members have expired),
+        for a person whose click was refused; None when every group is readable or still fresh."""
+        now = self._clock()
+        with self._lock:
+            groups = [
+                g
+                for g, outage in sorted(self._outages.items())
+                if g not in self._members or now - self._members[g][0] >= self._max_age
+            ]
+        if not groups:
+            return None
+        names = ", ".join(groups)
+        return (
+            f"Slack has not been able to list the members of user group {names} for a while, so nobody counts "
+            "as an "
+            "approver through it until it can; ask an approver named directly, or try again later."
+        )
 
     def user_tz(self, user_id: str) -> str:
         """The user's Slack time zone (``users.info`` ``tz``); InputError when Slack cannot say."""
@@ -84,8 +154,13 @@ class Directory:
             response = self._client.users_info(user=user_id)
             user = response.get("user") or {}
             tz = user.get("tz")
-        except (SlackApiError, SlackClientError, OSError):
-            logger.exception("could not read the time zone of user %s", user_id)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            logger.warning(
+                "could not read the time zone of user %s (%s: %s)",
+                user_id,
+                exc.__class__.__name__,
+                _first_line(exc),
+            )
             tz = None
         if not tz:
             raise InputError(
@@ -94,3 +169,49 @@ class Directory:
         with self._lock:
             self._zones[user_id] = (now, tz)
         return str(tz)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+class Workspace:
+    """The one workspace (and Enterprise Grid organisation) the app is installed in: ``team_id`` when given
+    (``CHATOPS_TEAM_ID``), else what ``auth.test`` says, asked once (again only if it failed)."""
+
+    def __init__(self, client: WebClient, *, team_id: str | None = None) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._installed: tuple[str, str | None] | None = (team_id, None) if team_id else None
+
+    def installed(self) -> tuple[str, str | None] | None:
+        """(team id, enterprise id or None); None while Slack cannot say."""
+        with self._lock:
+            if self._installed is not None:
+                return self._installed
+        try:
+            response = self._client.auth_test()
+            team = response.get("team_id")
+            enterprise = response.get("enterprise_id") or None
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            logger.warning("could not ask Slack which workspace this is (%s)", exc.__class__.__name__)
+            return None
+        if not isinstance(team, str) or not team:
+            logger.warning("auth.test named no team")
+            return None
+        with self._lock:
+            self._installed = (team, enterprise if isinstance(enterprise, str) else None)
+            return self._installed
+
+    def refusal(self, *, team_id: str | None, enterprise_id: str | None) -> str | None:
+        """None when a request from ``team_id``/``enterprise_id`` is for this installation; else why not."""
+        installed = self.installed()
+        if installed is None:
+            return "the installed workspace is not known yet (auth.test failed)"
+        team, enterprise = installed
+        if team_id != team:
+            return f"team {team_id!r} is not the installed workspace {team}"
+        if enterprise_id is not None and enterprise_id != enterprise:
+            return f"enterprise {enterprise_id!r} is not the installed one ({enterprise or 'none'})"
+        return None

@@ -56,9 +56,15 @@ def proposal_id(view: dict[str, Any]) -> int:
     return pid
 
 
-def expected_version(view: dict[str, Any]) -> int | None:
+def expected_version(view: dict[str, Any], *, block: str = ids.REASON) -> int:
+    """The version of the change the form was opened for; a form without one decides nothing (the error is
+    shown on ``block``)."""
     version = metadata(view).get("version")
-    return version if isinstance(version, int) and not isinstance(version, bool) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise FormErrors(
+            {block: "This form does not say which state of the change it is for; close it, try again."}
+        )
+    return version
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,9 @@ class OutboxRow(BaseModel):
     next_attempt_at: int
     delivered_at: int | None
     last_error: str | None
+    claimed_before: bool = False
+    """Whether an earlier attempt took this message (it failed, or its lease ran out): that attempt may have
+    reached Slack, so look before sending it again."""
 
 
 class ReminderRow(BaseModel):

@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from chatops.domain.policy import Status
@@ -53,6 +53,7 @@ from chatops.domain.records import (
     SensitiveLifted,
     payload_data,
 )
+from chatops.errors import UnavailableError
 from chatops.store import (
     HASH_VERSION,
     CheckpointRow,
@@ -78,7 +79,10 @@ from chatops.store.schema import (
     sensitive_periods,
 )
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a write waits for a lock (a row another transaction holds, SQLite's write lock) before it gives up
+# with UnavailableError: a request must be stored, or refused, within Slack's 3 s acknowledgement budget.
+LOCK_TIMEOUT_MS = 2_000
+SQLITE_BUSY_TIMEOUT_MS = LOCK_TIMEOUT_MS
 # Serialises appends to the one audit chain on PostgreSQL (held until the transaction ends).
 CHAIN_LOCK_KEY = 0x63686174  # "chat"
 _BEGIN_MODE = "chatops_sqlite_begin"
@@ -248,6 +252,7 @@ def _outbox(row: Row[Any]) -> OutboxRow:
         next_attempt_at=m["next_attempt_at"],
         delivered_at=m["delivered_at"],
         last_error=m["last_error"],
+        claimed_before=m["attempts"] > 0 or m["leased_until"] is not None,
     )
 
 
@@ -294,6 +299,16 @@ def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = Fals
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
     return None if row is None else _proposal(row)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise UnavailableError(
+            "not recorded: the database did not answer in time; nothing was changed, please try again"
+        ) from exc
 
 
 _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None))
@@ -529,7 +544,12 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        with self._lock, self.engine.begin() as conn:
+        """One write transaction. A lock not granted within ``LOCK_TIMEOUT_MS`` (PostgreSQL ``lock_timeout``,
+        SQLite ``busy_timeout``) or a database that cannot be reached rolls it back and raises
+        :class:`UnavailableError`: nothing was recorded."""
+        with self._lock, _unavailable(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
             tx = SqlTx(conn)
             yield tx
             if self.audit_key is not None:

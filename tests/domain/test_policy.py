@@ -89,12 +89,19 @@ def test_only_pending_and_needs_reapproval_are_open() -> None:
 
 
 @pytest.mark.parametrize(
-    ("action", "allowed"),
-    [(Action.APPROVE, False), (Action.POSTPONE, True), (Action.REJECT, True)],
+    ("action", "actor", "allowed"),
+    [
+        (Action.APPROVE, "UA", False),
+        (Action.REJECT, "UA", False),  # like Approve: a window that is over is not decided any more
+        (Action.POSTPONE, "UA", True),
+        (Action.CANCEL, "UP", True),
+    ],
 )
-def test_an_ended_window_can_be_moved_or_rejected_but_not_approved(action: Action, allowed: bool) -> None:
+def test_an_ended_window_can_be_moved_or_cancelled_but_not_decided(
+    action: Action, actor: str, allowed: bool
+) -> None:
     decision = may_act(
-        action, actor="UA", proposer="UP", approvers=frozenset({"UA"}), status=Status.PENDING, ended=True
+        action, actor=actor, proposer="UP", approvers=frozenset({"UA"}), status=Status.PENDING, ended=True
     )
     assert decision.allowed is allowed
     if not allowed:

@@ -188,9 +188,7 @@ def test_done_records_completion_and_drops_the_reminders_to_come(
     scheduled_for(standin, 3)
     at(server, datetime.fromtimestamp(row(server).start_ts + 1800, UTC), standin)
     assert len(standin.post_scheduled(until=row(server).start_ts + 1800)) == 2  # Slack posted these two
-    response = slack.block_action(
-        ids.DONE, value="1", message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER
-    )
+    response = slack.block_action(ids.DONE, message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER)
     assert response.status_code == 200
     assert row(server).status is Status.DONE  # stored before the answer
     standin.wait_until(lambda: any("*done*" in r for r in replies(standin, parent)), message="the done reply")
@@ -205,14 +203,14 @@ def test_done_by_an_outsider_is_refused_privately(
     parent = propose(slack, standin)
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
-    slack.block_action(ids.DONE, value="1", message=standin.message(CHANNEL, parent.ts), user_id="U0OUTSIDER")
+    slack.block_action(ids.DONE, message=standin.message(CHANNEL, parent.ts), user_id="U0OUTSIDER")
     standin.wait_for(lambda c: c.method == "response_url" and "only the proposer" in str(c.params))
     assert row(server).status is Status.APPROVED
 
 
 def extend(slack: SlackClientSim, standin: SlackStandIn, parent: Message, extra: str) -> None:
     before = len(standin.calls_to("views.open"))
-    slack.block_action(ids.EXTEND, value="1", message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER)
+    slack.block_action(ids.EXTEND, message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER)
     view = standin.wait_for("views.open", count=before + 1)[-1].json("view")
     assert view["callback_id"] == ids.EXTEND_VIEW
     response = slack.view_submission(

@@ -60,11 +60,13 @@ class SlackClientSim:
         signing_secret: str,
         standin: SlackStandIn | None = None,
         timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport``: e.g. ``httpx.WSGITransport(app=...)`` to drive a WSGI app in process."""
         self.app_url = app_url
         self.signing_secret = signing_secret
         self.standin = standin
-        self._http = httpx.Client(timeout=timeout)
+        self._http = httpx.Client(timeout=timeout, transport=transport)
         self._counter = itertools.count(1)
 
     def close(self) -> None:

@@ -111,6 +111,13 @@ class _Fault:
     body: JSON = field(default_factory=dict)
 
 
+@dataclass
+class _Slow:
+    method: str | None
+    remaining: int
+    delay: float
+
+
 @dataclass(frozen=True)
 class _Reply:
     status: int
@@ -165,6 +172,7 @@ class SlackStandIn:
         self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, str] = {}
         self._faults: list[_Fault] = []
+        self._slow: list[_Slow] = []
         self._used_triggers: set[str] = set()
         self._expired_triggers: set[str] = set()
         self._response_urls: dict[str, tuple[str | None, str | None]] = {}
@@ -278,11 +286,19 @@ class SlackStandIn:
                 )
             )
 
+    def slow_next(self, method: str | None = None, n: int = 1, *, delay: float) -> None:
+        """The next ``n`` calls to ``method`` (any when ``None``) take effect at once (a message is posted) but
+        are answered only ``delay`` seconds later, as when Slack is slow; a client that gives up or dies
+        meanwhile never learns the outcome."""
+        with self._lock:
+            self._slow.append(_Slow(method, n, delay))
+
     def clear(self) -> None:
         """Forget calls, pending faults, triggers and the message/view model; keep users, groups, channels."""
         with self._lock:
             self.calls.clear()
             self._faults.clear()
+            self._slow.clear()
             self._messages.clear()
             self._ephemerals.clear()
             self._views.clear()
@@ -392,7 +408,13 @@ class SlackStandIn:
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         params.update(_decode_body(headers.get("content-type", ""), body))
 
+        delay = 0.0
         with self._lock:
+            for slow in self._slow:
+                if slow.remaining > 0 and slow.method in (None, method):
+                    slow.remaining -= 1
+                    delay = slow.delay
+                    break
             fault = self._take_fault(method)
             if fault is not None:
                 reply = _Reply(fault.status, _dumps(fault.body), headers=dict(fault.headers))
@@ -407,6 +429,8 @@ class SlackStandIn:
                 Call(method, params, headers, parts.path, body, time.time(), reply.status, response)
             )
             self._changed.notify_all()
+        if delay:
+            time.sleep(delay)
         return reply
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -755,6 +779,41 @@ class SlackStandIn:
             }
         }
 
+    def _history_json(self, message: Message, params: JSON) -> JSON:
+        shown = self._message_json(message)
+        # Like Slack: a message's metadata is returned only when include_all_metadata is asked for.
+        if not _truthy(params.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
+
+    @staticmethod
+    def _page(messages: list[JSON], params: JSON, *, default_limit: int) -> JSON:
+        """Cursor pagination as Slack does it: ``limit`` (at most 999), ``cursor`` → ``next_cursor``."""
+        try:
+            limit = max(1, min(999, int(params.get("limit") or default_limit)))
+            offset = int(params.get("cursor") or 0)
+        except ValueError as exc:
+            raise SlackApiStandInError("invalid_cursor") from exc
+        page = messages[offset : offset + limit]
+        more = offset + limit < len(messages)
+        return {
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+        }
+
+    def _api_conversations_history(self, params: JSON) -> JSON:
+        """Top-level messages (and thread parents), newest first, within ``oldest``/``latest``."""
+        channel = _required(params, "channel", "channel_not_found")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 1e12)
+        found = [
+            self._history_json(m, params)
+            for m in sorted(self._messages.get(channel, {}).values(), key=lambda m: float(m.ts), reverse=True)
+            if m.thread_ts in (None, m.ts) and oldest <= float(m.ts) <= latest
+        ]
+        return self._page(found, params, default_limit=100)
+
     def _api_conversations_replies(self, params: JSON) -> JSON:
         """The parent then its replies, oldest first, paged by ``cursor``/``limit``; message metadata only with
         ``include_all_metadata`` (as Slack documents for conversations.replies)."""
@@ -832,6 +891,14 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], standin: SlackStandIn) -> None:
         self.standin = standin
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (killed while Slack was slow) is not an error here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
