@@ -13,6 +13,7 @@ from slackfake.standin import SlackStandIn
 
 from chatops.config import parse_regions
 from chatops.delivery import DeliveryWorker
+from chatops.domain.records import OutboxKind
 from chatops.service import ProposalRequest, Service
 from chatops.store import canonical_json
 from chatops.store.schema import outbox
@@ -182,3 +183,44 @@ def test_an_outbox_row_written_before_replies_named_their_event_is_still_deliver
     worker.run_once()
     texts = [m.text or "" for m in standin.messages("C1").values() if m.thread_ts]
     assert len(texts) == 2 and texts[0] == texts[1] and "proposed CHG-" in texts[1]
+
+
+def test_thirty_reminders_per_five_minutes_per_channel_the_rest_wait_for_a_slot(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    for _ in range(11):  # 11 approved changes: 33 reminders in one channel
+        service.approve(propose(service), actor="UA")
+    drain(worker)
+    assert len(standin.scheduled()) == 30
+    with store.engine.connect() as conn:
+        waiting = conn.execute(
+            outbox.select().where(outbox.c.kind == "sync_reminders", outbox.c.delivered_at.is_(None))
+        ).all()
+    assert len(waiting) == 1 and "30 scheduled messages in 5 minutes" in (waiting[0].last_error or "")
+    assert waiting[0].next_attempt_at == int(T0.timestamp()) + 300  # when the first of the 30 ages out
+    clock.now += 299
+    drain(worker)
+    assert len(standin.scheduled()) == 30
+    clock.now += 1
+    drain(worker)
+    assert len(standin.scheduled()) == 33
+    assert len({m["id"] for m in standin.scheduled()}) == 33  # nothing scheduled twice
+
+
+def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    pid = propose(service)
+    service.approve(pid, actor="UA")
+    drain(worker)
+    assert len(standin.scheduled()) == 3
+    # As if the process died after Slack scheduled them and before their ids were stored: the sync runs again.
+    for reminder in store.reminders(pid):
+        store.drop_reminder(reminder.id)
+    with store.transaction() as tx:
+        tx.enqueue(pid, kind=OutboxKind.SYNC_REMINDERS, at=int(clock.now))
+    with store.transaction() as tx:  # an earlier attempt took it
+        tx._conn.execute(outbox.update().where(outbox.c.kind == "sync_reminders").values(attempts=1))
+    drain(worker)
+    assert len(standin.scheduled()) == 3  # adopted, not scheduled again
+    assert sorted(r.scheduled_message_id or "" for r in store.reminders(pid)) == sorted(
+        str(m["id"]) for m in standin.scheduled()
+    )

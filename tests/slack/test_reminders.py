@@ -22,6 +22,7 @@ from slackfake import payloads
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
 
+from chatops.audit import verify
 from chatops.domain.policy import Status
 from chatops.slack import ids
 
@@ -32,6 +33,12 @@ def propose(slack: SlackClientSim, standin: SlackStandIn, clock: str = "14:00") 
     parent = parent_of(standin)
     standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
     return parent
+
+
+def assert_audit_intact(server: LiveServer) -> None:
+    """``chatops audit verify``: the chain holds and re-deriving every change from its events matches the table."""
+    report = verify(server.runtime.store)
+    assert report.intact, report.problems
 
 
 def settled(condition: Callable[[], bool], message: str = "condition") -> None:
@@ -195,6 +202,7 @@ def test_done_records_completion_and_drops_the_reminders_to_come(
     standin.wait_until(lambda: standin.scheduled() == [], message="the reminders deleted")
     standin.wait_until(lambda: ":checkered_flag: *Done*" in all_text(standin.message(CHANNEL, parent.ts)))
     assert ids.DONE not in all_text(standin.message(CHANNEL, parent.ts))
+    assert_audit_intact(server)
 
 
 def test_done_by_an_outsider_is_refused_privately(
@@ -240,6 +248,7 @@ def test_a_clear_extension_applies_at_once_and_moves_the_end_reminder(
     now = scheduled_for(standin, 3)
     assert [m["post_at"] for m in now] == [first[0]["post_at"], first[1]["post_at"], end_before + 1800]
     standin.wait_until(lambda: any("extra time is clear" in r for r in replies(standin, parent)))
+    assert_audit_intact(server)
 
 
 def test_a_flagged_extension_needs_approval_again(
@@ -261,6 +270,7 @@ def test_a_flagged_extension_needs_approval_again(
     approve_flagged(slack, standin, standin.message(CHANNEL, parent.ts), "U0APPROVER2")
     final = scheduled_for(standin, 3)
     assert final[2]["post_at"] == row(server).end_ts
+    assert_audit_intact(server)
 
 
 def test_the_parent_is_refreshed_at_each_reminder_moment(
@@ -313,8 +323,7 @@ def test_approvals_expire_with_notice_and_the_change_needs_approval_again(
     )
     standin.wait_until(lambda: standin.scheduled() == [], message="reminders deleted")
     assert approved_at > 0
-    report = __import__("chatops.audit", fromlist=["verify"]).verify(server.runtime.store)
-    assert report.intact, report.problems
+    assert_audit_intact(server)
 
 
 def test_a_window_beyond_slacks_120_days_is_scheduled_when_it_comes_within_range(
