@@ -801,6 +801,8 @@ class Service:
                     tx.enqueue(reminder.proposal_id, kind=OutboxKind.UPDATE_PARENT, at=at)
                 self.store.mark_reminder_refreshed(reminder.id, at=at)
                 refreshed.append(reminder.proposal_id)
+            elif reminder.refreshed_at is not None and reminder.refreshed_at < at - 86_400:
+                self.store.drop_reminder(reminder.id)  # posted and shown a day ago: nothing left to do
         if warned or gone or scheduled or refreshed:
             self._on_enqueue()
         if gone:

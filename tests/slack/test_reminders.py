@@ -290,6 +290,10 @@ def test_the_parent_is_refreshed_at_each_reminder_moment(
     at(server, datetime.fromtimestamp(change.end_ts, UTC), standin)
     assert server.runtime.service.sweep().refreshed == (1,)  # the start and the end moments have come
     standin.wait_until(lambda: "ended" in all_text(standin.message(CHANNEL, parent.ts)), message="'ended'")
+    assert len(server.runtime.store.reminders(1)) == 3
+    at(server, datetime.fromtimestamp(change.end_ts + 86_401, UTC), standin)
+    assert server.runtime.service.sweep().refreshed == ()
+    assert server.runtime.store.reminders(1) == []  # a day after their moment, past reminders are forgotten
 
 
 def test_approvals_expire_with_notice_and_the_change_needs_approval_again(
