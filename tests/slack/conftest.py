@@ -166,9 +166,8 @@ class LiveServer:
         self.stream.close()
 
 
-def serve_in_process(
-    tmp_path: Path, standin: SlackStandIn, database_url: str, *, name: str = "app", **settings: Any
-) -> LiveServer:
+def settings_for(tmp_path: Path, standin: SlackStandIn, database_url: str, **extra: Any) -> Settings:
+    """The settings every Slack test runs with (``extra`` overrides or adds some)."""
     values: dict[str, Any] = {
         "slack_bot_token": TOKEN,
         "slack_signing_secret": SECRET,
@@ -180,7 +179,13 @@ def serve_in_process(
         "chatops_config": str(regions_file(tmp_path / "regions.toml", today=datetime.now(UTC).date())),
         "chatops_delivery_retry_cap": 1,
     }
-    values.update(settings)
+    values.update(extra)
+    return Settings(**values)
+
+
+def serve_in_process(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, *, name: str = "app", **settings: Any
+) -> LiveServer:
     log = tmp_path / f"{name}.log"
     stream = log.open("a", encoding="utf-8")
     handler = make_handler("json", stream)
@@ -189,7 +194,7 @@ def serve_in_process(
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    runtime = build_runtime(Settings(**values))
+    runtime = build_runtime(settings_for(tmp_path, standin, database_url, **settings))
     httpd = make_server(
         "127.0.0.1", 0, WsgiApp(runtime), server_class=_ThreadingServer, handler_class=_QuietHandler
     )
