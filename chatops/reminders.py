@@ -129,9 +129,27 @@ def sync(
         slot = next_slot(store.scheduled_since(row.channel, since=now - CHANNEL_PERIOD), at=now)
         if slot > now:
             raise Deferred(slot - now)
-        response = client.chat_scheduleMessage(
-            channel=row.channel, post_at=post_at, thread_ts=row.message_ts, **message
-        )
+        try:
+            response = client.chat_scheduleMessage(
+                channel=row.channel, post_at=post_at, thread_ts=row.message_ts, **message
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if exc.response.status_code != 200 or error not in ("time_in_past", "time_too_far"):
+                raise
+            # Slack's clock and ours disagree: a moment Slack says has passed is not sent late; one it says
+            # is too far waits for the sweep, like any reminder beyond 120 days.
+            logger.warning("Slack answered %s for reminder %s of proposal %s", error, kind, row.id)
+            if error == "time_too_far":
+                store.save_reminder(
+                    row.id,
+                    kind=kind,
+                    post_at=post_at,
+                    channel=row.channel,
+                    scheduled_message_id=None,
+                    scheduled_at=None,
+                )
+            continue
         store.save_reminder(
             row.id,
             kind=kind,

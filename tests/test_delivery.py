@@ -224,3 +224,15 @@ def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tupl
     assert sorted(r.scheduled_message_id or "" for r in store.reminders(pid)) == sorted(
         str(m["id"]) for m in standin.scheduled()
     )
+
+
+def test_a_reminder_slack_says_is_past_is_not_retried_forever(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    standin.clock = lambda: clock.now + 2 * 86_400  # Slack's clock is two days ahead of ours
+    pid = propose(service)  # starts in a day, by our clock
+    service.approve(pid, actor="UA")
+    drain(worker)
+    answers = [c.response.get("error") for c in standin.calls_to("chat.scheduleMessage")]
+    assert answers == ["time_in_past"] * 3
+    assert standin.scheduled() == [] and store.reminders(pid) == []
+    assert store.outbox_stats(now=int(clock.now))[0] == 0  # the sync is done, not waiting to try again

@@ -9,11 +9,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 
-from chatops.domain.policy import Action
+from chatops.domain.policy import Action, Status
 from chatops.domain.windows import parse_duration
-from chatops.errors import ChatopsError, InputError
+from chatops.errors import ChatopsError, InputError, NotAllowedError
 from chatops.service import Service
 from chatops.slack import blocks, forms, ids
 
@@ -47,11 +47,17 @@ def read_extra(values: dict[str, Any]) -> tuple[timedelta, str]:
 
 def register(app: App, *, service: Service) -> None:
     @app.action(ids.DONE)
-    def on_done(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_done(ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
+        number: int | None = None
         try:
-            service.complete(_proposal(body), actor=body["user"]["id"])
+            number = _proposal(body)
+            service.complete(number, actor=body["user"]["id"])
         except ChatopsError as exc:
             ack()
+            known = isinstance(exc, NotAllowedError) and number is not None
+            row = service.store.get_proposal(number) if known and number is not None else None
+            if request.headers.get("x-slack-retry-num") and row is not None and row.status is Status.DONE:
+                return  # Slack retried a click already recorded: nothing more to say
             _private(respond, str(exc))
             return
         except Exception:

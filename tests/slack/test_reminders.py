@@ -198,10 +198,16 @@ def test_done_records_completion_and_drops_the_reminders_to_come(
     response = slack.block_action(ids.DONE, message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER)
     assert response.status_code == 200
     assert row(server).status is Status.DONE  # stored before the answer
+    # Slack retries the click (our answer was slow, say): recorded once, and the retry says nothing.
+    shown = standin.message(CHANNEL, parent.ts)
+    retried = slack.block_action(ids.DONE, message=shown, user_id=PROPOSER, retry_num=1)
+    assert retried.status_code == 200
+    assert len([e for e in server.runtime.store.events(1) if e.kind == "completed"]) == 1
     standin.wait_until(lambda: any("*done*" in r for r in replies(standin, parent)), message="the done reply")
     standin.wait_until(lambda: standin.scheduled() == [], message="the reminders deleted")
     standin.wait_until(lambda: ":checkered_flag: *Done*" in all_text(standin.message(CHANNEL, parent.ts)))
     assert ids.DONE not in all_text(standin.message(CHANNEL, parent.ts))
+    assert not [e for e in standin.ephemerals() if "done" in (e.text or "")]
     assert_audit_intact(server)
 
 
