@@ -246,10 +246,9 @@ class DeliveryWorker:
     def _parent(self, row: ProposalRow) -> dict[str, Any]:
         """The parent message for the proposal's state: approvers asked while pending, who closed it and why."""
         closing: EventRow | None = None
-        if row.status in (Status.REJECTED, Status.CANCELLED):
-            closing = next(
-                (e for e in reversed(self.store.events(row.id)) if e.kind == row.status.value), None
-            )
+        if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
+            kind = "completed" if row.status is Status.DONE else row.status.value
+            closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
         approvals = self.store.approvers(row.id, round=row.round)
         return blocks.proposal_message(
             row, approvals, mention=self.mention, closing=closing, at=int(self._clock())

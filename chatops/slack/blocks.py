@@ -476,6 +476,8 @@ def ask_line(
             return f"{label}."
         why = f": {one_line(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
         return f"{label}: {verb} by {user_ref(closing.actor)} on {date_token(closing.at)}{why}"
+    if row.status is Status.DONE and closing is not None:
+        return f"{label}: marked done by {user_ref(closing.actor)} on {date_token(closing.at)}"
     text = f"{label} · {progress_text(row, approvals)}"
     if row.status.is_open and mention:
         text += f"\nApprovers, please decide: {mentions(mention)}"

@@ -206,6 +206,7 @@ def test_done_records_completion_and_drops_the_reminders_to_come(
     standin.wait_until(lambda: any("*done*" in r for r in replies(standin, parent)), message="the done reply")
     standin.wait_until(lambda: standin.scheduled() == [], message="the reminders deleted")
     standin.wait_until(lambda: ":checkered_flag: *Done*" in all_text(standin.message(CHANNEL, parent.ts)))
+    assert f"marked done by <@{PROPOSER}>" in all_text(standin.message(CHANNEL, parent.ts))
     assert ids.DONE not in all_text(standin.message(CHANNEL, parent.ts))
     assert not [e for e in standin.ephemerals() if "done" in (e.text or "")]
     assert_audit_intact(server)
