@@ -355,3 +355,24 @@ def test_a_window_beyond_slacks_120_days_is_scheduled_when_it_comes_within_range
     scheduled_for(standin, 3)
     settled(lambda: all(r.scheduled_message_id for r in server.runtime.store.reminders(1)))
     assert server.runtime.service.sweep().scheduled == ()  # nothing left to schedule
+
+
+def test_cancelling_a_change_whose_reminders_wait_forgets_them_without_asking_slack(
+    server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
+) -> None:
+    day = next_week(0)
+    at(server, datetime(day.year, day.month, day.day, 22, tzinfo=UTC) - timedelta(days=130), standin)
+    parent = propose(slack, standin)
+    approve(slack, standin, parent)
+    settled(lambda: len(server.runtime.store.reminders(1)) == 3, message="three waiting reminders")
+    slack.view_submission(
+        ids.CANCEL_VIEW,
+        values={ids.REASON: {ids.REASON: payloads.plain_text_input("")}},
+        private_metadata=f'{{"proposal": 1, "version": {row(server).version}}}',
+        user_id=PROPOSER,
+    )
+    settled(lambda: server.runtime.store.reminders(1) == [], message="the waiting reminders forgotten")
+    assert (
+        standin.calls_to("chat.deleteScheduledMessage") == []
+        and standin.calls_to("chat.scheduleMessage") == []
+    )
