@@ -33,6 +33,7 @@ from chatops.domain.records import (
     Approved,
     Cancelled,
     Completed,
+    ConflictFound,
     EvaluationSnapshot,
     EventPayload,
     Extended,
@@ -40,6 +41,7 @@ from chatops.domain.records import (
     Proposed,
     Rejected,
     Reopened,
+    Reviewed,
     SensitiveDeclared,
     SensitiveLifted,
     SensitivityChanged,
@@ -139,6 +141,10 @@ class _Derived:
     rollback_plan: str | None
     ticket_url: str | None
     approvals_required: int | None
+    services: tuple[str, ...] = ()
+    emergency: bool = False
+    incident_url: str = ""
+    reviewed_by: str | None = None
     status: Status = Status.PENDING
     round: int = 1
     approvers: dict[int, list[str]] = field(default_factory=dict)
@@ -261,6 +267,10 @@ class _Verifier:
                 ticket_url=payload.ticket_url,
                 approvals_required=payload.approvals_required,
                 approvers={1: []},
+                services=payload.services or (),
+                emergency=payload.emergency is not None,
+                incident_url=payload.emergency.incident_url if payload.emergency else "",
+                status=payload.status_after or Status.PENDING,
             )
             return
         state = self.changes.get(pid)
@@ -317,6 +327,15 @@ class _Verifier:
                 state.flagged = changed.flagged
                 state.evaluation = changed.evaluation
                 state.status = changed.status_after
+            case ConflictFound() as found:
+                state.approvals_required = found.approvals_required_after
+                state.status = found.status_after
+            case Reviewed():
+                if not state.emergency:
+                    self.problem(event, "reviewed, but it is not an emergency")
+                elif state.reviewed_by is not None:
+                    self.problem(event, "reviewed a second time")
+                state.reviewed_by = event.actor
             case _:
                 pass
 
@@ -356,7 +375,12 @@ _COMPARED = (
     "flagged",
     "approvals_required",
     "round",
+    "services",
+    "emergency",
+    "incident_url",
 )
+_COMPARED_EVEN_UNSET = ("reviewed_by",)
+"""Compared even when the events say None: a review the events do not record is a problem."""
 
 
 def _compare_change(
@@ -371,6 +395,10 @@ def _compare_change(
         if derived is None:
             continue  # an event written before this was recorded
         stored = getattr(row, name)
+        if stored != derived:
+            found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
+    for name in _COMPARED_EVEN_UNSET:
+        stored, derived = getattr(row, name), getattr(state, name)
         if stored != derived:
             found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
     try:
@@ -652,6 +680,18 @@ def describe(event: EventRow) -> str:
             line += f"  {window.start} -> {window.end}{'  FLAGGED' if evaluation.flagged else ''}"
             if title is not None:
                 line += f"  title: {title}"
+            if isinstance(payload, Proposed):
+                if payload.emergency is not None:
+                    line += f"  EMERGENCY ({payload.emergency.approval} approval) {payload.emergency.incident_url}"
+                if payload.services:
+                    line += f"  services: {', '.join(payload.services)}"
+        case ConflictFound(conflict=conflict):
+            line += (
+                f"  overlaps CHG-{conflict.proposal_id} on {', '.join(conflict.services)}; "
+                f"{conflict.window.start} -> {conflict.window.end}"
+            )
+        case Reviewed():
+            line += "  follow-up review done"
         case Approved(approvals=approvals, required=required, justification=justification):
             line += f"  ({approvals} of {required})"
             if justification:

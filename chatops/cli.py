@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -27,13 +28,14 @@ from chatops.domain.evaluate import evaluation_document
 from chatops.domain.freezes import reason as freeze_reason
 from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, RegionsConfig, Window
-from chatops.domain.policy import check_window
+from chatops.domain.policy import Status, check_window
 from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
 
 if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
+    from chatops.store import ProposalRow
     from chatops.store.sql import SqlStore
 
 EXIT_CLEAR, EXIT_FLAGGED, EXIT_USAGE = 0, 1, 2
@@ -182,8 +184,11 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         if evaluation.flagged
         else []
     )
+    services = _check_services(args, config, window)
     if args.json:
         document = {**evaluation_document(evaluation, suggestions), "tzdata": tzdb.current().document()}
+        if services is not None:
+            document["services"] = services.document()
         out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         assumed = None
@@ -191,7 +196,88 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             how = "a start without an offset is read as UTC, and " if _is_naive(args.start) else ""
             assumed = f"         (no --tz given: {how}times are shown in UTC)"
         out.write(render_text(evaluation, suggestions, tz_name=tz_name, assumed=assumed) + "\n")
-    return EXIT_FLAGGED if evaluation.flagged else EXIT_CLEAR
+        if services is not None:
+            out.write(services.text(tz_name) + "\n")
+    conflicting = services is not None and bool(services.conflicts)
+    return EXIT_FLAGGED if evaluation.flagged or conflicting else EXIT_CLEAR
+
+
+@dataclass(frozen=True)
+class _ServicesAnswer:
+    """``chatops check --services``: the names (checked against the regions file) and, when a database was
+    given, the open changes overlapping the window on them (None: the database was not asked)."""
+
+    names: tuple[str, ...]
+    conflicts: list[ProposalRow] | None
+
+    def document(self) -> dict[str, Any]:
+        found = None
+        if self.conflicts is not None:
+            found = [
+                {
+                    "change": f"CHG-{r.id}",
+                    "title": r.title,
+                    "status": r.status.value,
+                    "start": from_ts(r.start_ts).isoformat(),
+                    "end": from_ts(r.end_ts).isoformat(),
+                    "services": [s for s in r.services if s in self.names],
+                }
+                for r in self.conflicts
+            ]
+        return {
+            "names": list(self.names),
+            "checked": "database" if self.conflicts is not None else "names only",
+            "conflicts": found,
+        }
+
+    def text(self, tz_name: str) -> str:
+        local = zone(tz_name)
+        head = f"Services: {', '.join(self.names)} (known to the regions file)."
+        if self.conflicts is None:
+            return (
+                f"{head} No database given (--database-url or CHATOPS_DATABASE_URL): only the names were "
+                "checked, not other changes."
+            )
+        if not self.conflicts:
+            return f"{head} No open change overlaps this window on them (database checked)."
+        lines = [f"{head} CONFLICT: {len(self.conflicts)} open change(s) overlap this window on them:"]
+        for r in self.conflicts:
+            start, end = from_ts(r.start_ts).astimezone(local), from_ts(r.end_ts).astimezone(local)
+            shared = ", ".join(s for s in r.services if s in self.names)
+            lines.append(
+                f"  CHG-{r.id} {r.title!r} ({r.status.value}) on {shared}: "
+                f"{start:%Y-%m-%d %H:%M}–{end:%Y-%m-%d %H:%M} {tz_name}"
+            )
+        return "\n".join(lines)
+
+
+def _check_services(
+    args: argparse.Namespace, config: RegionsConfig, window: Window
+) -> _ServicesAnswer | None:
+    from chatops.domain.conflicts import check_services, parse_services
+
+    given = bool(args.database_url or os.environ.get("CHATOPS_DATABASE_URL"))
+    if args.services is None:
+        if args.database_url:
+            raise InputError("--database-url is for --services (which changes overlap the window on them)")
+        return None
+    names = parse_services(args.services)
+    if not names:
+        raise InputError("--services names no service; write --services api,db")
+    check_services(names, known=config.service_names)
+    if not given:
+        return _ServicesAnswer(names=names, conflicts=None)
+    store = _open_existing_store(args)
+    try:
+        found = store.overlapping(
+            start_ts=to_ts(window.start),
+            end_ts=to_ts(window.end),
+            services=names,
+            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED),
+        )
+    finally:
+        store.close()
+    return _ServicesAnswer(names=names, conflicts=found)
 
 
 def _is_naive(text: str) -> bool:
@@ -235,6 +321,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--duration", required=True, help="90m, 1h, 1h30m, 2d")
     check.add_argument("--config", default=None, help="regions file (default: the bundled one)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument(
+        "--services",
+        default=None,
+        help="services the window touches (api,db): checked against the regions file and, with a database, "
+        "against open changes on them (an overlap exits 1)",
+    )
+    check.add_argument(
+        "--database-url",
+        default=None,
+        help="with --services: the database to look for overlapping open changes in "
+        "(default: $CHATOPS_DATABASE_URL; without either only the names are checked)",
+    )
     check.set_defaults(handler=cmd_check)
 
     serve = sub.add_parser(

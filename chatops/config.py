@@ -114,6 +114,10 @@ def plain_message(err: Any) -> str:
             what = f"may contain only {_ID_RULE}"
         elif loc[-1:] == ("country",):
             what = "must be an ISO 3166 country code in capitals, such as 'IR' or 'US'"
+        elif loc[:1] == ("services",) and loc[-1:] == ("name",):
+            what = "may contain only lower-case letters, digits, '.', '_' and '-' (at most 64 characters)"
+        elif loc[:1] == ("services",) and "owners" in loc:
+            what = "must be a Slack user (U…, W…) or user-group (S…) id"
         return f"{what}{got}"
     if kind.startswith(("date_", "datetime_")):
         return f"must be a date such as 2009-06-12{got}"
@@ -145,7 +149,7 @@ def located_problems(exc: ValidationError, data: dict[str, Any]) -> list[tuple[L
             continue
         if (
             not err["loc"]
-            and str(err["msg"]).startswith("Value error, region id ")
+            and str(err["msg"]).startswith(("Value error, region id ", "Value error, service name "))
             and "used twice" in err["msg"]
         ):
             continue  # reported at the second region, with its line, by file_checks
@@ -202,6 +206,24 @@ def file_checks(
                     'never be flagged; give its peak hours, e.g. ["08:00-23:00"] (["00:00-24:00"] for all day)',
                 )
             )
+    services = data.get("services")
+    seen_services: dict[str, int] = {}
+    for index, service in enumerate(services if isinstance(services, list) else []):
+        name = service.get("name") if isinstance(service, dict) else None
+        if not isinstance(name, str) or len(name) > 64:
+            continue
+        if name in seen_services:
+            loc = ("services", index, "name")
+            first_line = line_of(("services", seen_services[name], "name"))
+            found.append(
+                (
+                    loc,
+                    f"field services[{index}].name: service {name!r} is listed twice (first by "
+                    f"services[{seen_services[name]}]{f' at line {first_line}' if first_line else ''})",
+                )
+            )
+        else:
+            seen_services[name] = index
     policy = data.get("policy")
     policy = policy if isinstance(policy, dict) else {}
     clear, flagged = policy.get("approvals_required", 1), policy.get("flagged_approvals_required", 2)
@@ -284,6 +306,14 @@ def toml_line(text: str, loc: Location) -> int | None:
         if rest and isinstance(rest[0], str):
             found = key_line(rest[0], section(found)) or found
         return found + 1
+    if isinstance(rest[0], str) and len(rest) > 1 and isinstance(rest[1], int):
+        # Another array of tables ([[services]]): the n-th table, then the key inside it.
+        item = nth_table(rest[0], rest[1], range(len(lines)))
+        if item is not None:
+            found = item
+            if len(rest) > 2 and isinstance(rest[2], str):
+                found = key_line(rest[2], section(item)) or item
+            return found + 1
     if isinstance(rest[0], str):
         table = next((i for i, kind, dotted in headers if kind == "[" and dotted == rest[0]), None)
         if table is None:

@@ -52,11 +52,14 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         mention: Sequence[str] = (),
+        owners_of: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
+        oncall_mention: Sequence[str] = (),
         reminder_before_minutes: int = 15,
         sweep: Callable[[], object] | None = None,
         sweep_interval: float = 60.0,
     ) -> None:
-        """``mention``: approver users and groups to mention while a change waits for them.
+        """``mention``: approver users and groups to mention while a change waits for them; ``owners_of``: the
+        owners of some services (from the regions file), named on a change that touches them.
         ``reminder_before_minutes``: when the first reminder of an approved window is posted (see
         :mod:`chatops.reminders`). ``sweep``: called every ``sweep_interval`` seconds by the running worker
         (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes)."""
@@ -66,6 +69,9 @@ class DeliveryWorker:
         self.sweep_interval = sweep_interval
         self._swept_at = 0.0
         self.mention = tuple(mention)
+        self.owners_of = owners_of or (lambda names: ())
+        self.oncall_mention = tuple(oncall_mention)
+        """Whom to ask about an emergency (CHATOPS_ONCALL); the approvers when empty."""
         self.client = client
         self.give_up_after = give_up_after
         self.retry_cap = max(1, retry_cap)
@@ -222,14 +228,16 @@ class DeliveryWorker:
                 **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
-            if self.mention and row.status.is_open:
+            if self._mention_for(row) and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                     return
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
                     metadata=metadata,
-                    **blocks.approver_ping(row, self.mention, why=str(message.payload.get("why", ""))),
+                    **blocks.approver_ping(
+                        row, self._mention_for(row), why=str(message.payload.get("why", ""))
+                    ),
                 )
         elif message.kind == "sync_reminders":
             reminders.sync(
@@ -251,7 +259,25 @@ class DeliveryWorker:
             closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
         approvals = self.store.approvers(row.id, round=row.round)
         return blocks.proposal_message(
-            row, approvals, mention=self.mention, closing=closing, at=int(self._clock())
+            row,
+            approvals,
+            mention=self._mention_for(row),
+            closing=closing,
+            conflicts=self._conflicts(row),
+            owners=self.owners_of(row.services),
+            at=int(self._clock()),
+        )
+
+    def _mention_for(self, row: ProposalRow) -> tuple[str, ...]:
+        return self.oncall_mention if row.emergency and self.oncall_mention else self.mention
+
+    def _conflicts(self, row: ProposalRow) -> list[ProposalRow]:
+        """Other open changes overlapping this one on a service, while it is open and not ended."""
+        holding = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
+        if not row.services or row.status not in holding or row.end_ts <= int(self._clock()):
+            return []
+        return self.store.overlapping(
+            start_ts=row.start_ts, end_ts=row.end_ts, services=row.services, statuses=holding, exclude=row.id
         )
 
     def _event_of(self, message: OutboxRow) -> EventRow:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from chatops import __version__, tzdb
 from chatops.calendars import Calendars
 from chatops.domain import evaluate
+from chatops.domain.conflicts import check_services
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
@@ -29,6 +30,9 @@ from chatops.domain.records import (
     Approved,
     Cancelled,
     Completed,
+    ConflictDoc,
+    ConflictFound,
+    EmergencyDoc,
     EvaluationSnapshot,
     Extended,
     OutboxKind,
@@ -36,6 +40,7 @@ from chatops.domain.records import (
     Postponed,
     Proposed,
     Rejected,
+    Reviewed,
     SensitivityChanged,
     WindowDoc,
 )
@@ -59,6 +64,8 @@ TEXT_MAX = 2000
 REASON_MAX = 500
 logger = logging.getLogger(__name__)
 TICKET_MAX = 500
+OPEN_STATUSES = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
+"""Windows that still hold their slot: waiting for approvals, or approved (and not ended)."""
 _TICKET_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#][^\s<>|\"\\]*)?$")
 
 
@@ -111,6 +118,21 @@ class ProposalRequest:
     description: str = ""
     rollback_plan: str = ""
     ticket_url: str = ""
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmergencyRequest:
+    """``/maintenance emergency <duration> <title> <incident link> <reason>``: a change that starts now."""
+
+    idempotency_key: str | None
+    proposer: str
+    title: str
+    duration: timedelta
+    incident_url: str
+    reason: str
+    input_tz: str = "UTC"
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,11 @@ def _snapshot(row: ProposalRow) -> EvaluationSnapshot:
     return row.snapshot
 
 
+def _conflict_doc(row: ProposalRow, services: tuple[str, ...]) -> ConflictDoc:
+    shared = tuple(s for s in services if s in row.services)
+    return ConflictDoc(proposal_id=row.id, services=shared, window=_window_doc(row))
+
+
 class Service:
     def __init__(
         self,
@@ -219,6 +246,8 @@ class Service:
         admins: Callable[[], frozenset[str]] = frozenset,
         display_name: Callable[[str], str | None] = _no_name,
         calendars: Calendars | None = None,
+        oncall: Callable[[], frozenset[str]] = frozenset,
+        emergency_approval: Literal["oncall", "none"] = "oncall",
     ) -> None:
         self.store = store
         self.config = config
@@ -226,6 +255,8 @@ class Service:
         self.regions_sha256 = regions_digest(config)
         self.channel = channel
         self._approvers = approvers
+        self._oncall = oncall
+        self.emergency_approval = emergency_approval
         self._admins = admins
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
@@ -250,6 +281,36 @@ class Service:
     def approvers(self) -> frozenset[str]:
         """The users who may approve (user groups resolved)."""
         return self._approvers()
+
+    def approvers_of(
+        self,
+        row: ProposalRow,
+        *,
+        approvers: frozenset[str] | None = None,
+        oncall: frozenset[str] | None = None,
+    ) -> frozenset[str]:
+        """Who may approve this change: for an emergency the on-call group (CHATOPS_ONCALL; the approvers when it
+        is not set), else the approvers. (Pass both when already resolved: nothing is looked up in Slack then.)"""
+        everyone = self._approvers() if approvers is None else approvers
+        if row.emergency:
+            return (self._oncall() if oncall is None else oncall) or everyone
+        return everyone
+
+    def check_services(self, names: tuple[str, ...]) -> None:
+        """InputError unless the regions file lists every one of these services (naming those it lists)."""
+        check_services(names, known=self.config.service_names)
+
+    def conflicts(self, row: ProposalRow) -> list[ProposalRow]:
+        """Other open changes whose windows overlap this one's on a service (none once it is closed or ended)."""
+        if not row.services or row.status not in OPEN_STATUSES or row.end_ts <= to_ts(self.now()):
+            return []
+        return self.store.overlapping(
+            start_ts=row.start_ts,
+            end_ts=row.end_ts,
+            services=row.services,
+            statuses=OPEN_STATUSES,
+            exclude=row.id,
+        )
 
     def regions(self) -> tuple[Region, ...]:
         """The regions file's regions, with the sensitive periods admins declared from Slack added."""
@@ -325,62 +386,193 @@ class Service:
             request.rollback_plan, field_name="rollback plan", limit=TEXT_MAX, field="rollback"
         )
         ticket = clean_ticket_url(request.ticket_url)
+        check_services(request.services, known=self.config.service_names)
         now = self.now()
         window = Window.of(request.start, request.duration)
         check_window(window, policy=self.config.policy, at=now)
-        assessment = self.assess(window)
-        at = to_ts(now)
-        snapshot = assessment.document()
-        required = self.config.policy.approvals_for(flagged=assessment.flagged)
-        local = ZoneInfo(request.input_tz)
-        payload = Proposed(
-            window=WindowDoc.model_validate(snapshot["window"]),
-            input_tz=request.input_tz,
-            evaluation=EvaluationSnapshot.model_validate(snapshot),
+        return self._create(
+            idempotency_key=request.idempotency_key,
+            proposer=request.proposer,
             title=title,
             description=description,
             rollback_plan=rollback,
             ticket_url=ticket,
-            channel=self.channel,
-            window_local=WindowDoc(
-                start=window.start.astimezone(local).isoformat(), end=window.end.astimezone(local).isoformat()
-            ),
-            approvals_required=required,
-            regions_sha256=self.regions_sha256,
-            app_version=__version__,
+            window=window,
+            input_tz=request.input_tz,
+            services=request.services,
+            now=now,
         )
-        actor_name = self.name_of(request.proposer)
+
+    def emergency(self, request: EmergencyRequest) -> Outcome:
+        """Record an emergency change that starts now: approved by one on-call approver (or by nobody, when the
+        setting says so), loudly marked, its flagged regions shown, and a follow-up review left open."""
+        if request.idempotency_key:
+            existing = self.store.proposal_by_key(request.idempotency_key)
+            if existing is not None:
+                return self._existing(existing)
+        title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True)
+        reason = clean_text(request.reason, field_name="reason", limit=REASON_MAX, required=True)
+        incident = clean_ticket_url(request.incident_url)
+        if not incident:
+            raise InputError("an emergency needs the link to its incident (an https:// link)")
+        check_services(request.services, known=self.config.service_names)
+        now = self.now().replace(microsecond=0)
+        window = Window.of(now, request.duration)
+        check_window(window, policy=self.config.policy)
+        return self._create(
+            idempotency_key=request.idempotency_key,
+            proposer=request.proposer,
+            title=title,
+            description=reason,
+            rollback_plan="",
+            ticket_url="",
+            window=window,
+            input_tz=request.input_tz,
+            services=request.services,
+            now=now,
+            emergency=EmergencyDoc(incident_url=incident, reason=reason, approval=self.emergency_approval),
+        )
+
+    def _create(
+        self,
+        *,
+        idempotency_key: str | None,
+        proposer: str,
+        title: str,
+        description: str,
+        rollback_plan: str,
+        ticket_url: str,
+        window: Window,
+        input_tz: str,
+        services: tuple[str, ...],
+        now: datetime,
+        emergency: EmergencyDoc | None = None,
+    ) -> Outcome:
+        assessment = self.assess(window)
+        at = to_ts(now)
+        snapshot = assessment.document()
+        local = ZoneInfo(input_tz)
+        actor_name = self.name_of(proposer)
+        policy = self.config.policy
         try:
             with self.store.transaction() as tx:
+                others = tx.overlapping(
+                    start_ts=to_ts(window.start),
+                    end_ts=to_ts(window.end),
+                    services=services,
+                    statuses=OPEN_STATUSES,
+                )
+                if emergency is not None:
+                    required = 0 if emergency.approval == "none" else 1
+                else:
+                    required = policy.approvals_for(flagged=assessment.flagged, conflicting=bool(others))
+                status = Status.APPROVED if required == 0 else Status.PENDING
+                payload = Proposed(
+                    window=WindowDoc.model_validate(snapshot["window"]),
+                    input_tz=input_tz,
+                    evaluation=EvaluationSnapshot.model_validate(snapshot),
+                    title=title,
+                    description=description,
+                    rollback_plan=rollback_plan,
+                    ticket_url=ticket_url,
+                    channel=self.channel,
+                    window_local=WindowDoc(
+                        start=window.start.astimezone(local).isoformat(),
+                        end=window.end.astimezone(local).isoformat(),
+                    ),
+                    approvals_required=required,
+                    regions_sha256=self.regions_sha256,
+                    app_version=__version__,
+                    services=services or None,
+                    conflicts=tuple(_conflict_doc(o, services) for o in others) or None,
+                    emergency=emergency,
+                    status_after=status if status is not Status.PENDING else None,
+                )
                 row = tx.insert_proposal(
                     NewProposal(
-                        idempotency_key=request.idempotency_key,
+                        idempotency_key=idempotency_key,
                         title=title,
                         description=description,
-                        rollback_plan=rollback,
-                        ticket_url=ticket,
-                        proposer=request.proposer,
+                        rollback_plan=rollback_plan,
+                        ticket_url=ticket_url,
+                        proposer=proposer,
                         channel=self.channel,
-                        input_tz=request.input_tz,
+                        input_tz=input_tz,
                         start_ts=to_ts(window.start),
                         end_ts=to_ts(window.end),
                         flagged=assessment.flagged,
                         approvals_required=required,
                         evaluation=snapshot,
                         created_at=at,
+                        services=services,
+                        emergency=emergency is not None,
+                        incident_url=emergency.incident_url if emergency else "",
+                        status=status,
                     )
                 )
-                event = tx.append_event(row.id, payload, actor=request.proposer, actor_name=actor_name, at=at)
+                event = tx.append_event(row.id, payload, actor=proposer, actor_name=actor_name, at=at)
                 tx.enqueue(row.id, kind=OutboxKind.POST_PARENT, at=at)
                 tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
+                if status is Status.APPROVED:  # an emergency with no approver to wait for: its end reminder
+                    _sync_reminders(tx, row.id, at=at)
+                self._tell_others(tx, row, others, actor=proposer, actor_name=actor_name, at=at)
         except DuplicateKey:
-            assert request.idempotency_key is not None
-            existing = self.store.proposal_by_key(request.idempotency_key)
+            assert idempotency_key is not None
+            existing = self.store.proposal_by_key(idempotency_key)
             if existing is None:  # pragma: no cover - the key was just seen
                 raise
             return self._existing(existing)
-        self._committed("proposed", row.id)
+        self._committed("emergency" if emergency else "proposed", row.id)
         return Outcome(proposal=row, created=True, assessment=assessment)
+
+    def _tell_others(
+        self,
+        tx: Tx,
+        row: ProposalRow,
+        others: list[ProposalRow],
+        *,
+        actor: str,
+        actor_name: str | None,
+        at: int,
+    ) -> None:
+        """``row`` (new or moved) now overlaps each of ``others`` on a service: record it in each one's chain and
+        thread; with ``conflict_extra_approvals`` it needs more approvals (an approved one, re-approval)."""
+        for found in others:
+            other = tx.lock_proposal(found.id)
+            if other is None or other.status not in OPEN_STATUSES:
+                continue
+            approvals = tx.approvers(other.id, round=other.round)
+            if other.emergency:
+                required = other.approvals_required
+            else:
+                required = max(
+                    other.approvals_required,
+                    self.config.policy.approvals_for(flagged=other.flagged, conflicting=True),
+                )
+            status = other.status
+            if status is Status.APPROVED and len(approvals) < required:
+                status = Status.NEEDS_REAPPROVAL
+            event = tx.append_event(
+                other.id,
+                ConflictFound(
+                    conflict=_conflict_doc(row, other.services),
+                    window=_window_doc(other),
+                    approvals=len(approvals),
+                    approvals_required_after=required,
+                    status_before=other.status,
+                    status_after=status,
+                    owners=self.config.owners_of(tuple(s for s in other.services if s in row.services)),
+                ),
+                actor=actor,
+                actor_name=actor_name,
+                at=at,
+            )
+            if required != other.approvals_required or status is not other.status:
+                tx.update_proposal(other.id, at=at, approvals_required=required, status=status)
+            _announce(tx, event)
+            if status is Status.NEEDS_REAPPROVAL:
+                note = f"it now overlaps CHG-{row.id} on a service and needs {required} approvals"
+                tx.enqueue(other.id, kind=OutboxKind.NOTIFY, payload={"why": note}, at=at)
 
     def _existing(self, row: ProposalRow) -> Outcome:
         return Outcome(
@@ -405,11 +597,12 @@ class Service:
         justification = clean_text(
             justification, field_name="justification", limit=REASON_MAX, single_line=True
         )
-        approvers = self._approvers()
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
+        everyone, oncall = self._approvers(), self._oncall()  # resolved before the transaction
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
+            approvers = self.approvers_of(row, approvers=everyone, oncall=oncall)
             if expected_round is not None and row.round != expected_round:
                 raise ConflictError("this change was moved to another window since; look at it again")
             if clear_only and row.flagged and row.status.is_open:
@@ -501,7 +694,7 @@ class Service:
             action,
             actor=actor,
             proposer=row.proposer,
-            approvers=self._approvers(),
+            approvers=self.approvers_of(row),
             status=row.status,
             already_approved=actor in approvals,
             ended=row.end_ts <= to_ts(self.now()),
@@ -569,8 +762,17 @@ class Service:
                 reason=reason,
             )
             was = row.status
+            others = tx.overlapping(
+                start_ts=row.start_ts,
+                end_ts=row.end_ts,
+                services=row.services,
+                statuses=OPEN_STATUSES,
+                exclude=row.id,
+            )
             row = tx.update_proposal(row.id, at=at, status=status)
             _announce(tx, event)
+            for other in others:  # their parents stop showing this change as a conflict
+                tx.enqueue(other.id, kind=OutboxKind.UPDATE_PARENT, at=at)
             if was is Status.APPROVED:
                 _sync_reminders(tx, row.id, at=at)
         self._committed(status.value, row.id)
@@ -593,14 +795,17 @@ class Service:
         check_window(window, policy=self.config.policy, at=now)
         assessment = self.assess(window)
         snapshot = assessment.document()
-        approvers = self._approvers()
+        approvers, oncall = self._approvers(), self._oncall()
         at = to_ts(now)
         actor_name = self.name_of(actor)
-        required = self.config.policy.approvals_for(flagged=assessment.flagged)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
-                Action.POSTPONE, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+                Action.POSTPONE,
+                actor=actor,
+                proposer=row.proposer,
+                approvers=approvers | self.approvers_of(row, approvers=approvers, oncall=oncall),
+                status=row.status,
             )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
@@ -610,6 +815,29 @@ class Service:
                 raise InputError("that is the window the change already has; pick another start or duration")
             dropped = tx.approvers(row.id, round=row.round)
             dropped_status = row.status
+            others = tx.overlapping(
+                start_ts=to_ts(window.start),
+                end_ts=to_ts(window.end),
+                services=row.services,
+                statuses=OPEN_STATUSES,
+                exclude=row.id,
+            )
+            if row.emergency:
+                required = row.approvals_required
+            else:
+                required = self.config.policy.approvals_for(
+                    flagged=assessment.flagged, conflicting=bool(others)
+                )
+            # Those that already overlapped the old window on a shared service were told then.
+            new_others = [
+                o
+                for o in others
+                if not (
+                    o.start_ts < row.end_ts
+                    and row.start_ts < o.end_ts
+                    and set(o.services) & set(row.services)
+                )
+            ]
             event = tx.append_event(
                 row.id,
                 Postponed.model_validate(
@@ -621,6 +849,7 @@ class Service:
                         "required": required,
                         "evaluation": EvaluationSnapshot.model_validate(snapshot),
                         "regions_sha256": self.regions_sha256,
+                        "conflicts": tuple(_conflict_doc(o, row.services) for o in others) or None,
                     }
                 ),
                 actor=actor,
@@ -643,6 +872,7 @@ class Service:
             if dropped_status is Status.APPROVED:
                 _sync_reminders(tx, row.id, at=at)
             tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "postponed to a new window"}, at=at)
+            self._tell_others(tx, row, new_others, actor=actor, actor_name=actor_name, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
 
@@ -875,6 +1105,31 @@ class Service:
                 tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "its approvals expired"}, at=at)
         return True
 
+    def mark_reviewed(self, proposal_id: int, *, actor: str) -> Outcome:
+        """Close an emergency's follow-up review: an approver (not its proposer) says it was looked at."""
+        at = to_ts(self.now())
+        actor_name = self.name_of(actor)
+        everyone, oncall = self._approvers(), self._oncall()  # resolved before the transaction
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            if not row.emergency:
+                raise InputError(f"CHG-{row.id} is not an emergency; it has no follow-up review")
+            if row.reviewed_by is not None:
+                raise ConflictError(
+                    f"the follow-up review of CHG-{row.id} was already marked done by <@{row.reviewed_by}>"
+                )
+            if actor == row.proposer:
+                raise NotAllowedError("you declared this emergency, so someone else must review it")
+            if actor not in everyone | self.approvers_of(row, approvers=everyone, oncall=oncall):
+                raise NotAllowedError("only approvers can mark an emergency reviewed")
+            event = tx.append_event(
+                row.id, Reviewed(window=_window_doc(row)), actor=actor, actor_name=actor_name, at=at
+            )
+            row = tx.update_proposal(row.id, at=at, reviewed_by=actor, reviewed_at=at)
+            _announce(tx, event)
+        self._committed("reviewed", row.id)
+        return Outcome(proposal=row, approvals=(), created=False)
+
     def _committed(self, kind: str, proposal_id: int) -> None:
         """After a commit: wake the delivery worker, then tell the ``on_event`` hook (metrics, logs)."""
         self._on_enqueue()
@@ -1017,7 +1272,20 @@ class Service:
                 current = tx.lock_proposal(row.id)
                 if current is None or current.version != row.version:
                     continue  # it changed meanwhile; its own transition evaluated it afresh
-                required = self.config.policy.approvals_for(flagged=assessment.flagged)
+                conflicting = bool(
+                    tx.overlapping(
+                        start_ts=current.start_ts,
+                        end_ts=current.end_ts,
+                        services=current.services,
+                        statuses=OPEN_STATUSES,
+                        exclude=current.id,
+                    )
+                )
+                required = (
+                    current.approvals_required
+                    if current.emergency
+                    else self.config.policy.approvals_for(flagged=assessment.flagged, conflicting=conflicting)
+                )
                 approvals = tx.approvers(row.id, round=row.round)
                 status = current.status
                 if len(approvals) >= required and status.is_open:

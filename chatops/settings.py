@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     chatops_mention_groups: bool = True
     """Mention the approver user groups (``S…``) when a change needs a decision; false for quiet teams (users
     named in CHATOPS_APPROVERS are still mentioned)."""
+    chatops_oncall: str = ""
+    """Who may approve an emergency (``/maintenance emergency``): user (``U…``) and user-group (``S…``) ids;
+    when empty, the approvers."""
+    chatops_emergency_approval: Literal["oncall", "none"] = "oncall"
+    """``oncall``: an emergency needs one approval from CHATOPS_ONCALL; ``none``: it needs none (it is still
+    recorded, marked and reviewed afterwards)."""
     chatops_gate_token: SecretStr | None = None
     """The bearer token of ``GET /api/v1/changes/CHG-n/gate``; without it the endpoint does not exist (404)."""
 
@@ -97,6 +103,18 @@ class Settings(BaseSettings):
         """Whom to mention when a change needs a decision: the approvers, groups only if CHATOPS_MENTION_GROUPS."""
         return tuple(
             sorted(i for i in self.approver_ids if self.chatops_mention_groups or not i.startswith("S"))
+        )
+
+    @property
+    def oncall_ids(self) -> frozenset[str]:
+        """Users and user groups named in CHATOPS_ONCALL."""
+        return _ids(self.chatops_oncall)
+
+    @property
+    def oncall_mention_ids(self) -> tuple[str, ...]:
+        """Whom to mention when an emergency needs its approval (groups only if CHATOPS_MENTION_GROUPS)."""
+        return tuple(
+            sorted(i for i in self.oncall_ids if self.chatops_mention_groups or not i.startswith("S"))
         )
 
     @property

@@ -93,11 +93,14 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         lease_seconds=settings.chatops_delivery_lease_seconds,
         mention=settings.mention_ids,
         reminder_before_minutes=config.policy.reminder_before_minutes,
+        owners_of=config.owners_of,
+        oncall_mention=settings.oncall_mention_ids,
     )
     directory = Directory(
         client,
         settings.approver_ids,
         admin_ids=settings.admin_ids,
+        oncall_ids=settings.oncall_ids,
         max_age=settings.chatops_group_cache_max_age,
     )
     calendars = runtime_calendars(settings, config)
@@ -108,6 +111,8 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         channel=settings.chatops_channel,
         approvers=directory.approvers,
         admins=directory.admins,
+        oncall=directory.oncall,
+        emergency_approval=settings.chatops_emergency_approval,
         on_enqueue=worker.wake,
         on_event=_record_decision,
         # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).

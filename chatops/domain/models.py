@@ -313,6 +313,8 @@ class Policy(BaseModel):
     """Approvals older than this at the window's start must be renewed; 0 turns expiry off."""
     approval_expiry_notice_hours: float = Field(default=24, ge=0, le=720)
     """How long before approvals expire the thread says so."""
+    conflict_extra_approvals: int = Field(default=0, ge=0, le=5)
+    """More approvals a change needs while its window overlaps another open change on the same service."""
 
     @property
     def max_window(self) -> timedelta:
@@ -322,8 +324,9 @@ class Policy(BaseModel):
     def horizon(self) -> timedelta:
         return timedelta(days=self.horizon_days)
 
-    def approvals_for(self, *, flagged: bool) -> int:
-        return self.flagged_approvals_required if flagged else self.approvals_required
+    def approvals_for(self, *, flagged: bool, conflicting: bool = False) -> int:
+        base = self.flagged_approvals_required if flagged else self.approvals_required
+        return base + (self.conflict_extra_approvals if conflicting else 0)
 
 
 class Team(BaseModel):
@@ -345,6 +348,20 @@ class Team(BaseModel):
         return _cached_zone(self.timezone)
 
 
+SERVICE_NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+OWNER_ID = r"^[USW][A-Z0-9]{2,30}$"
+
+
+class ServiceConfig(BaseModel):
+    """A service a change may touch (``[[services]]`` in the regions file), and who owns it: Slack user
+    (``U…``/``W…``) or user-group (``S…``) ids, mentioned when a change on it conflicts with another."""
+
+    model_config = _FROZEN
+
+    name: str = Field(pattern=SERVICE_NAME)
+    owners: tuple[Annotated[str, Field(pattern=OWNER_ID)], ...] = ()
+
+
 class RegionsConfig(BaseModel):
     """The whole regions file."""
 
@@ -354,6 +371,19 @@ class RegionsConfig(BaseModel):
     team: Team | None = None
     regions: tuple[Region, ...] = Field(min_length=1)
     calendars: tuple[CalendarRef, ...] = ()
+    services: tuple[ServiceConfig, ...] = ()
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+    def owners_of(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The owners of these services, each once, in the file's order."""
+        found: list[str] = []
+        for service in self.services:
+            if service.name in names:
+                found.extend(o for o in service.owners if o not in found)
+        return tuple(found)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RegionsConfig:
@@ -370,6 +400,11 @@ class RegionsConfig(BaseModel):
             unknown = [r for r in calendar.regions if r not in seen]
             if unknown:
                 raise ValueError(f"calendar {calendar.name!r} names unknown regions: {', '.join(unknown)}")
+        services: set[str] = set()
+        for service in self.services:
+            if service.name in services:
+                raise ValueError(f"service name {service.name!r} is used twice")
+            services.add(service.name)
         return self
 
 

@@ -32,6 +32,8 @@ class EventKind(StrEnum):
     EXTENDED = "extended"
     APPROVALS_EXPIRING = "approvals_expiring"
     APPROVALS_EXPIRED = "approvals_expired"
+    CONFLICT_FOUND = "conflict_found"
+    REVIEWED = "reviewed"
 
 
 class OutboxKind(StrEnum):
@@ -146,6 +148,26 @@ class PeriodDoc(BaseModel):
     declared_by_name: str | None = None
 
 
+class EmergencyDoc(BaseModel):
+    """What makes a change an emergency: it starts at once, for an incident, with on-call approval or none."""
+
+    model_config = _RECORD
+
+    incident_url: str
+    reason: str
+    approval: Literal["oncall", "none"]
+
+
+class ConflictDoc(BaseModel):
+    """Another open change whose window overlaps this one on some of the same services."""
+
+    model_config = _RECORD
+
+    proposal_id: int
+    services: tuple[str, ...]
+    window: WindowDoc
+
+
 class Proposed(BaseModel):
     model_config = _RECORD
 
@@ -162,6 +184,13 @@ class Proposed(BaseModel):
     approvals_required: int | None = None
     regions_sha256: str | None = None
     app_version: str | None = None
+    services: tuple[str, ...] | None = None
+    """The services the change touches (absent: none named)."""
+    conflicts: tuple[ConflictDoc, ...] | None = None
+    """Open changes its window overlapped on a service when it was proposed."""
+    emergency: EmergencyDoc | None = None
+    status_after: Status | None = None
+    """Set when the change does not start pending (an emergency that needs no approval starts approved)."""
 
 
 class Approved(BaseModel):
@@ -207,6 +236,8 @@ class Postponed(BaseModel):
     required: int
     evaluation: EvaluationSnapshot
     regions_sha256: str | None = None
+    conflicts: tuple[ConflictDoc, ...] | None = None
+    """Open changes the new window overlaps on a service."""
 
 
 class Reopened(BaseModel):
@@ -235,6 +266,30 @@ class SensitivityChanged(BaseModel):
     flagged_after: tuple[str, ...] | None = None
     period: PeriodDoc | None = None
     change: Literal["declared", "lifted"] | None = None
+
+
+class ConflictFound(BaseModel):
+    """Another open change now overlaps this one on a service (it was proposed or moved onto this window)."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.CONFLICT_FOUND] = EventKind.CONFLICT_FOUND
+    conflict: ConflictDoc
+    window: WindowDoc
+    approvals: int
+    approvals_required_after: int
+    status_before: Status
+    status_after: Status
+    owners: tuple[str, ...] = ()
+
+
+class Reviewed(BaseModel):
+    """The follow-up review of an emergency change was done."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.REVIEWED] = EventKind.REVIEWED
+    window: WindowDoc
 
 
 class SensitiveDeclared(BaseModel):
@@ -319,7 +374,9 @@ EventPayload = Annotated[
     | Completed
     | Extended
     | ApprovalsExpiring
-    | ApprovalsExpired,
+    | ApprovalsExpired
+    | ConflictFound
+    | Reviewed,
     Field(discriminator="kind"),
 ]
 

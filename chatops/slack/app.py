@@ -29,7 +29,7 @@ from chatops.errors import (
     WindowError,
 )
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
-from chatops.service import ProposalRequest, Seen, Service, Superseded
+from chatops.service import EmergencyRequest, ProposalRequest, Seen, Service, Superseded
 from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
@@ -48,7 +48,7 @@ LATER = "chatops_later"  # the command is informative: the lazy listener carries
 JUSTIFY = "chatops_justify"  # the id of a flagged change whose Approve opens the justification modal
 
 # Commands that change something: carried out before the ack. The others only inform, after the ack.
-DECIDING = frozenset({Verb.PROPOSE, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT})
+DECIDING = frozenset({Verb.PROPOSE, Verb.EMERGENCY, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT})
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -149,6 +149,22 @@ def answer_command(
         view = blocks.propose_modal(tz=directory.user_tz(user), initial_start=blocks.now_grid(service.now()))
         client.views_open(trigger_id=command["trigger_id"], view=view)
         return None
+    if parsed.verb is Verb.EMERGENCY:
+        assert parsed.emergency is not None
+        trigger = command.get("trigger_id")
+        outcome = service.emergency(
+            EmergencyRequest(
+                idempotency_key=f"command:{trigger}" if trigger else None,
+                proposer=user,
+                title=parsed.title,
+                duration=parsed.emergency.duration,
+                incident_url=parsed.emergency.incident_url,
+                reason=parsed.emergency.reason,
+                input_tz=directory.user_tz(user),
+                services=parsed.services,
+            )
+        )
+        return blocks.confirmation_message(outcome.proposal, created=outcome.created)
     assert parsed.window is not None
     zone_name = parsed.window.zone or directory.user_tz(user)
     start = parse_date_time(parsed.window.day, parsed.window.clock, tz=zone_name)
@@ -173,9 +189,12 @@ def answer_command(
             start=start,
             duration=parsed.window.duration,
             input_tz=zone_name,
+            services=parsed.services,
         )
     )
-    return blocks.confirmation_message(outcome.proposal, created=outcome.created)
+    return blocks.confirmation_message(
+        outcome.proposal, created=outcome.created, conflicts=service.conflicts(outcome.proposal)
+    )
 
 
 def decides(command: dict[str, Any]) -> bool:
@@ -405,6 +424,28 @@ def build_app(
 
     app.action(ids.POSTPONE)(ack=just_ack, lazy=[open_postpone])
 
+    def review_now(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+        """Mark an emergency reviewed (stored before the ack); the button's round and version do not matter:
+        the review is about the emergency, whatever happened to it since."""
+        state: dict[str, Any] = {}
+
+        def work() -> None:
+            state["actor"] = _actor(body)
+            state["proposal"], _seen = _button(body)
+            service.mark_reviewed(state["proposal"], actor=state["actor"])
+
+        def refused(exc: ChatopsError) -> dict[str, Any] | None:
+            if isinstance(exc, ConflictError) and _is_retry(request):
+                row = service.store.get_proposal(state["proposal"])
+                if row is not None and row.reviewed_by == state["actor"]:
+                    return {}  # Slack retried a click whose review is stored
+            return None
+
+        context[NOTE] = _attempt(work, refused=refused)
+        ack()
+
+    app.action(ids.MARK_REVIEWED)(ack=review_now, lazy=[tell])
+
     # -- modals --------------------------------------------------------------------------------------------
 
     def submit(
@@ -463,6 +504,7 @@ def build_app(
                     description=form.description,
                     rollback_plan=form.rollback_plan,
                     ticket_url=form.ticket_url,
+                    services=form.services,
                 )
             )
             return blocks.done_modal(
@@ -474,7 +516,7 @@ def build_app(
             work,
             error_block=ids.TITLE,
             window_block=ids.START,
-            fields=frozenset({ids.TITLE, ids.DESCRIPTION, ids.ROLLBACK, ids.TICKET}),
+            fields=frozenset({ids.TITLE, ids.DESCRIPTION, ids.ROLLBACK, ids.TICKET, ids.SERVICES}),
         )
 
     def retried_and_stored(

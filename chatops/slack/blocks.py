@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from chatops.domain import daystrip
+from chatops.domain.conflicts import Booking, all_conflicts
 from chatops.domain.gate import window_state_text
 from chatops.domain.models import Window
 from chatops.domain.policy import Status
@@ -41,6 +42,8 @@ from chatops.domain.records import (
     Approved,
     Cancelled,
     Completed,
+    ConflictDoc,
+    ConflictFound,
     EvaluationSnapshot,
     Extended,
     PeriodDoc,
@@ -48,6 +51,7 @@ from chatops.domain.records import (
     Proposed,
     Rejected,
     Reopened,
+    Reviewed,
     SensitiveDeclared,
     SensitiveLifted,
     SensitivityChanged,
@@ -491,33 +495,50 @@ def proposal_message(
     mention: Sequence[str] = (),
     closing: EventRow | None = None,
     at: int | None = None,
+    conflicts: Sequence[ProposalRow] = (),
+    owners: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The parent message in the changes channel, for the proposal's current state, in the order people need
     it: what is asked of whom, the risk, the window (proposer's zone, UTC, each reader's own), then details.
 
     ``mention``: approver users and groups to ask while it waits; ``closing``: the event that rejected or
-    cancelled it, for who and why; ``at``: the present, for the window's state in plain words ("opens in
-    3 h", "open, closes in 20 min", "ended") while the change is approved or open. The first thread reply keeps
-    the evaluation as it was first proposed.
+    cancelled it, for who and why; ``conflicts``: other open changes overlapping it on a service now;
+    ``owners``: the owners of its services; ``at``: the present, for the window's state in plain words ("opens
+    in 3 h", "open, closes in 20 min", "ended") while the change is approved or open. The first thread reply
+    keeps the evaluation as first proposed.
     """
     flag = " :warning: FLAGGED" if row.flagged else ""
+    loud = ":rotating_light: EMERGENCY " if row.emergency else ""
     text = clip(
-        f"{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))}, "
+        f"{loud}{proposal_ref(row)} {row.status.value}: {escape(clip(row.title, 200))}, "
         f"{window_short(row.start_ts, row.end_ts, row.input_tz)}{flag}",
         TEXT_MAX,
     )
-    details = [f"*Proposed by* {user_ref(row.proposer)}"]
+    details = [f"*{'Declared' if row.emergency else 'Proposed'} by* {user_ref(row.proposer)}"]
     if row.ticket_url:
         details.append(f"*Ticket* <{escape(row.ticket_url)}|{escape(clip(row.ticket_url, 80))}>")
+    if row.services:
+        details.append(
+            f"*Services* {escape(', '.join(row.services))}"
+            + (f" (owners {mentions(owners)})" if owners else "")
+        )
     window = window_lines(row.start_ts, row.end_ts, row.input_tz)
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(f"{proposal_ref(row)}: {row.title}", 150), emoji=False)),
+    ]
+    if row.emergency:
+        blocks.extend(emergency_blocks(row))
+    blocks += [
         _section(ask_line(row, approvals, mention=mention, closing=closing)),
         _section(risk_line(row.evaluation)),
         _section("*Window* " + "\n".join(window) + _state_suffix(row, at)),
-        _section("\n".join(details)),
     ]
-    if row.description:
+    if conflicts:
+        blocks.append(_section(conflict_text(row, conflicts)))
+    blocks.append(_section("\n".join(details)))
+    if row.description and row.emergency:
+        blocks.append(_section(f"*Why it cannot wait*\n{escape(row.description)}"))
+    elif row.description:
         blocks.append(_section(f"*Description, risk*\n{escape(row.description)}"))
     if row.rollback_plan:
         blocks.append(_section(f"*Rollback plan*\n{escape(row.rollback_plan)}"))
@@ -549,6 +570,8 @@ def proposal_message(
                 ],
             )
         )
+    if row.emergency:
+        blocks.extend(review_blocks(row))
     blocks.append(
         _context(
             "Decisions are recorded in this thread; its first reply keeps the evaluation as first proposed."
@@ -583,6 +606,63 @@ def reminder_message(row: ProposalRow, kind: ReminderKind) -> dict[str, Any]:
         proposer=row.proposer,
     )
     return {"text": clip(text, TEXT_MAX)}
+
+
+def emergency_blocks(row: ProposalRow) -> list[Block]:
+    """An emergency, said loudly: why it started at once, its incident, and, in red, any flagged region (an
+    emergency never hides one)."""
+    incident = f"<{escape(row.incident_url)}|{escape(clip(row.incident_url, 80))}>"
+    lines = [
+        f":rotating_light: *EMERGENCY*: started at once, without the usual review. Incident: {incident}",
+    ]
+    flagged = [r for r in row.evaluation.get("regions", []) if r.get("flagged")]
+    if flagged:
+        names = ", ".join(f"*{escape(r['name'].strip())}*" for r in flagged[:DETAIL_REGIONS])
+        more = f" and {len(flagged) - DETAIL_REGIONS} more" if len(flagged) > DETAIL_REGIONS else ""
+        lines.append(
+            f":red_circle: :warning: *This emergency lands in the peak hours of a sensitive region*: "
+            f"{names}{more}. Keep it short and tell the people there."
+        )
+    return [_section("\n".join(lines))]
+
+
+def review_blocks(row: ProposalRow) -> list[Block]:
+    """An emergency's follow-up review: open, with a Mark reviewed button, or done, by whom and when."""
+    if row.reviewed_by is not None:
+        when = f" on {date_token(row.reviewed_at)}" if row.reviewed_at is not None else ""
+        return [_context(f":white_check_mark: Follow-up review done by <@{row.reviewed_by}>{when}.")]
+    return [
+        _section(
+            ":mag: *Follow-up review open*: an approver looks at what was done and why, then marks it reviewed."
+        ),
+        ActionsBlock(
+            block_id=ids.REVIEW_BLOCK,
+            elements=[
+                ButtonElement(text="Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))
+            ],
+        ),
+    ]
+
+
+def conflict_text(row: ProposalRow, conflicts: Sequence[ProposalRow]) -> str:
+    """Other open changes overlapping this one on a service, each with its window and status."""
+    lines = [f":warning: *Conflicts*: {_plural(len(conflicts), 'other open change')} on the same service:"]
+    for other in conflicts[:10]:
+        shared = ", ".join(s for s in row.services if s in other.services)
+        lines.append(
+            f"• {proposal_ref(other)} *{escape(clip(other.title, 80))}* on {escape(shared)}: "
+            f"{window_short(other.start_ts, other.end_ts, row.input_tz)} ({other.status.value})"
+        )
+    if len(conflicts) > 10:
+        lines.append(f"…and {len(conflicts) - 10} more")
+    return clip("\n".join(lines), SECTION_MAX)
+
+
+def _conflict_line(conflict: ConflictDoc, tz: str) -> str:
+    return (
+        f"CHG-{conflict.proposal_id} on {escape(', '.join(conflict.services))} "
+        f"({zoned_window(conflict.window, tz)})"
+    )
 
 
 def _fit(blocks: list[Block], limit: int = MESSAGE_BLOCKS) -> list[Block]:
@@ -678,6 +758,15 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f":memo: {actor} proposed {proposal_ref(row)} on {when}\n*Window:* {zoned_window(window, tz)}\n"
                 f"{verdict}."
             )
+            proposed = payload
+            if proposed.services:
+                text += f"\n*Services:* {escape(', '.join(proposed.services))}"
+            if proposed.conflicts:
+                text += "\n:warning: *Conflicts:* overlaps " + "; ".join(
+                    _conflict_line(c, tz) for c in proposed.conflicts[:5]
+                )
+            if proposed.emergency is not None:
+                return _emergency_reply(row, proposed, actor=actor, when=when)
         case Approved() as approved:
             text = (
                 f":white_check_mark: {actor} approved {proposal_ref(row)} on {when} "
@@ -713,6 +802,10 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f"{verdict}; {_plural(reset, 'earlier approval')} reset, "
                 f"now needs {postponed.required}.{reason}"
             )
+            if postponed.conflicts:
+                text += "\n:warning: *Conflicts:* the new window overlaps " + "; ".join(
+                    _conflict_line(c, tz) for c in postponed.conflicts[:5]
+                )
         case Reopened() as reopened:
             text = (
                 f":arrows_counterclockwise: {actor} reopened {proposal_ref(row)} on {when}{proposer}; "
@@ -720,6 +813,22 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
             )
         case SensitivityChanged() as changed:
             text = _sensitivity_text(row, event, changed, actor=actor, proposer=proposer, when=when)
+        case ConflictFound() as found:
+            owners = f" Owners: {mentions(found.owners)}." if found.owners else ""
+            text = (
+                f":warning: *Conflict*: {_conflict_line(found.conflict, tz)} now overlaps {proposal_ref(row)} "
+                f"(recorded on {when}, after {actor}'s change){proposer}.\n"
+                f"*This window:* {zoned_window(found.window, tz)}\n"
+                f"It needs {_plural(found.approvals_required_after, 'approval')} and has {found.approvals}."
+            )
+            if found.status_after is Status.NEEDS_REAPPROVAL and found.status_before is Status.APPROVED:
+                text += " *It was approved; it now needs re-approval.*"
+            text += owners
+        case Reviewed():
+            text = (
+                f":white_check_mark: {actor} marked the follow-up review of emergency {proposal_ref(row)} done "
+                f"on {when}{proposer}."
+            )
         case SensitiveDeclared() | SensitiveLifted():
             text = f"{actor}: {escape(event.kind)} on {when}.{reason}"
         case Completed(window=window):
@@ -762,6 +871,50 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f"cc <@{row.proposer}>"
             )
     return {"text": clip(text, SECTION_MAX)}
+
+
+def _emergency_reply(row: ProposalRow, proposed: Proposed, *, actor: str, when: str) -> dict[str, Any]:
+    """The first reply of an emergency: declared by whom, for which incident, why; flagged regions in red; how
+    it is approved; and its follow-up review, with the button that closes it."""
+    emergency = proposed.emergency
+    assert emergency is not None
+    flagged = proposed.evaluation.flagged_regions
+    approval = (
+        "It needs no approval (CHATOPS_EMERGENCY_APPROVAL=none)."
+        if emergency.approval == "none"
+        else "One on-call approver approves it."
+    )
+    lines = [
+        f":rotating_light: *EMERGENCY* {proposal_ref(row)} declared by {actor} on {when}, starting at once.",
+        f"*Window:* {zoned_window(proposed.window, row.input_tz)}",
+        f"*Incident:* <{escape(emergency.incident_url)}|{escape(clip(emergency.incident_url, 80))}>",
+        f">*Why it cannot wait:* {escape(emergency.reason)}",
+    ]
+    if flagged:
+        names = ", ".join(escape(r.name) for r in flagged[:DETAIL_REGIONS])
+        lines.append(f":red_circle: :warning: *Flagged*: it lands in the peak hours of {names}.")
+    if proposed.services:
+        lines.append(f"*Services:* {escape(', '.join(proposed.services))}")
+    if proposed.conflicts:
+        lines.append(
+            ":warning: *Conflicts:* overlaps "
+            + "; ".join(_conflict_line(c, row.input_tz) for c in proposed.conflicts[:5])
+        )
+    lines.append(approval)
+    text = clip("\n".join(lines), SECTION_MAX)
+    follow_up = [
+        _section(
+            ":mag: *Follow-up review open* until an approver marks it reviewed: what was done, whether it "
+            "could have waited, what to change."
+        ),
+        ActionsBlock(
+            block_id=ids.REVIEW_BLOCK,
+            elements=[
+                ButtonElement(text="Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))
+            ],
+        ),
+    ]
+    return {"text": text, "blocks": [b.to_dict() for b in [_section(text), *follow_up]]}
 
 
 def _sensitivity_text(
@@ -844,6 +997,10 @@ USAGE = (
     "• `/maintenance propose`: the same, in a form.\n"
     "• `/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>`: see how a window looks, only to you.\n"
     "• `/maintenance list`: pending and upcoming approved windows.\n"
+    "• Add `services=api,db` to a proposal to name the services it touches (from the regions file): an open "
+    "change overlapping it on one is shown as a conflict on both.\n"
+    "• `/maintenance emergency <duration> <title…> <incident link> <reason…>`: a change that starts now, "
+    "approved by one on-call approver; it stays open for a follow-up review.\n"
     "• `/maintenance sensitive [list]`, and for admins `/maintenance sensitive add <region> <YYYY-MM-DD> "
     "[<YYYY-MM-DD>] <reason…>` and `/maintenance sensitive lift <number>`.\n"
     "Durations: `90m`, `1h`, `1h30m`, `2d`. Zones: IANA names such as `Europe/Berlin`, or `UTC`."
@@ -882,14 +1039,28 @@ def error_message(problem: str) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
-def confirmation_message(row: ProposalRow, *, created: bool) -> dict[str, Any]:
+def confirmation_message(
+    row: ProposalRow, *, created: bool, conflicts: Sequence[ProposalRow] = ()
+) -> dict[str, Any]:
     verdict = ":warning: flagged" if row.flagged else "clear"
+    if row.emergency:
+        approval = (
+            "it needs no approval" if row.approvals_required == 0 else "one on-call approver approves it"
+        )
+        text = (
+            f":rotating_light: {'Declared' if created else 'Already declared'} emergency {proposal_ref(row)} "
+            f"*{escape(row.title)}* for {window_short(row.start_ts, row.end_ts, row.input_tz)} ({verdict}); "
+            f"{approval}, in <#{row.channel}>, where its follow-up review stays open until it is marked reviewed."
+        )
+        return {"text": text, "blocks": [_section(text).to_dict()]}
     lead = "Proposed" if created else "Already proposed"
     text = (
         f"{lead} {proposal_ref(row)} *{escape(row.title)}* for "
         f"{window_short(row.start_ts, row.end_ts, row.input_tz)} "
         f"({verdict}); it is posted in <#{row.channel}> for approval."
     )
+    if conflicts:
+        text += "\n" + conflict_text(row, conflicts)
     return {"text": text, "blocks": [_section(text).to_dict()]}
 
 
@@ -902,10 +1073,22 @@ def list_message(
     if not rows:
         text = "No pending or upcoming approved windows."
         return {"text": text, "blocks": [_section(text).to_dict()]}
+    clashes = all_conflicts([Booking(r.id, r.start_ts, r.end_ts, r.services) for r in rows])
+
+    def clash(r: ProposalRow) -> str:
+        found = clashes.get(r.id)
+        if not found:
+            return ""
+        return " · :warning: overlaps " + ", ".join(
+            f"CHG-{c.other} on {escape(', '.join(c.services))}" for c in found[:5]
+        )
+
     lines = [
-        f"• {proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
+        f"• {':rotating_light: EMERGENCY ' if r.emergency else ''}"
+        f"{proposal_ref(r)} *{escape(clip(r.title, 80))}*: {window_short(r.start_ts, r.end_ts, r.input_tz)} · "
         f"{r.status.value}{' · :warning: flagged' if r.flagged else ''}"
         f"{'' if at is None else ' · ' + window_state_text(r.start_ts, r.end_ts, at=at)}"
+        f"{clash(r)}"
         for r in rows
     ]
     if total > len(rows):
@@ -972,6 +1155,13 @@ def propose_modal(*, tz: str, initial_start: int) -> dict[str, Any]:
                 label="Ticket link",
                 optional=True,
                 element=UrlInputElement(action_id=ids.TICKET),
+            ),
+            InputBlock(
+                block_id=ids.SERVICES,
+                label="Services it touches",
+                hint="Names from the regions file, e.g. api, db; a change overlapping another on one is a conflict",
+                optional=True,
+                element=PlainTextInputElement(action_id=ids.SERVICES, max_length=500),
             ),
         ],
     )

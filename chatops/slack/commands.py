@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from chatops.domain.conflicts import parse_services
 from chatops.domain.windows import parse_duration
 from chatops.errors import InputError, TimeInputError
 
@@ -23,6 +24,7 @@ class Verb(StrEnum):
     SENSITIVE_LIST = "sensitive-list"
     SENSITIVE_ADD = "sensitive-add"
     SENSITIVE_LIFT = "sensitive-lift"
+    EMERGENCY = "emergency"
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,71 @@ class SensitiveArgs:
 
 
 @dataclass(frozen=True)
+class EmergencyArgs:
+    """``<duration> <title…> <incident link> <reason…>``."""
+
+    duration: timedelta
+    incident_url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Command:
     verb: Verb
     window: WindowArgs | None = None
     title: str = ""
     sensitive: SensitiveArgs | None = None
     number: int | None = None
+    services: tuple[str, ...] = ()
+    emergency: EmergencyArgs | None = None
 
 
 SENSITIVE_SHAPE = "/maintenance sensitive add <region> <YYYY-MM-DD> [<YYYY-MM-DD>] <reason…>"
 PROPOSE_SHAPE = "/maintenance propose <YYYY-MM-DD> <HH:MM> [zone] <duration> <title…>"
 CHECK_SHAPE = "/maintenance check <YYYY-MM-DD> <HH:MM> [zone] <duration>"
+EMERGENCY_SHAPE = "/maintenance emergency <duration> <title…> <incident link> <reason…>"
+_SERVICES = re.compile(r"(?:^|\s)services=(\S*)", re.IGNORECASE)
+
+
+def take_services(text: str) -> tuple[str, tuple[str, ...]]:
+    """Take ``services=api,db`` (anywhere, once) out of ``text``: the rest, and the services named."""
+    found = list(_SERVICES.finditer(text))
+    if not found:
+        return text, ()
+    if len(found) > 1:
+        raise InputError("name the services once, as services=api,db")
+    match = found[0]
+    if not match.group(1):
+        raise InputError("services= names no service; write services=api,db")
+    rest = (text[: match.start()] + " " + text[match.end() :]).strip()
+    return re.sub(r"[ \t]{2,}", " ", rest), parse_services(match.group(1))
+
+
+def _emergency(rest: str) -> Command:
+    rest, services = take_services(rest)
+    tokens = list(_TOKEN.finditer(rest))
+    if not tokens:
+        raise InputError(f"not enough to go on; write {EMERGENCY_SHAPE}")
+    duration = parse_duration(tokens[0].group())
+    link = next(
+        (t for t in tokens[1:] if t.group().lower().lstrip("<").startswith(("https://", "http://"))), None
+    )
+    if link is None:
+        raise InputError(f"an emergency needs the link to its incident; write {EMERGENCY_SHAPE}")
+    title = rest[tokens[0].end() : link.start()].strip()
+    reason = rest[link.end() :].strip()
+    if not title:
+        raise InputError(f"the emergency needs a title before the incident link; write {EMERGENCY_SHAPE}")
+    if not reason:
+        raise InputError(f"say why it cannot wait, after the incident link; write {EMERGENCY_SHAPE}")
+    return Command(
+        Verb.EMERGENCY,
+        title=title,
+        services=services,
+        emergency=EmergencyArgs(
+            duration=duration, incident_url=link.group().strip("<>").split("|")[0], reason=reason
+        ),
+    )
 
 
 def _is_duration(token: str) -> bool:
@@ -139,10 +195,13 @@ def parse_command(text: str) -> Command:
     if verb == "propose":
         if not rest:
             return Command(Verb.PROPOSE_FORM)
+        rest, services = take_services(rest)
         window, title = _window(rest, PROPOSE_SHAPE)
         if not title:
             raise InputError(f"the change needs a title after the duration; write {PROPOSE_SHAPE}")
-        return Command(Verb.PROPOSE, window=window, title=title)
+        return Command(Verb.PROPOSE, window=window, title=title, services=services)
+    if verb == "emergency":
+        return _emergency(rest)
     if verb == "sensitive":
         return _sensitive(rest)
     if verb == "check":

@@ -43,6 +43,7 @@ class Directory:
         approver_ids: frozenset[str],
         *,
         admin_ids: frozenset[str] = frozenset(),
+        oncall_ids: frozenset[str] = frozenset(),
         ttl: float = 60.0,
         max_age: float = 600.0,
         retry_base: float = 5.0,
@@ -52,6 +53,7 @@ class Directory:
         self._client = client
         self._approver_ids = approver_ids
         self._admin_ids = admin_ids
+        self._oncall_ids = oncall_ids
         self._ttl = ttl
         self._max_age = max_age
         self._retry_base = retry_base
@@ -68,6 +70,10 @@ class Directory:
     def admins(self) -> frozenset[str]:
         """Users named in ``CHATOPS_ADMINS``, groups resolved the same way as approvers."""
         return self._resolve(self._admin_ids)
+
+    def oncall(self) -> frozenset[str]:
+        """Users named in ``CHATOPS_ONCALL`` (who approve emergencies), groups resolved as for approvers."""
+        return self._resolve(self._oncall_ids)
 
     def _resolve(self, ids: frozenset[str]) -> frozenset[str]:
         users = {i for i in ids if not i.startswith("S")}

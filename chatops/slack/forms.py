@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chatops.domain.conflicts import parse_services
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import parse_duration, zone
 from chatops.errors import InputError, TimeInputError
@@ -103,6 +104,7 @@ class ProposeForm:
     description: str
     rollback_plan: str
     ticket_url: str
+    services: tuple[str, ...] = ()
 
 
 def read_propose(values: dict[str, Any]) -> ProposeForm:
@@ -121,9 +123,15 @@ def read_propose(values: dict[str, Any]) -> ProposeForm:
         ticket_url = clean_ticket_url(_text(values, ids.TICKET))
     except InputError as exc:
         errors[ids.TICKET] = f"{str(exc)[0].upper()}{str(exc)[1:]}."
+    services: tuple[str, ...] = ()
+    try:
+        services = parse_services(_text(values, ids.SERVICES))
+    except InputError as exc:
+        errors[ids.SERVICES] = f"{str(exc)[0].upper()}{str(exc)[1:]}."
     if errors or window is None:
         raise FormErrors(errors)
     return ProposeForm(
+        services=services,
         title=title,
         window=window,
         zone=zone_name,

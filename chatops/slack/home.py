@@ -68,7 +68,10 @@ def _section(text: str) -> dict[str, Any]:
 
 def _state(row: ProposalRow) -> str:
     state = "approved" if row.status is Status.APPROVED else "pending"
-    return f"{state}{', :warning: flagged' if row.flagged else ''}"
+    emergency = ""
+    if row.emergency:
+        emergency = ", :rotating_light: emergency" + (", review open" if row.review_open else "")
+    return f"{state}{', :warning: flagged' if row.flagged else ''}{emergency}"
 
 
 def home_view(data: HomeData) -> dict[str, Any]:

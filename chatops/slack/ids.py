@@ -12,6 +12,9 @@ DECISION_ACTIONS = (APPROVE, POSTPONE, REJECT, CANCEL)
 DONE = "chatops_done"
 EXTEND = "chatops_extend"
 ACTIONS_BLOCK = "chatops_decisions"
+# An emergency's follow-up review (on its parent message and in its thread); the value is the proposal id.
+MARK_REVIEWED = "chatops_mark_reviewed"
+REVIEW_BLOCK = "chatops_review"
 
 # Modals (callback ids); private_metadata holds {"proposal": id, "version": n} or the proposer's defaults.
 PROPOSE_VIEW = "chatops_propose_view"
@@ -29,6 +32,7 @@ ZONE = "zone"
 DESCRIPTION = "description"
 ROLLBACK = "rollback"
 TICKET = "ticket"
+SERVICES = "services"
 REASON = "reason"
 JUSTIFICATION = "justification"
 EXTRA = "extra"

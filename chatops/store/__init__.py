@@ -76,6 +76,16 @@ class ProposalRow(BaseModel):
     evaluation: dict[str, Any]
     created_at: int
     updated_at: int
+    services: tuple[str, ...] = ()
+    emergency: bool = False
+    incident_url: str = ""
+    reviewed_by: str | None = None
+    reviewed_at: int | None = None
+
+    @property
+    def review_open(self) -> bool:
+        """An emergency whose follow-up review nobody has marked done yet."""
+        return self.emergency and self.reviewed_by is None
 
     @property
     def snapshot(self) -> EvaluationSnapshot:
@@ -100,6 +110,10 @@ class NewProposal(BaseModel):
     approvals_required: int
     evaluation: dict[str, Any]
     created_at: int
+    services: tuple[str, ...] = ()
+    emergency: bool = False
+    incident_url: str = ""
+    status: Status = Status.PENDING
 
 
 class EventRow(BaseModel):
@@ -304,7 +318,8 @@ class Tx(Protocol):
         """Read a proposal and lock it until the transaction ends; None if there is no such proposal."""
 
     def insert_proposal(self, new: NewProposal) -> ProposalRow:
-        """Insert a pending proposal (round 1, version 1, no message yet). Raises DuplicateKey."""
+        """Insert a proposal (in ``new.status``, pending unless said; round 1, version 1, no message yet).
+        Raises DuplicateKey."""
 
     def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
         """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation,
@@ -315,6 +330,18 @@ class Tx(Protocol):
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]:
         """Who approved this round, in the order they approved."""
+
+    def overlapping(
+        self,
+        *,
+        start_ts: int,
+        end_ts: int,
+        services: Sequence[str],
+        statuses: Sequence[Status],
+        exclude: int | None = None,
+        limit: int = 200,
+    ) -> list[ProposalRow]:
+        """:meth:`Store.overlapping`, inside this transaction."""
 
     def append_event(
         self,
@@ -354,6 +381,19 @@ class Store(Protocol):
         self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
     ) -> list[ProposalRow]:
         """Proposals in these statuses (and ending after ``end_after``), soonest start first."""
+
+    def overlapping(
+        self,
+        *,
+        start_ts: int,
+        end_ts: int,
+        services: Sequence[str],
+        statuses: Sequence[Status],
+        exclude: int | None = None,
+        limit: int = 200,
+    ) -> list[ProposalRow]:
+        """Proposals in these statuses whose window overlaps ``[start_ts, end_ts)`` and that touch at least one
+        of ``services`` (none when ``services`` is empty), soonest start first, without ``exclude``."""
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]: ...
 

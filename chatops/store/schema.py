@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -56,6 +57,13 @@ proposals = Table(
     Column("evaluation", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The services the change touches, comma-separated ("" when none).
+    Column("services", Text, nullable=False, server_default=text("''")),
+    # An emergency starts at once for an incident; its follow-up review is open until reviewed_by is set.
+    Column("emergency", Boolean, nullable=False, server_default=false()),
+    Column("incident_url", Text, nullable=False, server_default=text("''")),
+    Column("reviewed_by", String(64), nullable=True),
+    Column("reviewed_at", BigInteger, nullable=True),
     # NULLs never collide in a unique index (SQLite and PostgreSQL alike): the key is unique where it is set.
     Index("ix_proposals_idempotency_key", "idempotency_key", unique=True),
     Index("ix_proposals_status_start_ts", "status", "start_ts"),

@@ -105,6 +105,9 @@ UPDATABLE = frozenset(
         "round",
         "message_ts",
         "evaluation",
+        "services",
+        "reviewed_by",
+        "reviewed_at",
     }
 )
 
@@ -176,7 +179,48 @@ def _proposal(row: Row[Any]) -> ProposalRow:
         evaluation=_loads(m["evaluation"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        services=_services(m["services"]),
+        emergency=bool(m["emergency"]),
+        incident_url=m["incident_url"],
+        reviewed_by=m["reviewed_by"],
+        reviewed_at=m["reviewed_at"],
     )
+
+
+def _services(text: str) -> tuple[str, ...]:
+    return tuple(s for s in text.split(",") if s)
+
+
+def _overlapping(
+    conn: Connection,
+    *,
+    start_ts: int,
+    end_ts: int,
+    services: Sequence[str],
+    statuses: Sequence[Status],
+    exclude: int | None,
+    limit: int,
+) -> list[ProposalRow]:
+    """Windows overlapping ``[start_ts, end_ts)`` in these statuses (found by the (status, end_ts) index), kept
+    when they share a service; the services column is a short list, compared here rather than in SQL."""
+    wanted = set(services)
+    if not wanted or not statuses:
+        return []
+    stmt = select(proposals).where(
+        proposals.c.status.in_([Status(s).value for s in statuses]),
+        proposals.c.end_ts > start_ts,
+        proposals.c.start_ts < end_ts,
+        proposals.c.services != "",
+    )
+    if exclude is not None:
+        stmt = stmt.where(proposals.c.id != exclude)
+    found = []
+    for row in conn.execute(stmt.order_by(proposals.c.start_ts, proposals.c.id)):
+        if wanted & set(_services(row._mapping["services"])):
+            found.append(_proposal(row))
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _event(row: Row[Any]) -> EventRow:
@@ -338,7 +382,7 @@ class SqlTx:
             "input_tz": new.input_tz,
             "start_ts": new.start_ts,
             "end_ts": new.end_ts,
-            "status": Status.PENDING.value,
+            "status": Status(new.status).value,
             "flagged": new.flagged,
             "approvals_required": new.approvals_required,
             "round": 1,
@@ -347,6 +391,9 @@ class SqlTx:
             "evaluation": canonical_json(new.evaluation),
             "created_at": new.created_at,
             "updated_at": new.created_at,
+            "services": ",".join(new.services),
+            "emergency": new.emergency,
+            "incident_url": new.incident_url,
         }
         try:
             with self._conn.begin_nested():
@@ -369,6 +416,8 @@ class SqlTx:
             values["status"] = Status(values["status"]).value
         if "evaluation" in values:
             values["evaluation"] = canonical_json(values["evaluation"])
+        if "services" in values:
+            values["services"] = ",".join(values["services"])
         values["version"] = proposals.c.version + 1
         values["updated_at"] = at
         result = self._conn.execute(update(proposals).where(proposals.c.id == proposal_id).values(values))
@@ -402,6 +451,33 @@ class SqlTx:
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]:
         return _approvers(self._conn, proposal_id, round)
+
+    def overlapping(
+        self,
+        *,
+        start_ts: int,
+        end_ts: int,
+        services: Sequence[str],
+        statuses: Sequence[Status],
+        exclude: int | None = None,
+        limit: int = 200,
+    ) -> list[ProposalRow]:
+        """Inside a writing transaction: serialised with every other writer first (the chain's lock on
+        PostgreSQL; SQLite's write lock is held already), so two changes proposed at once onto the same slot
+        cannot both miss each other."""
+        if not services or not statuses:
+            return []
+        if self._conn.dialect.name == "postgresql":
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+        return _overlapping(
+            self._conn,
+            start_ts=start_ts,
+            end_ts=end_ts,
+            services=services,
+            statuses=statuses,
+            exclude=exclude,
+            limit=limit,
+        )
 
     def append_event(
         self,
@@ -587,6 +663,27 @@ class SqlStore:
         stmt = stmt.order_by(proposals.c.start_ts, proposals.c.id).limit(limit)
         with self._read() as conn:
             return [_proposal(r) for r in conn.execute(stmt)]
+
+    def overlapping(
+        self,
+        *,
+        start_ts: int,
+        end_ts: int,
+        services: Sequence[str],
+        statuses: Sequence[Status],
+        exclude: int | None = None,
+        limit: int = 200,
+    ) -> list[ProposalRow]:
+        with self._read() as conn:
+            return _overlapping(
+                conn,
+                start_ts=start_ts,
+                end_ts=end_ts,
+                services=services,
+                statuses=statuses,
+                exclude=exclude,
+                limit=limit,
+            )
 
     # -- declared sensitivity --------------------------------------------------------------------------------
 

@@ -570,3 +570,77 @@ def test_approvals_at_says_who_approved_when(store: SqlStore) -> None:
         tx.add_approval(row.id, round=2, approver="U_C", at=T0 + 30)
     assert store.approvals_at(row.id, round=1) == [("U_A", T0 + 10), ("U_B", T0 + 20)]
     assert store.approvals_at(row.id, round=2) == [("U_C", T0 + 30)]
+
+
+# -- services and the overlap query ---------------------------------------------------------------------------
+
+OPEN = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
+
+
+def test_services_and_emergency_fields_round_trip(store: SqlStore) -> None:
+    row = insert(store, services=("api", "db"), emergency=True, incident_url="https://inc.example/1")
+    assert (row.services, row.emergency, row.incident_url, row.reviewed_by) == (
+        ("api", "db"),
+        True,
+        "https://inc.example/1",
+        None,
+    )
+    assert row.review_open
+    with store.transaction() as tx:
+        changed = tx.update_proposal(
+            row.id, at=T0 + 5, services=("db",), reviewed_by="U_A", reviewed_at=T0 + 5
+        )
+    assert (changed.services, changed.reviewed_by, changed.reviewed_at, changed.review_open) == (
+        ("db",),
+        "U_A",
+        T0 + 5,
+        False,
+    )
+    assert store.get_proposal(row.id) == changed
+    plain = insert(store, "k2")
+    assert (plain.services, plain.emergency, plain.incident_url) == ((), False, "")
+
+
+def test_a_proposal_may_start_in_another_status(store: SqlStore) -> None:
+    assert insert(store, status=Status.APPROVED).status is Status.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "services", "expected"),
+    [
+        (T0 + 3600, T0 + 7200, ("api",), ["a", "ad"]),  # the same window
+        (T0 + 7100, T0 + 9000, ("db",), ["ad"]),  # its last 100 s
+        (T0 + 7200, T0 + 9000, ("api", "db"), []),  # back to back
+        (T0, T0 + 3600, ("api",), []),  # ends as they start
+        (T0, T0 + 3601, ("api", "cache"), ["a", "ad"]),  # one second in
+        (T0 + 3600, T0 + 7200, ("cache",), []),  # no shared service
+        (T0 + 3600, T0 + 7200, (), []),  # names none
+    ],
+)
+def test_the_overlap_query_finds_open_windows_sharing_a_service(
+    store: SqlStore, start: int, end: int, services: tuple[str, ...], expected: list[str]
+) -> None:
+    insert(store, "a", services=("api",))
+    insert(store, "ad", services=("db", "api"))
+    insert(store, "none")  # names no service
+    closed = insert(store, "closed", services=("api", "db"))
+    with store.transaction() as tx:
+        tx.update_proposal(closed.id, at=T0, status=Status.CANCELLED)
+    found = store.overlapping(start_ts=start, end_ts=end, services=services, statuses=OPEN)
+    assert [r.idempotency_key for r in found] == expected
+    with store.transaction() as tx:
+        inside = tx.overlapping(start_ts=start, end_ts=end, services=services, statuses=OPEN)
+    assert [r.idempotency_key for r in inside] == expected
+
+
+def test_the_overlap_query_leaves_out_the_change_asked_about(store: SqlStore) -> None:
+    mine = insert(store, "a", services=("api",))
+    insert(store, "b", services=("api",), start_ts=T0 + 5000, end_ts=T0 + 9000)
+    found = store.overlapping(
+        start_ts=mine.start_ts, end_ts=mine.end_ts, services=mine.services, statuses=OPEN, exclude=mine.id
+    )
+    assert [r.idempotency_key for r in found] == ["b"]
+    assert (
+        store.overlapping(start_ts=T0, end_ts=T0 + 10**6, services=("api",), statuses=OPEN, limit=1)[0]
+        == mine
+    )

@@ -35,8 +35,10 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (migrations / "versions" / "0001_initial.py").is_file()
     assert (migrations / "versions" / "0002_sensitive_periods.py").is_file()
     assert (migrations / "versions" / "0003_query_indexes.py").is_file()
-    assert (migrations / "versions" / "0005_reminders.py").is_file()
-    assert head_revision() == "0005_reminders"
+    assert (migrations / "versions" / "0004_audit_chain.py").is_file()
+    assert (migrations / "versions" / "0005_services_emergencies.py").is_file()
+    assert (migrations / "versions" / "0006_reminders.py").is_file()
+    assert head_revision() == "0006_reminders"
 
 
 def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:

@@ -1,7 +1,7 @@
 """Reminders scheduled in Slack for approved changes.
 
-Revision ID: 0005_reminders
-Revises: 0004_audit_chain
+Revision ID: 0006_reminders
+Revises: 0005_services_emergencies
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_reminders"
-down_revision: str | None = "0004_audit_chain"
+revision = "0006_reminders"
+down_revision: str | None = "0005_services_emergencies"
 branch_labels: str | None = None
 depends_on: str | None = None
 
