@@ -11,7 +11,7 @@ from chatops.audit import verify
 from chatops.config import parse_regions
 from chatops.domain.policy import Status
 from chatops.errors import InputError, NotAllowedError
-from chatops.service import ProposalRequest, Service
+from chatops.service import EmergencyRequest, ProposalRequest, Service
 from chatops.store.schema import outbox
 from chatops.store.sql import SqlStore
 
@@ -131,3 +131,29 @@ def test_a_flagged_extension_needs_the_flagged_number_of_approvals_again(store: 
     assert service.approve(pid, actor="UC", justification="Agreed").proposal.status is Status.APPROVED
     report = verify(store)
     assert report.intact, report.problems
+
+
+def test_an_emergency_approved_at_once_queues_its_reminders_and_can_be_marked_done(store: SqlStore) -> None:
+    clock = Clock(START)
+    service = Service(
+        store=store,
+        config=CONFIG,
+        channel="C1",
+        approvers=lambda: frozenset({"UA"}),
+        clock=clock,
+        emergency_approval="none",
+    )
+    outcome = service.emergency(
+        EmergencyRequest(
+            idempotency_key=None,
+            proposer="UP",
+            title="Roll back the bad deploy",
+            duration=timedelta(hours=1),
+            incident_url="https://status.example.org/incidents/42",
+            reason="Checkout is down",
+        )
+    )
+    assert outcome.proposal.status is Status.APPROVED
+    assert syncs(store) == 1  # the end reminder (the start is now) is scheduled like any approved change's
+    assert service.complete(outcome.proposal.id, actor="UP").proposal.status is Status.DONE
+    assert syncs(store) == 2
