@@ -38,6 +38,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -84,7 +85,10 @@ from chatops.store.schema import (
 LOCK_TIMEOUT_MS = 2_000
 SQLITE_BUSY_TIMEOUT_MS = LOCK_TIMEOUT_MS
 # Serialises appends to the one audit chain on PostgreSQL (held until the transaction ends).
-CHAIN_LOCK_KEY = 0x63686174  # "chat"
+CHAIN_LOCK_CLASS = 0x63686174  # "chat"
+# pg_advisory_xact_lock(int4, int4): the chain's class id and the schema's hash, so that two chatops databases in
+# separate schemas of one PostgreSQL database (and parallel test runs) never wait on each other's chain.
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(coalesce(current_schema(), '')))")
 _BEGIN_MODE = "chatops_sqlite_begin"
 
 # Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
@@ -468,7 +472,7 @@ class SqlTx:
         if not services or not statuses:
             return []
         if self._conn.dialect.name == "postgresql":
-            self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+            self._conn.execute(_CHAIN_LOCK, {"cls": CHAIN_LOCK_CLASS})
         return _overlapping(
             self._conn,
             start_ts=start_ts,
@@ -492,7 +496,7 @@ class SqlTx:
         kind = payload.kind.value
         data = payload_data(payload)
         if self._conn.dialect.name == "postgresql":
-            self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+            self._conn.execute(_CHAIN_LOCK, {"cls": CHAIN_LOCK_CLASS})
         head = self._conn.execute(
             select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
         ).first()
