@@ -29,11 +29,14 @@ from typing import Any
 
 from chatops.domain.policy import Status
 from chatops.domain.records import (
+    ApprovalsExpired,
     Approved,
     Cancelled,
+    Completed,
     ConflictFound,
     EvaluationSnapshot,
     EventPayload,
+    Extended,
     Postponed,
     Proposed,
     Rejected,
@@ -301,6 +304,21 @@ class _Verifier:
                 state.approvers.setdefault(reopened.round, [])
                 state.approvals_required = reopened.required
                 state.status = Status.PENDING
+            case Completed():
+                state.status = Status.DONE
+            case Extended() as extended:
+                state.start_ts, state.end_ts = _ts(extended.to)
+                state.round = extended.round
+                state.approvers.setdefault(extended.round, [])
+                state.approvals_required = extended.required
+                state.flagged = extended.evaluation.flagged
+                state.evaluation = extended.evaluation
+                state.status = extended.status_after
+            case ApprovalsExpired() as lapsed:
+                state.round = lapsed.round
+                state.approvers[lapsed.round] = list(lapsed.kept)
+                state.approvals_required = lapsed.required
+                state.status = lapsed.status_after
             case SensitivityChanged() as changed:
                 if changed.approvals_required_after is not None:
                     state.approvals_required = changed.approvals_required_after

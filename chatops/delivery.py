@@ -30,6 +30,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops import reminders
 from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
 from chatops.observability import log_context
@@ -53,10 +54,20 @@ class DeliveryWorker:
         mention: Sequence[str] = (),
         owners_of: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None,
         oncall_mention: Sequence[str] = (),
+        reminder_before_minutes: int = 15,
+        sweep: Callable[[], object] | None = None,
+        sweep_interval: float = 60.0,
     ) -> None:
         """``mention``: approver users and groups to mention while a change waits for them; ``owners_of``: the
-        owners of some services (from the regions file), named on a change that touches them."""
+        owners of some services (from the regions file), named on a change that touches them.
+        ``reminder_before_minutes``: when the first reminder of an approved window is posted (see
+        :mod:`chatops.reminders`). ``sweep``: called every ``sweep_interval`` seconds by the running worker
+        (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes)."""
         self.store = store
+        self.reminder_before_minutes = reminder_before_minutes
+        self.sweeper = sweep
+        self.sweep_interval = sweep_interval
+        self._swept_at = 0.0
         self.mention = tuple(mention)
         self.owners_of = owners_of or (lambda names: ())
         self.oncall_mention = tuple(oncall_mention)
@@ -97,6 +108,12 @@ class DeliveryWorker:
             # Cleared before the pass, not after the wait: a wake() that lands between the wait's time-out and
             # a clear() would be lost, and its message wait a whole poll interval.
             self._wake.clear()
+            if self.sweeper is not None and time.monotonic() - self._swept_at >= self.sweep_interval:
+                self._swept_at = time.monotonic()
+                try:
+                    self.sweeper()
+                except Exception:
+                    logger.exception("the sweep failed; trying again at the next one")
             try:
                 handled = self.run_once()
             except Exception:
@@ -135,6 +152,8 @@ class DeliveryWorker:
                 self._retry(message, f"Slack answered {status} {error or ''}".strip(), log_error=status < 500)
         except (SlackClientError, OSError) as exc:
             self._retry(message, f"{exc.__class__.__name__}: {exc}")
+        except reminders.Deferred as exc:
+            self.store.mark_failed(message.id, error=str(exc), retry_at=int(self._clock()) + exc.delay)
         except LookupError as exc:
             self._retry(message, str(exc), log_error=True)
         else:
@@ -222,16 +241,24 @@ class DeliveryWorker:
                         row, self._mention_for(row), why=str(message.payload.get("why", ""))
                     ),
                 )
+        elif message.kind == "sync_reminders":
+            reminders.sync(
+                self.store,
+                self.client,
+                row,
+                now=int(self._clock()),
+                before_minutes=self.reminder_before_minutes,
+                look_first=message.attempts > 0 or bool(getattr(message, "claimed_before", False)),
+            )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
 
     def _parent(self, row: ProposalRow) -> dict[str, Any]:
         """The parent message for the proposal's state: approvers asked while pending, who closed it and why."""
         closing: EventRow | None = None
-        if row.status in (Status.REJECTED, Status.CANCELLED):
-            closing = next(
-                (e for e in reversed(self.store.events(row.id)) if e.kind == row.status.value), None
-            )
+        if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
+            kind = "completed" if row.status is Status.DONE else row.status.value
+            closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
         approvals = self.store.approvers(row.id, round=row.round)
         return blocks.proposal_message(
             row,
@@ -240,6 +267,7 @@ class DeliveryWorker:
             closing=closing,
             conflicts=self._conflicts(row),
             owners=self.owners_of(row.services),
+            at=int(self._clock()),
         )
 
     def _mention_for(self, row: ProposalRow) -> tuple[str, ...]:

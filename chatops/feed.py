@@ -17,7 +17,7 @@ from chatops.domain.timeline import from_ts, to_ts
 from chatops.store import ProposalRow, Store
 
 PRODID = "-//chatops//maintenance windows//EN"
-FEED_STATUSES = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)
+FEED_STATUSES = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED, Status.DONE)
 FEED_HISTORY = timedelta(days=30)
 """How long after its end a window stays in the feed."""
 FEED_LIMIT = 1000
@@ -32,7 +32,7 @@ def thread_url(row: ProposalRow, *, slack_url: str) -> str | None:
 
 
 def _event(row: ProposalRow, *, slack_url: str, now: datetime) -> icalendar.Event:
-    state = "approved" if row.status is Status.APPROVED else "pending approval"
+    state = {Status.APPROVED: "approved", Status.DONE: "done"}.get(row.status, "pending approval")
     flag = ", flagged" if row.flagged else ""
     event = icalendar.Event()
     event.add("uid", f"chg-{row.id}@chatops")
@@ -48,7 +48,7 @@ def _event(row: ProposalRow, *, slack_url: str, now: datetime) -> icalendar.Even
     event.add("description", "\n".join(lines))
     if link:
         event.add("url", link)
-    event.add("status", "CONFIRMED" if row.status is Status.APPROVED else "TENTATIVE")
+    event.add("status", "CONFIRMED" if row.status in (Status.APPROVED, Status.DONE) else "TENTATIVE")
     event.add("sequence", row.version)
     event.add("last-modified", from_ts(row.updated_at))
     event.add("created", from_ts(row.created_at))

@@ -25,12 +25,16 @@ from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
 from chatops.domain.policy import Action, Status, check_window, may_act
 from chatops.domain.records import (
+    ApprovalsExpired,
+    ApprovalsExpiring,
     Approved,
     Cancelled,
+    Completed,
     ConflictDoc,
     ConflictFound,
     EmergencyDoc,
     EvaluationSnapshot,
+    Extended,
     OutboxKind,
     PeriodDoc,
     Postponed,
@@ -40,6 +44,7 @@ from chatops.domain.records import (
     SensitivityChanged,
     WindowDoc,
 )
+from chatops.domain.reminders import Placement, approvals_expire_at, expired, placement
 from chatops.domain.suggest import Choice, choose
 from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
@@ -87,6 +92,17 @@ class Assessment:
         """The JSON snapshot stored with a proposal and its audit events, with the time-zone rules it was
         evaluated under (``tzdata``: source and IANA version), so an audit can tell which rules were used."""
         return {**evaluation_document(self.evaluation, self.choices), "tzdata": tzdb.current().document()}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep did: changes whose approvals it announced as expiring or expired, reminders it queued
+    for scheduling (they came within Slack's range), parent messages it queued for a refresh."""
+
+    warned: tuple[int, ...] = ()
+    expired: tuple[int, ...] = ()
+    scheduled: tuple[int, ...] = ()
+    refreshed: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -497,6 +513,8 @@ class Service:
                 event = tx.append_event(row.id, payload, actor=proposer, actor_name=actor_name, at=at)
                 tx.enqueue(row.id, kind=OutboxKind.POST_PARENT, at=at)
                 tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
+                if status is Status.APPROVED:  # an emergency with no approver to wait for: its end reminder
+                    _sync_reminders(tx, row.id, at=at)
                 self._tell_others(tx, row, others, actor=proposer, actor_name=actor_name, at=at)
         except DuplicateKey:
             assert idempotency_key is not None
@@ -626,6 +644,8 @@ class Service:
             if complete:
                 row = tx.update_proposal(row.id, at=at, status=Status.APPROVED)
             _announce(tx, event)
+            if complete:
+                _sync_reminders(tx, row.id, at=at)
         self._committed("approved", row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
@@ -683,6 +703,18 @@ class Service:
             raise NotAllowedError(decision.reason)
         return row
 
+    def check_after(self, proposal_id: int, *, actor: str, action: Action) -> ProposalRow:
+        """Raise NotAllowedError unless ``actor`` may mark the change done or extend it now."""
+        row = self.store.get_proposal(proposal_id)
+        if row is None:
+            raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+        decision = may_act(
+            action, actor=actor, proposer=row.proposer, approvers=self._approvers(), status=row.status
+        )
+        if not decision.allowed:
+            raise NotAllowedError(decision.reason)
+        return row
+
     def postpone_options(self, row: ProposalRow) -> list[Window]:
         """Suggested new windows for a change: the nearest unflagged ones from its start, or from now if that
         has passed."""
@@ -729,6 +761,7 @@ class Service:
                 at=at,
                 reason=reason,
             )
+            was = row.status
             others = tx.overlapping(
                 start_ts=row.start_ts,
                 end_ts=row.end_ts,
@@ -740,6 +773,8 @@ class Service:
             _announce(tx, event)
             for other in others:  # their parents stop showing this change as a conflict
                 tx.enqueue(other.id, kind=OutboxKind.UPDATE_PARENT, at=at)
+            if was is Status.APPROVED:
+                _sync_reminders(tx, row.id, at=at)
         self._committed(status.value, row.id)
         return Outcome(proposal=row, approvals=tuple(approvals), created=False)
 
@@ -779,6 +814,7 @@ class Service:
             if to_ts(window.start) == row.start_ts and to_ts(window.end) == row.end_ts:
                 raise InputError("that is the window the change already has; pick another start or duration")
             dropped = tx.approvers(row.id, round=row.round)
+            dropped_status = row.status
             others = tx.overlapping(
                 start_ts=to_ts(window.start),
                 end_ts=to_ts(window.end),
@@ -833,10 +869,241 @@ class Service:
                 evaluation=snapshot,
             )
             _announce(tx, event)
+            if dropped_status is Status.APPROVED:
+                _sync_reminders(tx, row.id, at=at)
             tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "postponed to a new window"}, at=at)
             self._tell_others(tx, row, new_others, actor=actor, actor_name=actor_name, at=at)
         self._committed("postponed", row.id)
         return Outcome(proposal=row, approvals=(), created=False, assessment=assessment)
+
+    # -- after approval ----------------------------------------------------------------------------------------
+
+    def complete(self, proposal_id: int, *, actor: str) -> Outcome:
+        """Done: the proposer (or an approver) says the work is finished; its reminders still to come go."""
+        approvers = self._approvers()
+        at = to_ts(self.now())
+        actor_name = self.name_of(actor)
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            decision = may_act(
+                Action.DONE, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+            )
+            if not decision.allowed:
+                raise NotAllowedError(decision.reason)
+            approvals = tx.approvers(row.id, round=row.round)
+            event = tx.append_event(
+                row.id,
+                Completed(round=row.round, window=_window_doc(row)),
+                actor=actor,
+                actor_name=actor_name,
+                at=at,
+            )
+            row = tx.update_proposal(row.id, at=at, status=Status.DONE)
+            _announce(tx, event)
+            _sync_reminders(tx, row.id, at=at)
+        self._committed("completed", row.id)
+        return Outcome(proposal=row, approvals=tuple(approvals), created=False)
+
+    def extend(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        extra: timedelta,
+        reason: str = "",
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Extend: make an approved window longer by ``extra``. The extra time is evaluated as a window of its
+        own: clear, the change stays approved at once; flagged, it needs approval again (a new round)."""
+        reason = clean_text(reason, field_name="reason", limit=REASON_MAX)
+        if extra <= timedelta(0):
+            raise InputError("the extra time must be longer than zero")
+        approvers = self._approvers()
+        now = self.now()
+        at = to_ts(now)
+        actor_name = self.name_of(actor)
+        current = self.store.get_proposal(proposal_id)
+        if current is None:
+            raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+        old = proposal_window(current)
+        extra_window = Window(start=old.end, end=old.end + extra)
+        whole = Window(start=old.start, end=extra_window.end)
+        check_window(whole, policy=self.config.policy)
+        if whole.end <= now:
+            raise InputError("the extended window would still have ended; postpone the change instead")
+        extra_assessment = self.assess(extra_window)
+        assessment = self.assess(whole)
+        snapshot = assessment.document()
+        with self.store.transaction() as tx:
+            row = self._lock(tx, proposal_id)
+            decision = may_act(
+                Action.EXTEND, actor=actor, proposer=row.proposer, approvers=approvers, status=row.status
+            )
+            if not decision.allowed:
+                raise NotAllowedError(decision.reason)
+            if (expected_version is not None and row.version != expected_version) or row.end_ts != to_ts(
+                old.end
+            ):
+                raise ConflictError("this change was updated while you were deciding; look at it again")
+            if extra_assessment.flagged:
+                required = self.config.policy.approvals_for(flagged=True)
+                new_round, status = row.round + 1, Status.NEEDS_REAPPROVAL
+            else:
+                required, new_round, status = row.approvals_required, row.round, Status.APPROVED
+            event = tx.append_event(
+                row.id,
+                Extended.model_validate(
+                    {
+                        "from": _window_doc(row),
+                        "to": WindowDoc(start=whole.start.isoformat(), end=whole.end.isoformat()),
+                        "extra_flagged": extra_assessment.flagged,
+                        "extra_flagged_regions": tuple(
+                            r.id for r in extra_assessment.evaluation.regions if r.flagged
+                        ),
+                        "round": new_round,
+                        "required": required,
+                        "status_after": status,
+                        "evaluation": EvaluationSnapshot.model_validate(snapshot),
+                    }
+                ),
+                actor=actor,
+                actor_name=actor_name,
+                at=at,
+                reason=reason,
+            )
+            row = tx.update_proposal(
+                row.id,
+                at=at,
+                end_ts=to_ts(whole.end),
+                flagged=assessment.flagged,
+                approvals_required=required,
+                round=new_round,
+                status=status,
+                evaluation=snapshot,
+            )
+            _announce(tx, event)
+            _sync_reminders(tx, row.id, at=at)
+            if status.is_open:
+                tx.enqueue(
+                    row.id, kind=OutboxKind.NOTIFY, payload={"why": "extended into a flagged time"}, at=at
+                )
+        self._committed("extended", row.id)
+        return Outcome(proposal=row, approvals=(), created=False, assessment=extra_assessment)
+
+    def sweep(self) -> SweepResult:
+        """What time alone changes, run every minute or so (the delivery worker does): approvals about to be
+        too old are announced, then expire; reminders that came within Slack's 120 days are scheduled; the
+        parent message is refreshed at each reminder's moment (its "opens in…" line)."""
+        at = to_ts(self.now())
+        policy = self.config.policy
+        warned: list[int] = []
+        gone: list[int] = []
+        for row in self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500):
+            if row.start_ts <= at or policy.approval_max_age_days <= 0:
+                continue
+            approved = self.store.approvals_at(row.id, round=row.round)
+            expires = approvals_expire_at(
+                [when for _, when in approved],
+                start_ts=row.start_ts,
+                max_age_days=policy.approval_max_age_days,
+            )
+            if expires is None:
+                continue
+            if expires <= at:
+                if self._expire(row, approved, at=at):
+                    gone.append(row.id)
+            elif expires - at <= policy.approval_expiry_notice_hours * 3600 and self._warn_expiry(
+                row, approved, expires=expires, at=at
+            ):
+                warned.append(row.id)
+        scheduled: list[int] = []
+        refreshed: list[int] = []
+        for reminder in self.store.reminders():
+            if (
+                reminder.scheduled_message_id is None
+                and placement(reminder.post_at, at=at) is not Placement.LATER
+            ):
+                with self.store.transaction() as tx:
+                    _sync_reminders(tx, reminder.proposal_id, at=at)
+                scheduled.append(reminder.proposal_id)
+            if reminder.post_at <= at and reminder.refreshed_at is None:
+                with self.store.transaction() as tx:
+                    tx.enqueue(reminder.proposal_id, kind=OutboxKind.UPDATE_PARENT, at=at)
+                self.store.mark_reminder_refreshed(reminder.id, at=at)
+                refreshed.append(reminder.proposal_id)
+            elif reminder.refreshed_at is not None and reminder.refreshed_at < at - 86_400:
+                self.store.drop_reminder(reminder.id)  # posted and shown a day ago: nothing left to do
+        if warned or gone or scheduled or refreshed:
+            self._on_enqueue()
+        if gone:
+            self._tell_watchers()
+        return SweepResult(
+            warned=tuple(warned),
+            expired=tuple(gone),
+            scheduled=tuple(dict.fromkeys(scheduled)),
+            refreshed=tuple(dict.fromkeys(refreshed)),
+        )
+
+    def _warn_expiry(
+        self, row: ProposalRow, approved: list[tuple[str, int]], *, expires: int, at: int
+    ) -> bool:
+        policy = self.config.policy
+        with self.store.transaction() as tx:
+            current = tx.lock_proposal(row.id)
+            if current is None or current.version != row.version:
+                return False
+            already = any(
+                e.kind == "approvals_expiring" and e.data.get("round") == row.round
+                for e in self.store.events(row.id)
+            )
+            if already:
+                return False
+            limit = int(policy.approval_max_age_days * 86_400)
+            event = tx.append_event(
+                row.id,
+                ApprovalsExpiring(
+                    round=row.round,
+                    expires=from_ts(expires).isoformat(),
+                    approvers=tuple(who for who, when in approved if when + limit <= row.start_ts),
+                    max_age_days=policy.approval_max_age_days,
+                ),
+                actor="chatops",
+                at=at,
+            )
+            tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
+        return True
+
+    def _expire(self, row: ProposalRow, approved: list[tuple[str, int]], *, at: int) -> bool:
+        policy = self.config.policy
+        old = expired(approved, at=at, max_age_days=policy.approval_max_age_days)
+        kept = [(who, when) for who, when in approved if who not in old]
+        with self.store.transaction() as tx:
+            current = tx.lock_proposal(row.id)
+            if current is None or current.version != row.version or current.status is not Status.APPROVED:
+                return False
+            new_round = row.round + 1
+            status = Status.APPROVED if len(kept) >= row.approvals_required else Status.NEEDS_REAPPROVAL
+            for who, when in kept:
+                tx.add_approval(row.id, round=new_round, approver=who, at=when)
+            event = tx.append_event(
+                row.id,
+                ApprovalsExpired(
+                    round=new_round,
+                    expired=old,
+                    kept=tuple(who for who, _ in kept),
+                    required=row.approvals_required,
+                    status_after=status,
+                    max_age_days=policy.approval_max_age_days,
+                ),
+                actor="chatops",
+                at=at,
+            )
+            tx.update_proposal(row.id, at=at, round=new_round, status=status)
+            _announce(tx, event)
+            if status is not Status.APPROVED:
+                _sync_reminders(tx, row.id, at=at)
+                tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": "its approvals expired"}, at=at)
+        return True
 
     def mark_reviewed(self, proposal_id: int, *, actor: str) -> Outcome:
         """Close an emergency's follow-up review: an approver (not its proposer) says it was looked at."""
@@ -1054,6 +1321,8 @@ class Service:
                     status=status,
                 )
                 _announce(tx, event)
+                if (current.status is Status.APPROVED) != (status is Status.APPROVED):
+                    _sync_reminders(tx, row.id, at=at)
                 if status.is_open and assessment.flagged:
                     note = f"now flagged, it needs {required} approvals"
                     tx.enqueue(row.id, kind=OutboxKind.NOTIFY, payload={"why": note}, at=at)
@@ -1076,3 +1345,8 @@ def _announce(tx: Tx, event: EventRow) -> None:
     assert event.proposal_id is not None
     tx.enqueue(event.proposal_id, kind=OutboxKind.REPLY, event_id=event.id, at=event.at)
     tx.enqueue(event.proposal_id, kind=OutboxKind.UPDATE_PARENT, at=event.at)
+
+
+def _sync_reminders(tx: Tx, proposal_id: int, *, at: int) -> None:
+    """Queue bringing the change's reminders in Slack in line with its new state (after the thread reply)."""
+    tx.enqueue(proposal_id, kind=OutboxKind.SYNC_REMINDERS, at=at)

@@ -92,6 +92,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         retry_cap=settings.chatops_delivery_retry_cap,
         lease_seconds=settings.chatops_delivery_lease_seconds,
         mention=settings.mention_ids,
+        reminder_before_minutes=config.policy.reminder_before_minutes,
         owners_of=config.owners_of,
         oncall_mention=settings.oncall_mention_ids,
     )
@@ -124,6 +125,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
             )
         ),
     )
+    worker.sweeper = service.sweep  # approval expiry, reminders coming within range, parent refreshes
     app = build_app(
         settings,
         service,

@@ -13,6 +13,7 @@ from slackfake.standin import SlackStandIn
 
 from chatops.config import parse_regions
 from chatops.delivery import DeliveryWorker
+from chatops.domain.records import OutboxKind
 from chatops.service import ProposalRequest, Service
 from chatops.store import canonical_json
 from chatops.store.schema import outbox
@@ -37,6 +38,7 @@ class Clock:
 def setup(tmp_path: Path) -> Iterator[tuple[SlackStandIn, SqlStore, Service, DeliveryWorker, Clock]]:
     clock = Clock()
     with SlackStandIn() as standin:
+        standin.clock = clock
         store = SqlStore.open(f"sqlite:///{tmp_path / 'd.db'}")
         service = Service(
             store=store,
@@ -81,12 +83,19 @@ def test_delivers_in_order_once(setup: tuple) -> None:
     service.approve(pid, actor="UA")
     drain(worker)
     kinds = [c.method for c in standin.calls]
-    assert kinds == ["chat.postMessage", "chat.postMessage", "chat.postMessage", "chat.update"]
+    # The approved change's three reminders are scheduled after its reply and parent update.
+    assert kinds == [
+        "chat.postMessage",
+        "chat.postMessage",
+        "chat.postMessage",
+        "chat.update",
+        *["chat.scheduleMessage"] * 3,
+    ]
     parent_ts = standin.calls[0].response["ts"]
     assert [c.params.get("thread_ts") for c in standin.calls[1:3]] == [parent_ts, parent_ts]
     assert store.outbox_stats(now=int(T0.timestamp()))[0] == 0
     drain(worker)
-    assert len(standin.calls) == 4  # nothing sent twice
+    assert len(standin.calls) == 7  # nothing sent twice
 
 
 def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:
@@ -174,3 +183,56 @@ def test_an_outbox_row_written_before_replies_named_their_event_is_still_deliver
     worker.run_once()
     texts = [m.text or "" for m in standin.messages("C1").values() if m.thread_ts]
     assert len(texts) == 2 and texts[0] == texts[1] and "proposed CHG-" in texts[1]
+
+
+def test_thirty_reminders_per_five_minutes_per_channel_the_rest_wait_for_a_slot(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    for _ in range(11):  # 11 approved changes: 33 reminders in one channel
+        service.approve(propose(service), actor="UA")
+    drain(worker)
+    assert len(standin.scheduled()) == 30
+    with store.engine.connect() as conn:
+        waiting = conn.execute(
+            outbox.select().where(outbox.c.kind == "sync_reminders", outbox.c.delivered_at.is_(None))
+        ).all()
+    assert len(waiting) == 1 and "30 scheduled messages in 5 minutes" in (waiting[0].last_error or "")
+    assert waiting[0].next_attempt_at == int(T0.timestamp()) + 300  # when the first of the 30 ages out
+    clock.now += 299
+    drain(worker)
+    assert len(standin.scheduled()) == 30
+    clock.now += 1
+    drain(worker)
+    assert len(standin.scheduled()) == 33
+    assert len({m["id"] for m in standin.scheduled()}) == 33  # nothing scheduled twice
+
+
+def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    pid = propose(service)
+    service.approve(pid, actor="UA")
+    drain(worker)
+    assert len(standin.scheduled()) == 3
+    # As if the process died after Slack scheduled them and before their ids were stored: the sync runs again.
+    for reminder in store.reminders(pid):
+        store.drop_reminder(reminder.id)
+    with store.transaction() as tx:
+        tx.enqueue(pid, kind=OutboxKind.SYNC_REMINDERS, at=int(clock.now))
+    with store.transaction() as tx:  # an earlier attempt took it
+        tx._conn.execute(outbox.update().where(outbox.c.kind == "sync_reminders").values(attempts=1))
+    drain(worker)
+    assert len(standin.scheduled()) == 3  # adopted, not scheduled again
+    assert sorted(r.scheduled_message_id or "" for r in store.reminders(pid)) == sorted(
+        str(m["id"]) for m in standin.scheduled()
+    )
+
+
+def test_a_reminder_slack_says_is_past_is_not_retried_forever(setup: tuple) -> None:
+    standin, store, service, worker, clock = setup
+    standin.clock = lambda: clock.now + 2 * 86_400  # Slack's clock is two days ahead of ours
+    pid = propose(service)  # starts in a day, by our clock
+    service.approve(pid, actor="UA")
+    drain(worker)
+    answers = [c.response.get("error") for c in standin.calls_to("chat.scheduleMessage")]
+    assert answers == ["time_in_past"] * 3
+    assert standin.scheduled() == [] and store.reminders(pid) == []
+    assert store.outbox_stats(now=int(clock.now))[0] == 0  # the sync is done, not waiting to try again

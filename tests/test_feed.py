@@ -165,3 +165,19 @@ def test_calendar_export_writes_the_feed(runtime: Runtime, tmp_path: Path) -> No
     assert main(["calendar", "export", "--database-url", url, "--output", str(target)], out=out, err=out) == 0
     assert icalendar.Calendar.from_ical(target.read_bytes()).walk("VEVENT")[0]["UID"] == "chg-1@chatops"
     assert os.path.getsize(target) > 0
+
+
+def test_a_change_marked_done_stays_in_the_feed_as_done(store: SqlStore) -> None:
+    service = Service(
+        store=store, config=CONFIG, channel="C1", approvers=lambda: frozenset({"UA"}), clock=lambda: NOW
+    )
+    _, approved, _ = _fill(service)
+    service.complete(approved, actor="UP")
+    body = build_feed(feed_rows(store, now=NOW), slack_url="https://acme.slack.com", now=NOW)
+    done = [
+        e
+        for e in vobject.readOne(body.decode("utf-8")).vevent_list
+        if e.uid.value == f"chg-{approved}@chatops"
+    ]
+    assert [e.summary.value for e in done] == [f"CHG-{approved} Database failover drill (done)"]
+    assert done[0].status.value == "CONFIRMED"

@@ -307,6 +307,12 @@ class Policy(BaseModel):
     horizon_days: int = Field(default=14, ge=1, le=120)
     max_window_days: float = Field(default=7, gt=0, le=366)
     suggestions: int = Field(default=3, ge=0, le=10)
+    reminder_before_minutes: int = Field(default=15, ge=1, le=1440)
+    """How long before a window's start the thread is reminded (besides at the start and at the end)."""
+    approval_max_age_days: float = Field(default=30, ge=0, le=366)
+    """Approvals older than this at the window's start must be renewed; 0 turns expiry off."""
+    approval_expiry_notice_hours: float = Field(default=24, ge=0, le=720)
+    """How long before approvals expire the thread says so."""
     conflict_extra_approvals: int = Field(default=0, ge=0, le=5)
     """More approvals a change needs while its window overlaps another open change on the same service."""
 

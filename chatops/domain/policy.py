@@ -17,6 +17,8 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    DONE = "done"
+    """Approved, and its proposer (or an approver) marked the work done."""
     NEEDS_REAPPROVAL = "needs_reapproval"
     """Was approved, then became flagged (or gained flagged regions) with fewer approvals than that needs: open
     for approvals again, the earlier ones still counted."""
@@ -31,6 +33,8 @@ class Action(StrEnum):
     REJECT = "reject"
     POSTPONE = "postpone"
     CANCEL = "cancel"
+    DONE = "done"
+    EXTEND = "extend"
 
 
 class Decision(BaseModel):
@@ -70,10 +74,25 @@ def may_act(
 ) -> Decision:
     """Who may do what to a proposal in ``status``.
 
-    Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. Nobody approves
-    their own change or the same window twice; nobody approves or rejects a window that has ended.
+    Approvers approve, reject and postpone; the proposer may also postpone and, alone, cancel. An approved
+    change can still be postponed (it needs approval again), rejected or cancelled; the proposer or an approver
+    marks it done or extends it. Nobody approves their own change or the same window twice; nobody approves or
+    rejects a window that has ended.
     """
-    if not status.is_open:
+    if action in (Action.DONE, Action.EXTEND):
+        if status is not Status.APPROVED:
+            verb = "marked done" if action is Action.DONE else "extended"
+            return Decision(
+                allowed=False, reason=f"this change is {status.value}; only an approved change can be {verb}"
+            )
+        if actor != proposer and actor not in approvers:
+            return Decision(
+                allowed=False, reason=f"only the proposer or an approver can {action.value} this change"
+            )
+        return Decision(allowed=True)
+    if status is Status.APPROVED and action is not Action.APPROVE:
+        pass  # an approved change can still be moved, called off or revoked (its reminders go with it)
+    elif not status.is_open:
         return Decision(allowed=False, reason=f"this change is already {status.value}")
     if action is Action.CANCEL:
         if actor != proposer:

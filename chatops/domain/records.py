@@ -28,6 +28,10 @@ class EventKind(StrEnum):
     SENSITIVITY_CHANGED = "sensitivity_changed"
     SENSITIVE_DECLARED = "sensitive_declared"
     SENSITIVE_LIFTED = "sensitive_lifted"
+    COMPLETED = "completed"
+    EXTENDED = "extended"
+    APPROVALS_EXPIRING = "approvals_expiring"
+    APPROVALS_EXPIRED = "approvals_expired"
     CONFLICT_FOUND = "conflict_found"
     REVIEWED = "reviewed"
 
@@ -38,6 +42,9 @@ class OutboxKind(StrEnum):
     REPLY = "reply"
     NOTIFY = "notify"
     """Mention the approvers in the thread (payload ``{"why": …}``): a change needs them again."""
+    SYNC_REMINDERS = "sync_reminders"
+    """Bring the change's scheduled reminders in Slack in line with its state: schedule what an approved window
+    should have, delete what it should not (``chat.scheduleMessage`` / ``chat.deleteScheduledMessage``)."""
 
 
 class WindowDoc(BaseModel):
@@ -299,6 +306,61 @@ class SensitiveLifted(BaseModel):
     period: PeriodDoc
 
 
+class Completed(BaseModel):
+    """The proposer (or an approver) marked an approved change done."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.COMPLETED] = EventKind.COMPLETED
+    round: int
+    window: WindowDoc
+
+
+class Extended(BaseModel):
+    """An approved window was made longer. The extra time was evaluated as a window of its own: clear, the
+    change stays approved; flagged, it needs approval again (a new round, with the flagged count)."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.EXTENDED] = EventKind.EXTENDED
+    from_: WindowDoc = Field(alias="from")
+    to: WindowDoc
+    extra_flagged: bool
+    extra_flagged_regions: tuple[str, ...] = ()
+    round: int
+    required: int
+    status_after: Status
+    evaluation: EvaluationSnapshot
+    """The whole new window's evaluation (stored with the change)."""
+
+
+class ApprovalsExpiring(BaseModel):
+    """Said ahead of time: these approvals will be too old when the window starts and expire at ``expires``."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.APPROVALS_EXPIRING] = EventKind.APPROVALS_EXPIRING
+    round: int
+    expires: str
+    approvers: tuple[str, ...]
+    max_age_days: float
+
+
+class ApprovalsExpired(BaseModel):
+    """Approvals older than the policy's age expired before the window started: the change needs approval again
+    (``round`` is the new round; ``kept`` are the younger approvals carried into it)."""
+
+    model_config = _RECORD
+
+    kind: Literal[EventKind.APPROVALS_EXPIRED] = EventKind.APPROVALS_EXPIRED
+    round: int
+    expired: tuple[str, ...]
+    kept: tuple[str, ...] = ()
+    required: int
+    status_after: Status
+    max_age_days: float
+
+
 EventPayload = Annotated[
     Proposed
     | Approved
@@ -309,6 +371,10 @@ EventPayload = Annotated[
     | SensitivityChanged
     | SensitiveDeclared
     | SensitiveLifted
+    | Completed
+    | Extended
+    | ApprovalsExpiring
+    | ApprovalsExpired
     | ConflictFound
     | Reviewed,
     Field(discriminator="kind"),

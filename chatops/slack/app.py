@@ -30,7 +30,7 @@ from chatops.errors import (
 )
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
 from chatops.service import EmergencyRequest, ProposalRequest, Seen, Service, Superseded
-from chatops.slack import blocks, forms, home, ids
+from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
 
@@ -608,4 +608,5 @@ def build_app(
         )
 
     home.register(app, service=service, directory=directory, client=client)
+    after.register(app, service=service)
     return app

@@ -37,11 +37,15 @@ from chatops.domain.gate import window_state_text
 from chatops.domain.models import Window
 from chatops.domain.policy import Status
 from chatops.domain.records import (
+    ApprovalsExpired,
+    ApprovalsExpiring,
     Approved,
     Cancelled,
+    Completed,
     ConflictDoc,
     ConflictFound,
     EvaluationSnapshot,
+    Extended,
     PeriodDoc,
     Postponed,
     Proposed,
@@ -53,6 +57,7 @@ from chatops.domain.records import (
     SensitivityChanged,
     WindowDoc,
 )
+from chatops.domain.reminders import ReminderKind
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
 from chatops.slack import ids
@@ -70,6 +75,7 @@ _STATUS_LABEL = {
     Status.APPROVED: ":white_check_mark: *Approved*",
     Status.REJECTED: ":no_entry: *Rejected*",
     Status.CANCELLED: ":heavy_multiplication_x: *Cancelled*",
+    Status.DONE: ":checkered_flag: *Done*",
 }
 # Where a cut would land inside markup: an unclosed ``<…`` (link, mention, date token) or ``&…`` (entity).
 _OPEN_MARKUP = re.compile(r"(<[^>]*|&[a-zA-Z#0-9]{0,8})$")
@@ -474,6 +480,8 @@ def ask_line(
             return f"{label}."
         why = f": {one_line(clip(closing.reason, 400))}" if closing.reason else " (no reason given)"
         return f"{label}: {verb} by {user_ref(closing.actor)} on {date_token(closing.at)}{why}"
+    if row.status is Status.DONE and closing is not None:
+        return f"{label}: marked done by {user_ref(closing.actor)} on {date_token(closing.at)}"
     text = f"{label} · {progress_text(row, approvals)}"
     if row.status.is_open and mention:
         text += f"\nApprovers, please decide: {mentions(mention)}"
@@ -486,6 +494,7 @@ def proposal_message(
     *,
     mention: Sequence[str] = (),
     closing: EventRow | None = None,
+    at: int | None = None,
     conflicts: Sequence[ProposalRow] = (),
     owners: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -494,7 +503,9 @@ def proposal_message(
 
     ``mention``: approver users and groups to ask while it waits; ``closing``: the event that rejected or
     cancelled it, for who and why; ``conflicts``: other open changes overlapping it on a service now;
-    ``owners``: the owners of its services. The first thread reply keeps the evaluation as first proposed.
+    ``owners``: the owners of its services; ``at``: the present, for the window's state in plain words ("opens
+    in 3 h", "open, closes in 20 min", "ended") while the change is approved or open. The first thread reply
+    keeps the evaluation as first proposed.
     """
     flag = " :warning: FLAGGED" if row.flagged else ""
     loud = ":rotating_light: EMERGENCY " if row.emergency else ""
@@ -520,7 +531,7 @@ def proposal_message(
     blocks += [
         _section(ask_line(row, approvals, mention=mention, closing=closing)),
         _section(risk_line(row.evaluation)),
-        _section("*Window* " + "\n".join(window)),
+        _section("*Window* " + "\n".join(window) + _state_suffix(row, at)),
     ]
     if conflicts:
         blocks.append(_section(conflict_text(row, conflicts)))
@@ -546,6 +557,19 @@ def proposal_message(
                 ],
             )
         )
+    elif row.status is Status.APPROVED:
+        value = button_value(row)
+        blocks.append(
+            ActionsBlock(
+                block_id=ids.ACTIONS_BLOCK,
+                elements=[
+                    ButtonElement(text="Done", action_id=ids.DONE, value=value, style="primary"),
+                    ButtonElement(text="Extend", action_id=ids.EXTEND, value=value),
+                    ButtonElement(text="Postpone", action_id=ids.POSTPONE, value=value),
+                    ButtonElement(text="Cancel change", action_id=ids.CANCEL, value=value),
+                ],
+            )
+        )
     if row.emergency:
         blocks.extend(review_blocks(row))
     blocks.append(
@@ -554,6 +578,34 @@ def proposal_message(
         )
     )
     return {"text": text, "blocks": [b.to_dict() for b in _fit(blocks)]}
+
+
+def _state_suffix(row: ProposalRow, at: int | None) -> str:
+    if at is None or not (row.status is Status.APPROVED or row.status.is_open):
+        return ""
+    return f"\n*Now:* {window_state_text(row.start_ts, row.end_ts, at=at)}"
+
+
+_REMINDER_TEXT = {
+    ReminderKind.BEFORE: ":alarm_clock: {ref}'s window opens {when}: {window}. <@{proposer}>",
+    ReminderKind.START: ":large_green_circle: {ref}'s window is open now: {window}. <@{proposer}>",
+    ReminderKind.END: (
+        ":checkered_flag: {ref}'s window ends now ({window}). <@{proposer}>, mark it *Done*, or *Extend* it, "
+        "with the buttons on the message above."
+    ),
+}
+
+
+def reminder_message(row: ProposalRow, kind: ReminderKind) -> dict[str, Any]:
+    """A reminder scheduled in the change's thread: before the start, at the start, at the end. Plain text (no
+    buttons: Slack posts it later and the app never learns its ts, so buttons on it could not be retired)."""
+    text = _REMINDER_TEXT[kind].format(
+        ref=proposal_ref(row),
+        when=date_token(row.start_ts, "{time}"),
+        window=window_line(row.start_ts, row.end_ts, row.input_tz),
+        proposer=row.proposer,
+    )
+    return {"text": clip(text, TEXT_MAX)}
 
 
 def emergency_blocks(row: ProposalRow) -> list[Block]:
@@ -779,6 +831,45 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
             )
         case SensitiveDeclared() | SensitiveLifted():
             text = f"{actor}: {escape(event.kind)} on {when}.{reason}"
+        case Completed(window=window):
+            text = (
+                f":checkered_flag: {actor} marked {proposal_ref(row)} *done* on {when}{proposer}.\n"
+                f"*Window:* {zoned_window(window, tz)}{reason}"
+            )
+        case Extended() as extended:
+            if extended.status_after is Status.APPROVED:
+                verdict = "the extra time is clear, so the change stays approved"
+            else:
+                verdict = (
+                    f":warning: the extra time is flagged "
+                    f"({_regions_named(extended.extra_flagged_regions, extended.evaluation)}): "
+                    f"*it needs approval again* ({_plural(extended.required, 'approval')})"
+                )
+            text = (
+                f":hourglass: {actor} extended {proposal_ref(row)} on {when}{proposer}\n"
+                f"*from* {zoned_window(extended.from_, tz)}\n*to* {zoned_window(extended.to, tz)}\n"
+                f"{verdict}.{reason}"
+            )
+        case ApprovalsExpiring() as expiring:
+            who = ", ".join(f"<@{u}>" for u in expiring.approvers) or "some approvals"
+            text = (
+                f":hourglass_flowing_sand: The approvals of {proposal_ref(row)} by {who} will be more than "
+                f"{expiring.max_age_days:g} days old when its window starts: they expire "
+                f"{date_token(_ts_of(expiring.expires))} and must be renewed. cc <@{row.proposer}>"
+            )
+        case ApprovalsExpired() as lapsed:
+            who = ", ".join(f"<@{u}>" for u in lapsed.expired)
+            after = (
+                "it stays approved by the younger approvals"
+                if lapsed.status_after is Status.APPROVED
+                else f"*it needs approval again* ({_plural(lapsed.required, 'approval')}"
+                f"{', ' + str(len(lapsed.kept)) + ' kept' if lapsed.kept else ''})"
+            )
+            text = (
+                f":rotating_light: The approvals of {proposal_ref(row)} by {who} expired on {when} "
+                f"(older than {lapsed.max_age_days:g} days before the window starts); {after}. "
+                f"cc <@{row.proposer}>"
+            )
     return {"text": clip(text, SECTION_MAX)}
 
 
@@ -1186,5 +1277,37 @@ def done_modal(text: str) -> dict[str, Any]:
         title=PlainTextObject(text="Proposed"),
         close=PlainTextObject(text="Close"),
         blocks=[_section(text)],
+    )
+    return view.to_dict()
+
+
+def extend_modal(row: ProposalRow) -> dict[str, Any]:
+    """Extend: how much longer the approved window needs. The extra time is evaluated as a window of its own;
+    if it is flagged, the change needs approval again."""
+    view = View(
+        type="modal",
+        callback_id=ids.EXTEND_VIEW,
+        title=PlainTextObject(text="Extend window"),
+        submit=PlainTextObject(text="Extend"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=_metadata(proposal=row.id, version=row.version),
+        blocks=[
+            _section(
+                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
+                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
+                + "\nIf the extra time lands in a flagged region's peak, the change needs approval again."
+            ),
+            InputBlock(
+                block_id=ids.EXTRA,
+                label="Extra time (30m, 1h, 1h30m)",
+                element=PlainTextInputElement(action_id=ids.EXTRA, initial_value="30m", max_length=20),
+            ),
+            InputBlock(
+                block_id=ids.REASON,
+                label="Why (recorded in the thread)",
+                optional=True,
+                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+            ),
+        ],
     )
     return view.to_dict()

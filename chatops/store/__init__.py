@@ -205,6 +205,22 @@ class OutboxRow(BaseModel):
     reached Slack, so look before sending it again."""
 
 
+class ReminderRow(BaseModel):
+    """A reminder of a change: scheduled in Slack (``scheduled_message_id``) or waiting to come within Slack's
+    120 days (``scheduled_message_id`` None). ``refreshed_at``: when the parent was refreshed at its moment."""
+
+    model_config = _ROW
+
+    id: int
+    proposal_id: int
+    kind: str
+    post_at: int
+    channel: str
+    scheduled_message_id: str | None
+    scheduled_at: int | None
+    refreshed_at: int | None
+
+
 class SensitiveRow(BaseModel):
     """A sensitive period an admin declared from Slack (local dates of the region, inclusive)."""
 
@@ -447,6 +463,31 @@ class Store(Protocol):
 
     def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
         """Declared periods not lifted (ending on or after the date, when given), by start date."""
+
+    def approvals_at(self, proposal_id: int, *, round: int) -> list[tuple[str, int]]:
+        """Who approved this round and when, in the order they approved."""
+
+    def reminders(self, proposal_id: int | None = None) -> list[ReminderRow]:
+        """A change's reminders (every change's when None), by post_at."""
+
+    def save_reminder(
+        self,
+        proposal_id: int,
+        *,
+        kind: str,
+        post_at: int,
+        channel: str,
+        scheduled_message_id: str | None,
+        scheduled_at: int | None,
+    ) -> ReminderRow:
+        """Insert or replace the change's reminder of this kind (``refreshed_at`` is cleared)."""
+
+    def drop_reminder(self, reminder_id: int) -> None: ...
+
+    def mark_reminder_refreshed(self, reminder_id: int, *, at: int) -> None: ...
+
+    def scheduled_since(self, channel: str, *, since: int) -> list[int]:
+        """When reminders still known in ``channel`` were scheduled, for those scheduled at or after ``since``."""
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

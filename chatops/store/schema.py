@@ -172,3 +172,22 @@ sensitive_periods = Table(
     Column("lifted_at", BigInteger, nullable=True),
     Index("ix_sensitive_periods_end_date", "end_date"),
 )
+
+# The reminders a change has in Slack (``chat.scheduleMessage``), one row per kind: ``scheduled_message_id`` is
+# Slack's id while it is scheduled there; NULL while the reminder waits to come within Slack's 120 days.
+# ``refreshed_at`` is set when the parent message was refreshed at the reminder's moment.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("proposal_id", Integer, ForeignKey("proposals.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("post_at", BigInteger, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("scheduled_message_id", String(64), nullable=True),
+    Column("scheduled_at", BigInteger, nullable=True),
+    Column("refreshed_at", BigInteger, nullable=True),
+    UniqueConstraint("proposal_id", "kind"),
+    Index("ix_reminders_post_at", "post_at"),
+    Index("ix_reminders_channel_scheduled_at", "channel", "scheduled_at"),
+)

@@ -35,9 +35,11 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     exists,
     func,
+    insert,
     or_,
     select,
     text,
@@ -65,13 +67,22 @@ from chatops.store import (
     NewProposal,
     OutboxRow,
     ProposalRow,
+    ReminderRow,
     SensitiveRow,
     audit_key_id,
     canonical_json,
     checkpoint_mac,
     event_hash,
 )
-from chatops.store.schema import approvals, checkpoints, events, outbox, proposals, sensitive_periods
+from chatops.store.schema import (
+    approvals,
+    checkpoints,
+    events,
+    outbox,
+    proposals,
+    reminders,
+    sensitive_periods,
+)
 
 # How long a write waits for a lock (a row another transaction holds, SQLite's write lock) before it gives up
 # with UnavailableError: a request must be stored, or refused, within Slack's 3 s acknowledgement budget.
@@ -335,6 +346,20 @@ _LEASE_OUTBOX = (
     .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(leased_until=bindparam("b_until"))
 )
+
+
+def _reminder(row: Row[Any]) -> ReminderRow:
+    m = row._mapping
+    return ReminderRow(
+        id=m["id"],
+        proposal_id=m["proposal_id"],
+        kind=m["kind"],
+        post_at=m["post_at"],
+        channel=m["channel"],
+        scheduled_message_id=m["scheduled_message_id"],
+        scheduled_at=m["scheduled_at"],
+        refreshed_at=m["refreshed_at"],
+    )
 
 
 def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
@@ -913,6 +938,66 @@ class SqlStore:
         return count, (0 if oldest is None else max(0, now - int(oldest)))
 
     # -- housekeeping ----------------------------------------------------------------------------------------
+
+    # -- reminders -------------------------------------------------------------------------------------------
+
+    def approvals_at(self, proposal_id: int, *, round: int) -> list[tuple[str, int]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(approvals.c.approver, approvals.c.at)
+                .where(approvals.c.proposal_id == proposal_id, approvals.c.round == round)
+                .order_by(approvals.c.at, approvals.c.id)
+            )
+            return [(r.approver, r.at) for r in rows]
+
+    def reminders(self, proposal_id: int | None = None) -> list[ReminderRow]:
+        stmt = select(reminders).order_by(reminders.c.post_at, reminders.c.id)
+        if proposal_id is not None:
+            stmt = stmt.where(reminders.c.proposal_id == proposal_id)
+        with self._read() as conn:
+            return [_reminder(r) for r in conn.execute(stmt)]
+
+    def save_reminder(
+        self,
+        proposal_id: int,
+        *,
+        kind: str,
+        post_at: int,
+        channel: str,
+        scheduled_message_id: str | None,
+        scheduled_at: int | None,
+    ) -> ReminderRow:
+        values = {
+            "post_at": post_at,
+            "channel": channel,
+            "scheduled_message_id": scheduled_message_id,
+            "scheduled_at": scheduled_at,
+            "refreshed_at": None,
+        }
+        with self.transaction() as tx:
+            conn = tx._conn
+            where = and_(reminders.c.proposal_id == proposal_id, reminders.c.kind == kind)
+            if conn.execute(update(reminders).where(where).values(**values)).rowcount == 0:
+                conn.execute(insert(reminders).values(proposal_id=proposal_id, kind=kind, **values))
+            row = conn.execute(select(reminders).where(where)).one()
+            return _reminder(row)
+
+    def drop_reminder(self, reminder_id: int) -> None:
+        with self.transaction() as tx:
+            tx._conn.execute(delete(reminders).where(reminders.c.id == reminder_id))
+
+    def mark_reminder_refreshed(self, reminder_id: int, *, at: int) -> None:
+        with self.transaction() as tx:
+            tx._conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(refreshed_at=at))
+
+    def scheduled_since(self, channel: str, *, since: int) -> list[int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(reminders.c.scheduled_at).where(
+                    reminders.c.channel == channel, reminders.c.scheduled_at >= since
+                )
+            )
+            return [r.scheduled_at for r in rows]
 
     def ping(self) -> None:
         with self._read() as conn:

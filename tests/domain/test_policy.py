@@ -59,7 +59,16 @@ APPROVERS = frozenset({"U_ALICE", "U_BOB"})
         (Action.APPROVE, "U_ALICE", "U_CAROL", Status.APPROVED, False, False, "already approved"),
         (Action.REJECT, "U_ALICE", "U_CAROL", Status.REJECTED, False, False, "already rejected"),
         (Action.CANCEL, "U_CAROL", "U_CAROL", Status.CANCELLED, False, False, "already cancelled"),
-        (Action.POSTPONE, "U_CAROL", "U_CAROL", Status.APPROVED, False, False, "already approved"),
+        (Action.POSTPONE, "U_CAROL", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.CANCEL, "U_CAROL", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.REJECT, "U_ALICE", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.POSTPONE, "U_CAROL", "U_CAROL", Status.DONE, False, False, "already done"),
+        (Action.DONE, "U_CAROL", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.DONE, "U_ALICE", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.DONE, "U_EVE", "U_CAROL", Status.APPROVED, False, False, "only the proposer or an approver"),
+        (Action.DONE, "U_CAROL", "U_CAROL", Status.PENDING, False, False, "only an approved change"),
+        (Action.EXTEND, "U_CAROL", "U_CAROL", Status.APPROVED, False, True, ""),
+        (Action.EXTEND, "U_CAROL", "U_CAROL", Status.DONE, False, False, "only an approved change"),
     ],
 )
 def test_may_act(

@@ -66,8 +66,14 @@ def _status_line(standin: SlackStandIn, ts: str) -> str:
 
 
 def _has_buttons(standin: SlackStandIn, ts: str) -> bool:
+    """Whether the message asks for a decision (an approved one offers only Done, Extend, Postpone, Cancel)."""
     blocks = standin.message(CHANNEL, ts).blocks or []
-    return any(b.get("type") == "actions" for b in blocks)
+    return any(
+        e.get("action_id") == ids.APPROVE
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or []
+    )
 
 
 def test_an_approved_change_made_flagged_needs_reapproval_and_parent_and_thread_agree(

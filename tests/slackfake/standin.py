@@ -165,6 +165,9 @@ class SlackStandIn:
         self._views: dict[str, JSON] = {}
         self._homes: dict[str, JSON] = {}
         self._scheduled: list[JSON] = []
+        self.deleted_scheduled: list[JSON] = []
+        self.clock: Callable[[], float] = time.time
+        """The stand-in's present for ``time_in_past``/``time_too_far`` (a test may move it)."""
         self._users: dict[str, _User] = {}
         self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, str] = {}
@@ -301,6 +304,7 @@ class SlackStandIn:
             self._views.clear()
             self._homes.clear()
             self._scheduled.clear()
+            self.deleted_scheduled.clear()
             self._used_triggers.clear()
             self._expired_triggers.clear()
 
@@ -637,10 +641,13 @@ class SlackStandIn:
 
     def _api_chat_scheduleMessage(self, params: JSON) -> JSON:
         channel = _required(params, "channel", "channel_not_found")
-        post_at = int(_required(params, "post_at", "invalid_time"))
-        if post_at <= time.time():
+        try:
+            post_at = int(_required(params, "post_at", "invalid_time"))
+        except ValueError:
+            raise SlackApiStandInError("invalid_time") from None
+        if post_at <= self.clock():
             raise SlackApiStandInError("time_in_past")
-        if post_at > time.time() + 120 * 86400:
+        if post_at > self.clock() + 120 * 86400:
             raise SlackApiStandInError("time_too_far")
         scheduled = {
             "id": self._next_id("Q"),
@@ -649,6 +656,7 @@ class SlackStandIn:
             "text": params.get("text"),
             "blocks": _decoded(params.get("blocks")),
             "thread_ts": params.get("thread_ts"),
+            "date_created": int(self.clock()),
         }
         self._scheduled.append(scheduled)
         message = {"type": "message", "text": params.get("text") or "", "bot_id": BOT_ID, "team": TEAM_ID}
@@ -658,6 +666,57 @@ class SlackStandIn:
             "post_at": str(post_at),
             "message": message,
         }
+
+    def _api_chat_deleteScheduledMessage(self, params: JSON) -> JSON:
+        """Slack: ``invalid_scheduled_message_id`` for an id it does not hold (never scheduled, already deleted,
+        or already posted); ``channel_not_found`` without a channel."""
+        channel = _required(params, "channel", "channel_not_found")
+        wanted = _required(params, "scheduled_message_id", "invalid_scheduled_message_id")
+        for i, scheduled in enumerate(self._scheduled):
+            if scheduled["id"] == wanted and scheduled["channel"] == channel:
+                del self._scheduled[i]
+                self.deleted_scheduled.append(scheduled)
+                return {}
+        raise SlackApiStandInError("invalid_scheduled_message_id")
+
+    def _api_chat_scheduledMessages_list(self, params: JSON) -> JSON:
+        """Slack's shape: ``scheduled_messages`` (id, channel_id, post_at, date_created, text) and
+        ``response_metadata.next_cursor``; ``oldest``/``latest`` bound ``post_at``; ``limit`` pages."""
+        channel = params.get("channel")
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 1e12)
+        found = [
+            {
+                "id": m["id"],
+                "channel_id": m["channel"],
+                "post_at": m["post_at"],
+                "date_created": m["date_created"],
+                "text": m.get("text") or "",
+            }
+            for m in sorted(self._scheduled, key=lambda m: (m["post_at"], m["id"]))
+            if (channel in (None, "", m["channel"])) and oldest <= m["post_at"] <= latest
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "scheduled_messages": page,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def post_scheduled(self, *, until: float) -> list[Message]:
+        """Post every scheduled message due by ``until`` (as Slack does at ``post_at``), in their threads."""
+        posted: list[Message] = []
+        with self._lock:
+            due = [m for m in self._scheduled if m["post_at"] <= until]
+            for scheduled in sorted(due, key=lambda m: m["post_at"]):
+                self._scheduled.remove(scheduled)
+                posted.append(
+                    self._post(scheduled["channel"], scheduled, thread_ts=scheduled.get("thread_ts"))
+                )
+            self._changed.notify_all()
+        return posted
 
     def _api_users_info(self, params: JSON) -> JSON:
         user_id = _required(params, "user", "user_not_found")

@@ -533,6 +533,45 @@ def test_two_instances_never_claim_the_same_message(store: SqlStore, db_url: str
     assert store.outbox_stats(now=T0) == (0, 0)
 
 
+def test_reminders_are_saved_replaced_refreshed_and_dropped(store: SqlStore) -> None:
+    row = insert(store)
+    other = insert(store, key="k2")
+    kwargs: dict[str, Any] = {"channel": "C_CHANGES", "scheduled_message_id": "Q1", "scheduled_at": T0}
+    first = store.save_reminder(row.id, kind="start", post_at=T0 + 3600, **kwargs)
+    store.save_reminder(row.id, kind="before", post_at=T0 + 2700, **kwargs | {"scheduled_message_id": "Q2"})
+    store.save_reminder(other.id, kind="end", post_at=T0 + 9000, **kwargs | {"scheduled_message_id": None})
+    assert [r.kind for r in store.reminders(row.id)] == ["before", "start"]  # by post_at
+    assert [r.proposal_id for r in store.reminders()] == [row.id, row.id, other.id]
+    store.mark_reminder_refreshed(first.id, at=T0 + 3600)
+    assert store.reminders(row.id)[1].refreshed_at == T0 + 3600
+    # One reminder of a kind per change: saving it again replaces it (and forgets the refresh).
+    again = store.save_reminder(
+        row.id,
+        kind="start",
+        post_at=T0 + 7200,
+        channel="C_CHANGES",
+        scheduled_message_id="Q3",
+        scheduled_at=T0 + 5,
+    )
+    assert again.id == first.id and again.scheduled_message_id == "Q3" and again.refreshed_at is None
+    assert len(store.reminders(row.id)) == 2
+    assert sorted(store.scheduled_since("C_CHANGES", since=T0)) == [T0, T0, T0 + 5]
+    assert store.scheduled_since("C_CHANGES", since=T0 + 1) == [T0 + 5]
+    assert store.scheduled_since("C_OTHER", since=0) == []
+    store.drop_reminder(again.id)
+    assert [r.kind for r in store.reminders(row.id)] == ["before"]
+
+
+def test_approvals_at_says_who_approved_when(store: SqlStore) -> None:
+    row = insert(store)
+    with store.transaction() as tx:
+        tx.add_approval(row.id, round=1, approver="U_B", at=T0 + 20)
+        tx.add_approval(row.id, round=1, approver="U_A", at=T0 + 10)
+        tx.add_approval(row.id, round=2, approver="U_C", at=T0 + 30)
+    assert store.approvals_at(row.id, round=1) == [("U_A", T0 + 10), ("U_B", T0 + 20)]
+    assert store.approvals_at(row.id, round=2) == [("U_C", T0 + 30)]
+
+
 # -- services and the overlap query ---------------------------------------------------------------------------
 
 OPEN = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED)

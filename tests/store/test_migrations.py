@@ -18,7 +18,16 @@ from chatops.store.migrate import current_revision, head_revision, upgrade
 from chatops.store.schema import metadata
 from chatops.store.sql import SqlStore, create_store_engine
 
-TABLES = {"proposals", "approvals", "events", "outbox", "sensitive_periods", "checkpoints", "alembic_version"}
+TABLES = {
+    "proposals",
+    "approvals",
+    "events",
+    "outbox",
+    "sensitive_periods",
+    "checkpoints",
+    "reminders",
+    "alembic_version",
+}
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
@@ -29,7 +38,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (migrations / "versions" / "0003_query_indexes.py").is_file()
     assert (migrations / "versions" / "0004_audit_chain.py").is_file()
     assert (migrations / "versions" / "0005_services_emergencies.py").is_file()
-    assert head_revision() == "0005_services_emergencies"
+    assert (migrations / "versions" / "0006_reminders.py").is_file()
+    assert head_revision() == "0006_reminders"
 
 
 def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:

@@ -1,0 +1,103 @@
+"""Listeners for what follows approval: the Done and Extend buttons on an approved change's message, and the
+Extend modal. Done is stored before Slack is answered (a 200 means it is recorded); Extend opens its modal
+first (the trigger id lasts about 3 s), and its submission is stored before the modal closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, BoltRequest, Respond
+
+from chatops.domain.policy import Action, Status
+from chatops.domain.windows import parse_duration
+from chatops.errors import ChatopsError, InputError, NotAllowedError
+from chatops.service import Service
+from chatops.slack import blocks, forms, ids
+
+logger = logging.getLogger(__name__)
+
+SORRY = "Something went wrong on our side and nothing was changed; please try again in a minute."
+
+
+def _proposal(body: dict[str, Any]) -> int:
+    actions = body.get("actions") or [{}]
+    parsed = blocks.parse_button_value(actions[0].get("value") if isinstance(actions[0], dict) else None)
+    if parsed is None:
+        raise InputError("that button does not name a change; reload the message and try again")
+    return parsed[0]
+
+
+def _private(respond: Respond, problem: str) -> None:
+    respond(response_type="ephemeral", replace_original=False, **blocks.error_message(problem))
+
+
+def read_extra(values: dict[str, Any]) -> tuple[timedelta, str]:
+    """The Extend modal: the extra time and the optional reason, or FormErrors by block."""
+    raw = ((values.get(ids.EXTRA) or {}).get(ids.EXTRA) or {}).get("value") or ""
+    reason = ((values.get(ids.REASON) or {}).get(ids.REASON) or {}).get("value") or ""
+    try:
+        extra = parse_duration(str(raw))
+    except ChatopsError as exc:
+        raise forms.FormErrors({ids.EXTRA: str(exc)}) from exc
+    return extra, str(reason)
+
+
+def register(app: App, *, service: Service) -> None:
+    @app.action(ids.DONE)
+    def on_done(ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
+        number: int | None = None
+        try:
+            number = _proposal(body)
+            service.complete(number, actor=body["user"]["id"])
+        except ChatopsError as exc:
+            ack()
+            known = isinstance(exc, NotAllowedError) and number is not None
+            row = service.store.get_proposal(number) if known and number is not None else None
+            if request.headers.get("x-slack-retry-num") and row is not None and row.status is Status.DONE:
+                return  # Slack retried a click already recorded: nothing more to say
+            _private(respond, str(exc))
+            return
+        except Exception:
+            logger.exception("marking a change done failed")
+            ack()
+            _private(respond, SORRY)
+            return
+        ack()
+
+    @app.action(ids.EXTEND)
+    def on_extend(ack: Ack, body: dict[str, Any], respond: Respond, client: Any) -> None:
+        ack()
+        try:
+            row = service.check_after(_proposal(body), actor=body["user"]["id"], action=Action.EXTEND)
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.extend_modal(row))
+        except ChatopsError as exc:
+            _private(respond, str(exc))
+        except Exception:
+            logger.exception("opening the extend form failed")
+            _private(respond, SORRY)
+
+    @app.view(ids.EXTEND_VIEW)
+    def on_extend_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            extra, reason = read_extra(view["state"]["values"])
+            service.extend(
+                forms.proposal_id(view),
+                actor=body["user"]["id"],
+                extra=extra,
+                reason=reason,
+                expected_version=forms.expected_version(view),
+            )
+        except forms.FormErrors as exc:
+            ack(response_action="errors", errors=exc.errors)
+            return
+        except ChatopsError as exc:
+            ack(response_action="errors", errors={ids.EXTRA: str(exc)})
+            return
+        except Exception:
+            logger.exception("extending a change failed")
+            ack(response_action="errors", errors={ids.EXTRA: SORRY})
+            return
+        ack()
