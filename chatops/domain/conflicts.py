@@ -86,10 +86,26 @@ def conflicts_with(booking: Booking, others: Iterable[Booking]) -> list[Conflict
 
 
 def all_conflicts(bookings: Sequence[Booking]) -> dict[int, list[Conflict]]:
-    """For each booking with at least one conflict among ``bookings``: its conflicts."""
+    """For each booking with at least one conflict among ``bookings``: its conflicts (the same as
+    :func:`conflicts_with` for each, in the order of ``bookings``).
+
+    A sweep by start time: each booking is compared only with those that start before it ends, and bookings
+    without services not at all, so a list of 50 windows costs about 50 comparisons, not 2,500."""
+    ordered = sorted((b for b in bookings if b.services), key=lambda b: b.start)
+    pairs: dict[int, list[Conflict]] = {}
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if b.start >= a.end:
+                break  # every later one starts later still
+            if a.id == b.id or not overlaps(a.start, a.end, b.start, b.end):
+                continue
+            shared = tuple(s for s in a.services if s in b.services)
+            if shared:
+                pairs.setdefault(a.id, []).append(Conflict(other=b.id, services=shared))
+                back = tuple(s for s in b.services if s in a.services)
+                pairs.setdefault(b.id, []).append(Conflict(other=a.id, services=back))
     found: dict[int, list[Conflict]] = {}
     for booking in bookings:
-        mine = conflicts_with(booking, bookings)
-        if mine:
-            found[booking.id] = mine
+        if booking.id in pairs and booking.id not in found:
+            found[booking.id] = sorted(pairs[booking.id], key=lambda c: c.other)
     return found

@@ -49,6 +49,17 @@ def test_conflicts_are_mutual_and_name_the_shared_services(
             assert (b.id in [c.other for c in found.get(a.id, [])]) == expected
 
 
+@given(st.lists(st.tuples(spans, names), max_size=12))
+def test_all_conflicts_is_conflicts_with_for_each(
+    items: list[tuple[tuple[int, int], tuple[str, ...]]],
+) -> None:
+    bookings = [Booking(i, s, e, svc) for i, ((s, e), svc) in enumerate(items)]
+    expected = {b.id: c for b in bookings if (c := conflicts_with(b, bookings))}
+    found = all_conflicts(bookings)
+    assert found == expected
+    assert list(found) == list(expected)  # in the order of the bookings
+
+
 def test_parse_services_reads_commas_and_spaces() -> None:
     assert parse_services(" API, db  edge,,db ") == ("api", "db", "edge")
     assert parse_services("") == ()
