@@ -113,7 +113,7 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, tmp: Path,
     raise SystemExit(f"{name} did not answer within 60 s:\n{log.read_text(errors='replace')}")
 
 
-def start_chatops(tmp: Path, standin: SlackStandIn) -> Server:
+def start_chatops(tmp: Path, standin: SlackStandIn, *, database_url: str | None = None) -> Server:
     port = free_port()
     env = _clean_env()
     env.update(
@@ -123,7 +123,7 @@ def start_chatops(tmp: Path, standin: SlackStandIn) -> Server:
             "SLACK_API_URL": standin.url,
             "CHATOPS_CHANNEL": CHANNEL,
             "CHATOPS_APPROVERS": f"{PROPOSER} {APPROVER_1} {GROUP}",
-            "CHATOPS_DATABASE_URL": f"sqlite:///{tmp / 'chatops.db'}",
+            "CHATOPS_DATABASE_URL": database_url or f"sqlite:///{tmp / 'chatops.db'}",
             "CHATOPS_CONFIG": str(regions_file(tmp / "regions.toml", today=datetime.now(UTC).date())),
             "CHATOPS_DELIVERY_RETRY_CAP": "1",
         }
@@ -295,19 +295,27 @@ def counts(quick: bool) -> dict[int, int]:
 
 
 @contextlib.contextmanager
-def servers(tmp: Path, standin: SlackStandIn) -> Iterator[dict[str, Server]]:
+def servers(tmp: Path, standin: SlackStandIn, *, backend: str = "sqlite") -> Iterator[dict[str, Server]]:
+    """The three servers; chatops on ``backend`` ("sqlite", or "postgresql": a schema of its own at
+    ``CHATOPS_BENCH_POSTGRES_URL``, dropped afterwards)."""
+    from benchmarks.scale import database
+
     running: dict[str, Server] = {}
-    try:
-        running["chatops"] = start_chatops(tmp, standin)
-        running["bare-default"] = start_bare(tmp, standin, process_before_response=False)
-        running["bare-pbr"] = start_bare(tmp, standin, process_before_response=True)
-        yield running
-    finally:
-        for server in running.values():
-            server.stop()
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(database(backend, tmp))
+        try:
+            running["chatops"] = start_chatops(tmp, standin, database_url=url)
+            running["bare-default"] = start_bare(tmp, standin, process_before_response=False)
+            running["bare-pbr"] = start_bare(tmp, standin, process_before_response=True)
+            yield running
+        finally:
+            for server in running.values():
+                server.stop()
 
 
-def run(*, quick: bool = False, log: Any = print, targets: tuple[str, ...] = TARGETS) -> list[AckResult]:
+def run(
+    *, quick: bool = False, log: Any = print, targets: tuple[str, ...] = TARGETS, backend: str = "sqlite"
+) -> list[AckResult]:
     results: list[AckResult] = []
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     with (
@@ -319,7 +327,7 @@ def run(*, quick: bool = False, log: Any = print, targets: tuple[str, ...] = TAR
         standin.set_user(APPROVER_1, tz="Europe/Berlin", name="approver one")
         standin.set_user(APPROVER_2, tz="Asia/Kolkata", name="approver two")
         standin.set_usergroup(GROUP, [APPROVER_2])
-        with servers(tmp, standin) as running:
+        with servers(tmp, standin, backend=backend) as running:
             proposal_id = first_proposal(standin, running["chatops"])
             pool.submit(time.sleep, 0).result()  # start the load process before any clock runs
             for kind in KINDS:

@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a reduced run, as a smoke check")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated subset of ack,engine,scale")
+    parser.add_argument(
+        "--ack-database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database chatops serves the ack benchmark from (PostgreSQL: CHATOPS_BENCH_POSTGRES_URL)",
+    )
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
@@ -69,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
 
     if "ack" in parts:
-        print("\n== Ack path: chatops serve vs bare Bolt (gunicorn gthread 2 workers x 4 threads) ==")
-        results = ack.run(quick=args.quick)
+        print(
+            "\n== Ack path: chatops serve vs bare Bolt (gunicorn gthread 2 workers x 4 threads), "
+            f"chatops on {args.ack_database} =="
+        )
+        results = ack.run(quick=args.quick, backend=args.ack_database)
         summary = ack.summary(results)
         print(ack.table(results))
         print()
