@@ -67,6 +67,9 @@ SECTION_MAX = 3000
 TEXT_MAX = 3000  # the notification text of a message: what a phone's lock screen and a forwarded copy show
 MESSAGE_BLOCKS = 50
 DETAIL_REGIONS = 10
+# A thread reply is plain text (no blocks), which Slack takes up to 40,000 characters; room for the first reply to
+# name every flagged region of a large world, well inside that.
+REPLY_MAX = 12_000
 RISK_LINE_MAX = 700  # the one-line risk summary; past it, the rest are named in the regions list
 STRIPS = 5  # day strips drawn, for the first flagged regions
 _STATUS_LABEL = {
@@ -749,7 +752,9 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 for r in flagged[:DETAIL_REGIONS]
             ]
             if len(flagged) > DETAIL_REGIONS:
-                why.append(f"and {len(flagged) - DETAIL_REGIONS} more regions")
+                # The first reply keeps the evaluation as first proposed: every flagged region is named.
+                rest = flagged[DETAIL_REGIONS:]
+                why.append(f"and {len(rest)} more: " + ", ".join(escape(r.name) for r in rest))
             why.extend(f"change freeze {escape(f.summary)}" for f in (evaluation.freezes or ())[:3])
             verdict = (
                 ":warning: flagged: " + "; ".join(why) if why else "clear: no sensitive region at its peak"
@@ -870,7 +875,7 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f"(older than {lapsed.max_age_days:g} days before the window starts); {after}. "
                 f"cc <@{row.proposer}>"
             )
-    return {"text": clip(text, SECTION_MAX)}
+    return {"text": clip(text, REPLY_MAX)}
 
 
 def _emergency_reply(row: ProposalRow, proposed: Proposed, *, actor: str, when: str) -> dict[str, Any]:

@@ -106,3 +106,23 @@ def test_a_reply_in_utc_says_utc_once(store: SqlStore) -> None:
     pid = svc.propose(request).proposal.id
     text = replies(store, pid)["proposed"]
     assert "Tue 2026-12-01 22:00–23:00 UTC (1h)" in text and " = " not in text
+
+
+def test_the_first_reply_names_every_flagged_region_of_a_large_world(store: SqlStore) -> None:
+    regions = "".join(
+        f'[[regions]]\nid = "r{i:02d}"\nname = "Sensitive Region Number {i:02d}"\ntimezone = "Asia/Tehran"\n'
+        f'peak_hours = ["00:00-24:00"]\nsensitive = true\nsensitive_reason = "Unrest {i:02d}"\n'
+        for i in range(60)
+    )
+    svc = Service(
+        store=store,
+        config=parse_regions(regions, source="test"),
+        channel="C1",
+        approvers=lambda: frozenset({"UA"}),
+        clock=lambda: NOW,
+    )
+    pid = propose(svc, "Core upgrade")
+    text = replies(store, pid)[EventKind.PROPOSED]
+    assert all(f"Sensitive Region Number {i:02d}" in text for i in range(60)), text
+    assert "and 50 more: " in text
+    assert len(text) < 40_000  # Slack's limit for a message's text
