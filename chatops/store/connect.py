@@ -88,8 +88,9 @@ def open_when_up(
 ) -> T:
     """``open_()``, retried with backoff (0.5 s doubling to 10 s) for up to ``wait`` seconds while the database
     is not up yet, each retry logged; any other failure, or still not up after ``wait``, is a one-line
-    ConfigError naming ``name``."""
-    deadline = clock() + wait
+    ConfigError naming ``name``. The wait counts from the first refusal, so however slowly the first attempt
+    came back, a database that is merely starting gets at least one more try when ``wait`` is above zero."""
+    deadline: float | None = None
     delay, attempt = 0.5, 1
     while True:
         try:
@@ -100,6 +101,8 @@ def open_when_up(
             why = reason(exc)
             if not not_up_yet(exc):
                 raise ConfigError(f"{name}: cannot open the database at {shown}: {why}") from None
+            if deadline is None:
+                deadline = clock() + wait
             left = deadline - clock()
             if left <= 0:
                 raise ConfigError(
