@@ -291,14 +291,15 @@ class _Verifier:
                 state.status = Status.REJECTED
             case Cancelled():
                 state.status = Status.CANCELLED
-            case Postponed() as postponed:
-                state.start_ts, state.end_ts = _ts(postponed.to)
-                state.round = postponed.round
-                state.approvers.setdefault(postponed.round, [])
-                state.approvals_required = postponed.required
-                state.flagged = postponed.evaluation.flagged
-                state.evaluation = postponed.evaluation
-                state.status = Status.PENDING
+            case Postponed() | Extended() as moved:
+                state.start_ts, state.end_ts = _ts(moved.to)
+                state.round = moved.round
+                state.approvers.setdefault(moved.round, [])
+                state.approvals_required = moved.required
+                state.flagged = moved.evaluation.flagged
+                state.evaluation = moved.evaluation
+                # A postponed change always waits for approval again; an extended one says where it stands.
+                state.status = moved.status_after if isinstance(moved, Extended) else Status.PENDING
             case Reopened() as reopened:
                 state.round = reopened.round
                 state.approvers.setdefault(reopened.round, [])
@@ -306,14 +307,6 @@ class _Verifier:
                 state.status = Status.PENDING
             case Completed():
                 state.status = Status.DONE
-            case Extended() as extended:
-                state.start_ts, state.end_ts = _ts(extended.to)
-                state.round = extended.round
-                state.approvers.setdefault(extended.round, [])
-                state.approvals_required = extended.required
-                state.flagged = extended.evaluation.flagged
-                state.evaluation = extended.evaluation
-                state.status = extended.status_after
             case ApprovalsExpired() as lapsed:
                 state.round = lapsed.round
                 state.approvers[lapsed.round] = list(lapsed.kept)
