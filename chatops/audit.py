@@ -545,7 +545,8 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
                 Problem(f"CHG-{pid}", "has no row and no events while the chain misses events (deleted?)")
             )
 
-    for period in store.all_sensitive_periods():
+    periods = store.all_sensitive_periods()
+    for period in periods:
         derived = verifier.periods.get(period.id)
         subject = f"sensitive period #{period.id}"
         if derived is None:
@@ -554,8 +555,7 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
             continue
         for text in _compare_period(period, derived):
             report.problems.append(Problem(subject, text))
-    stored_periods = {p.id for p in store.all_sensitive_periods()}
-    for period_id in sorted(set(verifier.periods) - stored_periods):
+    for period_id in sorted(set(verifier.periods) - {p.id for p in periods}):
         report.problems.append(
             Problem(f"sensitive period #{period_id}", "declared in the audit log but gone from the table")
         )
