@@ -230,16 +230,15 @@ class DeliveryWorker:
                 **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
-            if self._mention_for(row) and row.status.is_open:
+            mention = self._mention_for(row)
+            if mention and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                     return
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
                     metadata=metadata,
-                    **blocks.approver_ping(
-                        row, self._mention_for(row), why=str(message.payload.get("why", ""))
-                    ),
+                    **blocks.approver_ping(row, mention, why=str(message.payload.get("why", ""))),
                 )
         elif message.kind == "sync_reminders":
             reminders.sync(
@@ -248,7 +247,7 @@ class DeliveryWorker:
                 row,
                 now=int(self._clock()),
                 before_minutes=self.reminder_before_minutes,
-                look_first=message.attempts > 0 or bool(getattr(message, "claimed_before", False)),
+                look_first=message.claimed_before,
             )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
@@ -359,7 +358,7 @@ def outbox_metadata(message: OutboxRow, event: EventRow | None = None) -> dict[s
         "event_payload": {
             "outbox_id": message.id,
             "proposal_id": message.proposal_id,
-            "kind": str(getattr(message.kind, "value", message.kind)),
+            "kind": message.kind.value,
         },
     }
 
