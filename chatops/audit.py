@@ -383,15 +383,10 @@ def _compare_change(
     rounds: Mapping[int, set[int]],
 ) -> list[str]:
     found: list[str] = []
-    for name in _COMPARED:
-        derived = getattr(state, name)
-        if derived is None:
-            continue  # an event written before this was recorded
-        stored = getattr(row, name)
-        if stored != derived:
-            found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
-    for name in _COMPARED_EVEN_UNSET:
+    for name in (*_COMPARED, *_COMPARED_EVEN_UNSET):
         stored, derived = getattr(row, name), getattr(state, name)
+        if derived is None and name not in _COMPARED_EVEN_UNSET:
+            continue  # an event written before this was recorded
         if stored != derived:
             found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
     try:
