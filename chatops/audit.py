@@ -291,14 +291,15 @@ class _Verifier:
                 state.status = Status.REJECTED
             case Cancelled():
                 state.status = Status.CANCELLED
-            case Postponed() as postponed:
-                state.start_ts, state.end_ts = _ts(postponed.to)
-                state.round = postponed.round
-                state.approvers.setdefault(postponed.round, [])
-                state.approvals_required = postponed.required
-                state.flagged = postponed.evaluation.flagged
-                state.evaluation = postponed.evaluation
-                state.status = Status.PENDING
+            case Postponed() | Extended() as moved:
+                state.start_ts, state.end_ts = _ts(moved.to)
+                state.round = moved.round
+                state.approvers.setdefault(moved.round, [])
+                state.approvals_required = moved.required
+                state.flagged = moved.evaluation.flagged
+                state.evaluation = moved.evaluation
+                # A postponed change always waits for approval again; an extended one says where it stands.
+                state.status = moved.status_after if isinstance(moved, Extended) else Status.PENDING
             case Reopened() as reopened:
                 state.round = reopened.round
                 state.approvers.setdefault(reopened.round, [])
@@ -306,14 +307,6 @@ class _Verifier:
                 state.status = Status.PENDING
             case Completed():
                 state.status = Status.DONE
-            case Extended() as extended:
-                state.start_ts, state.end_ts = _ts(extended.to)
-                state.round = extended.round
-                state.approvers.setdefault(extended.round, [])
-                state.approvals_required = extended.required
-                state.flagged = extended.evaluation.flagged
-                state.evaluation = extended.evaluation
-                state.status = extended.status_after
             case ApprovalsExpired() as lapsed:
                 state.round = lapsed.round
                 state.approvers[lapsed.round] = list(lapsed.kept)
@@ -390,15 +383,10 @@ def _compare_change(
     rounds: Mapping[int, set[int]],
 ) -> list[str]:
     found: list[str] = []
-    for name in _COMPARED:
-        derived = getattr(state, name)
-        if derived is None:
-            continue  # an event written before this was recorded
-        stored = getattr(row, name)
-        if stored != derived:
-            found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
-    for name in _COMPARED_EVEN_UNSET:
+    for name in (*_COMPARED, *_COMPARED_EVEN_UNSET):
         stored, derived = getattr(row, name), getattr(state, name)
+        if derived is None and name not in _COMPARED_EVEN_UNSET:
+            continue  # an event written before this was recorded
         if stored != derived:
             found.append(f"{name} is {_shown(stored)} in the table but the events say {_shown(derived)}")
     try:
@@ -552,7 +540,8 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
                 Problem(f"CHG-{pid}", "has no row and no events while the chain misses events (deleted?)")
             )
 
-    for period in store.all_sensitive_periods():
+    periods = store.all_sensitive_periods()
+    for period in periods:
         derived = verifier.periods.get(period.id)
         subject = f"sensitive period #{period.id}"
         if derived is None:
@@ -561,8 +550,7 @@ def verify(store: Store, *, key: bytes | None = None) -> Report:
             continue
         for text in _compare_period(period, derived):
             report.problems.append(Problem(subject, text))
-    stored_periods = {p.id for p in store.all_sensitive_periods()}
-    for period_id in sorted(set(verifier.periods) - stored_periods):
+    for period_id in sorted(set(verifier.periods) - {p.id for p in periods}):
         report.problems.append(
             Problem(f"sensitive period #{period_id}", "declared in the audit log but gone from the table")
         )

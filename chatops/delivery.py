@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -230,16 +230,15 @@ class DeliveryWorker:
                 **blocks.thread_reply(row, event),
             )
         elif message.kind == "notify":
-            if self._mention_for(row) and row.status.is_open:
+            mention = self._mention_for(row)
+            if mention and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                     return
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
                     metadata=metadata,
-                    **blocks.approver_ping(
-                        row, self._mention_for(row), why=str(message.payload.get("why", ""))
-                    ),
+                    **blocks.approver_ping(row, mention, why=str(message.payload.get("why", ""))),
                 )
         elif message.kind == "sync_reminders":
             reminders.sync(
@@ -248,7 +247,7 @@ class DeliveryWorker:
                 row,
                 now=int(self._clock()),
                 before_minutes=self.reminder_before_minutes,
-                look_first=message.attempts > 0 or bool(getattr(message, "claimed_before", False)),
+                look_first=message.claimed_before,
             )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
@@ -298,20 +297,10 @@ class DeliveryWorker:
     def _find_parent(self, channel: str, message: OutboxRow) -> str | None:
         """The ts of the parent an earlier attempt posted for ``message`` (the oldest, if several: the others
         are deleted), or None. Raises if Slack cannot be asked."""
-        found: list[str] = []
-        cursor = None
-        deadline = time.monotonic() + self.lease_seconds / 2
-        for _ in range(LOOKUP_PAGES):
-            self._in_time(deadline, message)
-            # Newest first, and a parent is posted soon after its outbox row: the first page usually has it.
-            # (No ``oldest`` bound: this host's clock and Slack's need not agree.)
-            page = self.client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=200, cursor=cursor
-            )
-            found += [m["ts"] for m in page.get("messages") or [] if _is_ours(m, message)]
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
+        # Newest first, and a parent is posted soon after its outbox row: the first page usually has it.
+        # (No ``oldest`` bound: this host's clock and Slack's need not agree.)
+        pages = self._pages(message, self.client.conversations_history, channel=channel)
+        found: list[str] = [m["ts"] for page in pages for m in page if _is_ours(m, message)]
         if not found:
             return None
         keep, *orphans = sorted(found, key=float)
@@ -320,26 +309,26 @@ class DeliveryWorker:
             self.client.chat_delete(channel=channel, ts=ts)
         return keep
 
-    @staticmethod
-    def _in_time(deadline: float, message: OutboxRow) -> None:
-        """A lookup may not eat the lease it runs under: past half of it, give up and try again later."""
-        if time.monotonic() > deadline:
-            raise LookupError(f"looking for outbox message {message.id} in Slack took too long; trying later")
-
     def _find_reply(self, channel: str, thread_ts: str, message: OutboxRow) -> bool:
+        pages = self._pages(message, self.client.conversations_replies, channel=channel, ts=thread_ts)
+        return any(_is_ours(m, message) for page in pages for m in page)
+
+    def _pages(self, message: OutboxRow, method: Callable[..., Any], **params: Any) -> Iterator[list[Any]]:
+        """The messages of ``method`` (conversations.history or .replies), a page at a time, at most
+        LOOKUP_PAGES pages. A lookup may not eat the lease it runs under: past half of it, it gives up (raises)
+        and the message is tried again later."""
         cursor = None
         deadline = time.monotonic() + self.lease_seconds / 2
         for _ in range(LOOKUP_PAGES):
-            self._in_time(deadline, message)
-            page = self.client.conversations_replies(
-                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
-            )
-            if any(_is_ours(m, message) for m in page.get("messages") or []):
-                return True
+            if time.monotonic() > deadline:
+                raise LookupError(
+                    f"looking for outbox message {message.id} in Slack took too long; trying later"
+                )
+            page = method(include_all_metadata=True, limit=200, cursor=cursor, **params)
+            yield page.get("messages") or []
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                break
-        return False
+                return
 
 
 LOOKUP_PAGES = 10  # at most 2,000 messages are read back looking for an earlier attempt
@@ -359,7 +348,7 @@ def outbox_metadata(message: OutboxRow, event: EventRow | None = None) -> dict[s
         "event_payload": {
             "outbox_id": message.id,
             "proposal_id": message.proposal_id,
-            "kind": str(getattr(message.kind, "value", message.kind)),
+            "kind": message.kind.value,
         },
     }
 

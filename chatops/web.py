@@ -298,9 +298,6 @@ class WsgiApp:
             return _respond(start_response, "405 Method Not Allowed", "GET only\n")
         return gate_answer(environ, start_response, runtime=self.runtime, path=path)
 
-    def _calendar(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        return _calendar_feed(self.runtime, environ, start_response)
-
     def _route(
         self, environ: dict[str, Any], start_response: StartResponse, *, path: str, method: str
     ) -> list[bytes]:
@@ -319,7 +316,7 @@ class WsgiApp:
         if path.startswith(GATE_PREFIX):
             return self._gate(environ, start_response, path=path, method=method)
         if path == "/calendar.ics" and method in ("GET", "HEAD"):
-            return self._calendar(environ, start_response)
+            return _calendar_feed(self.runtime, environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", "not found\n")
         if method != "POST":
@@ -327,7 +324,7 @@ class WsgiApp:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
+            length = -1
         if length < 0:
             return _respond(start_response, "400 Bad Request", "bad Content-Length\n")
         if length > self.max_body:
@@ -575,9 +572,8 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
 
     from chatops.readguard import GuardedThreadWorker
 
-    GuardedThreadWorker.header_timeout = (
-        settings.chatops_client_read_timeout
-    )  # inherited by the forked workers
+    # Set on the class before gunicorn forks: every worker inherits it.
+    GuardedThreadWorker.header_timeout = settings.chatops_client_read_timeout
     runtimes: list[Runtime] = []
 
     def worker_exit(server: Any, worker: Any) -> None:

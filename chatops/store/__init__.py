@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from chatops.domain.policy import Status
-from chatops.domain.records import EvaluationSnapshot, EventKind, EventPayload, OutboxKind, parse_payload
+from chatops.domain.records import EvaluationSnapshot, EventPayload, OutboxKind, parse_payload
 
 _ROW = ConfigDict(frozen=True, extra="forbid")
 
@@ -137,13 +137,6 @@ class EventRow(BaseModel):
     def payload(self) -> EventPayload:
         """The typed payload (raises ``ValueError`` when the stored document does not fit its kind)."""
         return parse_payload(self.kind, self.data)
-
-    @property
-    def event_kind(self) -> EventKind | None:
-        try:
-            return EventKind(self.kind)
-        except ValueError:
-            return None
 
     def recomputed_hash(self) -> str:
         """What ``hash`` must be for this content and ``prev_hash``: the audit chain's check."""

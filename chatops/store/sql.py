@@ -937,8 +937,6 @@ class SqlStore:
         count, oldest = int(row[0]), row[1]
         return count, (0 if oldest is None else max(0, now - int(oldest)))
 
-    # -- housekeeping ----------------------------------------------------------------------------------------
-
     # -- reminders -------------------------------------------------------------------------------------------
 
     def approvals_at(self, proposal_id: int, *, round: int) -> list[tuple[str, int]]:
@@ -998,6 +996,8 @@ class SqlStore:
                 )
             )
             return [r.scheduled_at for r in rows]
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
 
     def ping(self) -> None:
         with self._read() as conn:
