@@ -390,8 +390,8 @@ class Calendars:
         self._parsed: dict[str, icalendar.Calendar] = {}
         self.notes: dict[str, str] = {}
         self.missing: set[str] = set()
-        self._copies: dict[tuple[int, date, date], tuple[Region, Region]] = {}
         """Calendars of which no copy at all could be read."""
+        self._copies: dict[tuple[int, date, date], tuple[Region, Region]] = {}
 
     @property
     def fetcher(self) -> CalendarFetcher:
@@ -526,13 +526,6 @@ class Calendars:
         if team is None:
             return None
         return team_with_holidays(team, (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date())
-
-
-def check_calendars(
-    config: RegionsConfig, *, base_dir: Path, fetcher: CalendarFetcher | None = None
-) -> list[str]:
-    """``config validate``: one line per freeze calendar that cannot be read or parsed."""
-    return Calendars(config, base_dir=base_dir, fetcher=fetcher).refresh()
 
 
 def require_holidays_known(config: RegionsConfig, *, source: str) -> None:
