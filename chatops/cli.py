@@ -148,14 +148,20 @@ def _calendar_fetcher() -> CalendarFetcher:
     return CalendarFetcher(Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or DEFAULT_CACHE))
 
 
+def _calendars(config: RegionsConfig, path: str | None) -> Calendars:
+    """The calendars of the regions file at ``path`` (relative paths in it read from its directory), not read yet."""
+    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
+    return Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+
+
 def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
     """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
     (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
-    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
-    calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+    calendars = _calendars(config, path)
     problems = calendars.refresh()
-    if calendars.missing:
-        raise ConfigError(f"{path}: {problems[0]}")
+    missing = calendars.missing_problems()
+    if missing:
+        raise ConfigError(f"{path}: {missing[0]}")
     for line in problems:
         (err or sys.stderr).write(f"warning: {line}\n")
     return calendars
@@ -717,12 +723,12 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
             raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     config, problems = regions_file_problems(text, source=str(path))
     if config is not None and config.calendars:
-        base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
-        calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
-        for line in calendars.refresh():
-            if line.split("'")[1] in calendars.missing:
-                problems.append(f"{path}: {line}")
-            else:
+        calendars = _calendars(config, path)
+        lines = calendars.refresh()
+        missing = calendars.missing_problems()
+        problems.extend(f"{path}: {line}" for line in missing)
+        for line in lines:
+            if line not in missing:
                 (getattr(args, "err", None) or sys.stderr).write(f"{path}: warning: {line}\n")
         if problems:
             config = None
