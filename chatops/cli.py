@@ -34,7 +34,9 @@ from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
 
-if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
+if TYPE_CHECKING:  # the store (and SQLAlchemy) and slack_sdk are imported only by the commands that use them
+    from slack_sdk import WebClient
+
     from chatops.store import ProposalRow
     from chatops.store.sql import SqlStore
 
@@ -577,18 +579,22 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _slack_client(token: str) -> WebClient:
+    """A Web API client for the audit commands (``SLACK_API_URL`` points it elsewhere, as the server's does)."""
+    from slack_sdk import WebClient
+
+    return WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10)
+
+
 def _permalink(channel: str, message_ts: str | None) -> str:
     """The thread's permalink from Slack when a bot token is set; else where to find it."""
     if not message_ts:
         return f"not posted yet (channel {channel})"
     token = os.environ.get("SLACK_BOT_TOKEN")
     if token:
-        from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError, SlackClientError
 
-        client = WebClient(
-            token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
-        )
+        client = _slack_client(token)
         try:
             return str(client.chat_getPermalink(channel=channel, message_ts=message_ts)["permalink"])
         except (SlackApiError, SlackClientError, OSError) as exc:
@@ -623,15 +629,12 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def _thread_reader() -> Callable[[str, str], Iterator[dict[str, Any]]]:
     """conversations.replies, page by page, with the bot token from the environment."""
-    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:
         raise ConfigError("--slack needs SLACK_BOT_TOKEN (a bot token with channels:history)")
-    client = WebClient(
-        token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
-    )
+    client = _slack_client(token)
 
     def replies(channel: str, ts: str) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
