@@ -368,6 +368,10 @@ def freezes_between(
     return found
 
 
+def _problem(name: str, text: str) -> str:
+    return f"calendar {name!r}: {text}"
+
+
 class Calendars:
     """The world's calendars for one regions file: holidays added to regions and team, freezes from calendars.
 
@@ -390,8 +394,8 @@ class Calendars:
         self._parsed: dict[str, icalendar.Calendar] = {}
         self.notes: dict[str, str] = {}
         self.missing: set[str] = set()
-        self._copies: dict[tuple[int, date, date], tuple[Region, Region]] = {}
         """Calendars of which no copy at all could be read."""
+        self._copies: dict[tuple[int, date, date], tuple[Region, Region]] = {}
 
     @property
     def fetcher(self) -> CalendarFetcher:
@@ -448,7 +452,7 @@ class Calendars:
                 if not isinstance(exc, CalendarError | ValueError):
                     logger.exception("calendar %r could not be read", ref.name)
                     exc = CalendarError(f"cannot be read ({exc.__class__.__name__})")
-                problems.append(f"calendar {ref.name!r}: {exc}")
+                problems.append(_problem(ref.name, str(exc)))
                 self.notes[ref.name] = str(exc)
                 if ref.name not in self._parsed:
                     self.missing.add(ref.name)
@@ -456,13 +460,21 @@ class Calendars:
             self.missing.discard(ref.name)
             self._parsed[ref.name] = calendar
             if note:
-                problems.append(f"calendar {ref.name!r}: {note}")
+                problems.append(_problem(ref.name, note))
                 self.notes[ref.name] = note
             else:
                 self.notes.pop(ref.name, None)
         for line in problems:
             logger.warning("%s", line)
         return problems
+
+    def missing_problems(self) -> list[str]:
+        """The lines of :meth:`refresh` for the calendars of which no copy at all could be read."""
+        return [
+            _problem(ref.name, self.notes[ref.name])
+            for ref in self.config.calendars
+            if ref.name in self.missing
+        ]
 
     def _events(self, kind: str, start: datetime, end: datetime) -> list[Freeze]:
         found: list[Freeze] = []
@@ -526,13 +538,6 @@ class Calendars:
         if team is None:
             return None
         return team_with_holidays(team, (start - timedelta(days=1)).date(), (end + timedelta(days=1)).date())
-
-
-def check_calendars(
-    config: RegionsConfig, *, base_dir: Path, fetcher: CalendarFetcher | None = None
-) -> list[str]:
-    """``config validate``: one line per freeze calendar that cannot be read or parsed."""
-    return Calendars(config, base_dir=base_dir, fetcher=fetcher).refresh()
 
 
 def require_holidays_known(config: RegionsConfig, *, source: str) -> None:

@@ -34,7 +34,9 @@ from chatops.domain.timeline import from_ts, to_ts
 from chatops.domain.windows import format_duration, parse_duration, parse_start, zone
 from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
 
-if TYPE_CHECKING:  # the store (and SQLAlchemy) is imported only by the commands that open it
+if TYPE_CHECKING:  # the store (and SQLAlchemy) and slack_sdk are imported only by the commands that use them
+    from slack_sdk import WebClient
+
     from chatops.store import ProposalRow
     from chatops.store.sql import SqlStore
 
@@ -148,14 +150,20 @@ def _calendar_fetcher() -> CalendarFetcher:
     return CalendarFetcher(Path(os.environ.get("CHATOPS_CALENDAR_CACHE") or DEFAULT_CACHE))
 
 
+def _calendars(config: RegionsConfig, path: str | None) -> Calendars:
+    """The calendars of the regions file at ``path`` (relative paths in it read from its directory), not read yet."""
+    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
+    return Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+
+
 def calendars_for(config: RegionsConfig, path: str | None, *, err: TextIO | None = None) -> Calendars:
     """The calendars of a regions file, read now; a freeze calendar of which no copy can be read is an error
     (a gate must not pass a window because its freeze calendar was unreachable), a stale copy a warning."""
-    base = Path(path).parent if path and path != BUNDLED_REGIONS else Path.cwd()
-    calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
+    calendars = _calendars(config, path)
     problems = calendars.refresh()
-    if calendars.missing:
-        raise ConfigError(f"{path}: {problems[0]}")
+    missing = calendars.missing_problems()
+    if missing:
+        raise ConfigError(f"{path}: {missing[0]}")
     for line in problems:
         (err or sys.stderr).write(f"warning: {line}\n")
     return calendars
@@ -571,18 +579,22 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _slack_client(token: str) -> WebClient:
+    """A Web API client for the audit commands (``SLACK_API_URL`` points it elsewhere, as the server's does)."""
+    from slack_sdk import WebClient
+
+    return WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10)
+
+
 def _permalink(channel: str, message_ts: str | None) -> str:
     """The thread's permalink from Slack when a bot token is set; else where to find it."""
     if not message_ts:
         return f"not posted yet (channel {channel})"
     token = os.environ.get("SLACK_BOT_TOKEN")
     if token:
-        from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError, SlackClientError
 
-        client = WebClient(
-            token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
-        )
+        client = _slack_client(token)
         try:
             return str(client.chat_getPermalink(channel=channel, message_ts=message_ts)["permalink"])
         except (SlackApiError, SlackClientError, OSError) as exc:
@@ -617,15 +629,12 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def _thread_reader() -> Callable[[str, str], Iterator[dict[str, Any]]]:
     """conversations.replies, page by page, with the bot token from the environment."""
-    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:
         raise ConfigError("--slack needs SLACK_BOT_TOKEN (a bot token with channels:history)")
-    client = WebClient(
-        token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10
-    )
+    client = _slack_client(token)
 
     def replies(channel: str, ts: str) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
@@ -717,12 +726,12 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
             raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
     config, problems = regions_file_problems(text, source=str(path))
     if config is not None and config.calendars:
-        base = Path(path).parent if path != BUNDLED_REGIONS else Path.cwd()
-        calendars = Calendars(config, base_dir=base, fetcher=_calendar_fetcher())
-        for line in calendars.refresh():
-            if line.split("'")[1] in calendars.missing:
-                problems.append(f"{path}: {line}")
-            else:
+        calendars = _calendars(config, path)
+        lines = calendars.refresh()
+        missing = calendars.missing_problems()
+        problems.extend(f"{path}: {line}" for line in missing)
+        for line in lines:
+            if line not in missing:
                 (getattr(args, "err", None) or sys.stderr).write(f"{path}: warning: {line}\n")
         if problems:
             config = None

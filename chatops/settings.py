@@ -101,9 +101,7 @@ class Settings(BaseSettings):
     @property
     def mention_ids(self) -> tuple[str, ...]:
         """Whom to mention when a change needs a decision: the approvers, groups only if CHATOPS_MENTION_GROUPS."""
-        return tuple(
-            sorted(i for i in self.approver_ids if self.chatops_mention_groups or not i.startswith("S"))
-        )
+        return self._mentioned(self.approver_ids)
 
     @property
     def oncall_ids(self) -> frozenset[str]:
@@ -113,9 +111,11 @@ class Settings(BaseSettings):
     @property
     def oncall_mention_ids(self) -> tuple[str, ...]:
         """Whom to mention when an emergency needs its approval (groups only if CHATOPS_MENTION_GROUPS)."""
-        return tuple(
-            sorted(i for i in self.oncall_ids if self.chatops_mention_groups or not i.startswith("S"))
-        )
+        return self._mentioned(self.oncall_ids)
+
+    def _mentioned(self, ids: frozenset[str]) -> tuple[str, ...]:
+        """``ids`` in order, without the user groups (``S…``) unless CHATOPS_MENTION_GROUPS."""
+        return tuple(sorted(i for i in ids if self.chatops_mention_groups or not i.startswith("S")))
 
     @property
     def admin_ids(self) -> frozenset[str]:

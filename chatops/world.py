@@ -16,14 +16,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 
 import holidays as holidays_lib
 
-from chatops.domain.models import DAY_NAMES, zone_of
+from chatops.domain.models import _days_label, zone_of
 from chatops.errors import InputError
 
 REFERENCE_YEAR = 2026
@@ -113,24 +113,13 @@ class GeneratedRegion:
     """The group's part of the country's city population; None when no city is in the country's zones."""
 
 
-def _days(days: Iterable[int]) -> str:
-    ordered = sorted(days)
-    runs: list[list[int]] = []
-    for d in ordered:
-        if runs and runs[-1][-1] == d - 1:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return ",".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs)
-
-
 def peak_hours(weekend: frozenset[int]) -> tuple[str, ...]:
-    workdays = set(range(7)) - weekend
+    workdays = frozenset(range(7)) - weekend
     hours = []
     if workdays:
-        hours.append(f"{_days(workdays)} {WORKDAY_PEAK}")
+        hours.append(f"{_days_label(workdays)} {WORKDAY_PEAK}")
     if weekend:
-        hours.append(f"{_days(weekend)} {WEEKEND_PEAK}")
+        hours.append(f"{_days_label(weekend)} {WEEKEND_PEAK}")
     return tuple(hours)
 
 

@@ -296,6 +296,15 @@ def test_config_validate_checks_the_calendars(tmp_path: Path) -> None:
     assert status == 0 and out.startswith("ok:")
 
 
+def test_config_validate_refuses_an_unreadable_calendar_whatever_its_name(tmp_path: Path) -> None:
+    regions = tmp_path / "regions.toml"
+    regions.write_text(REGIONS + '\n[[calendars]]\nname = "Ops\'s releases"\nsource = "missing.ics"\n')
+    status, err = _cli("config", "validate", str(regions))
+    assert status == 2
+    assert 'calendar "Ops\'s releases"' in err and "missing.ics: cannot be read" in err
+    assert "warning" not in err
+
+
 ELECTIONS = b"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//test//elections//EN

@@ -276,6 +276,20 @@ def parent_of(standin: SlackStandIn) -> Message:
     return standin.message(CHANNEL, post.response["ts"])
 
 
+def propose(slack: SlackClientSim, standin: SlackStandIn, clock: str = "22:00") -> Message:
+    """Propose a one-hour window next Monday at ``clock`` Pacific and wait for its 'proposed' reply."""
+    day = next_week(0)
+    slack.command(f"propose {day} {clock} America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
+    parent = parent_of(standin)
+    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
+    return parent
+
+
+def replies(standin: SlackStandIn, parent: Message) -> list[str]:
+    """The text of each reply in the parent's thread."""
+    return [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
+
+
 def all_text(message: Message) -> str:
     """Everything a reader sees in a message: its text and the text of its blocks."""
     import json

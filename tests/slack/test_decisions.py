@@ -17,22 +17,14 @@ from conftest import (
     approve_flagged,
     next_week,
     parent_of,
+    propose,
+    replies,
 )
 from slackfake import payloads
 from slackfake.signing import SlackClientSim
-from slackfake.standin import Message, SlackStandIn
+from slackfake.standin import SlackStandIn
 
 from chatops.slack import ids
-
-
-def propose(slack: SlackClientSim, standin: SlackStandIn, text: str | None = None) -> Message:
-    day = next_week(0)
-    slack.command(
-        text or f"propose {day} 22:00 America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER
-    )
-    parent = parent_of(standin)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
-    return parent
 
 
 def opened_view(standin: SlackStandIn, callback_id: str) -> dict:
@@ -40,10 +32,6 @@ def opened_view(standin: SlackStandIn, callback_id: str) -> dict:
         lambda c: c.method == "views.open" and c.json("view")["callback_id"] == callback_id
     )
     return calls[-1].json("view")
-
-
-def replies(standin: SlackStandIn, parent: Message) -> list[str]:
-    return [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
 
 
 def test_reject_asks_for_a_reason_and_records_it(slack: SlackClientSim, standin: SlackStandIn) -> None:

@@ -17,26 +17,15 @@ from conftest import (
     all_text,
     approve_flagged,
     next_week,
-    parent_of,
+    propose,
+    replies,
 )
 from slackfake import payloads
 from slackfake.signing import SlackClientSim
-from slackfake.standin import Message, SlackStandIn
+from slackfake.standin import SlackStandIn
 
 from chatops.slack import ids
 from chatops.store import open_store
-
-
-def propose(slack: SlackClientSim, standin: SlackStandIn, clock: str = "22:00") -> Message:
-    day = next_week(0)
-    slack.command(f"propose {day} {clock} America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
-    parent = parent_of(standin)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
-    return parent
-
-
-def replies(standin: SlackStandIn, parent: Message) -> list[str]:
-    return [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
 
 
 def test_a_flagged_approval_asks_for_confirmation_and_records_the_justification(

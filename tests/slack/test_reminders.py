@@ -16,7 +16,8 @@ from conftest import (
     all_text,
     approve_flagged,
     next_week,
-    parent_of,
+    propose,
+    replies,
 )
 from slackfake import payloads
 from slackfake.signing import SlackClientSim
@@ -25,14 +26,6 @@ from slackfake.standin import Message, SlackStandIn
 from chatops.audit import verify
 from chatops.domain.policy import Status
 from chatops.slack import ids
-
-
-def propose(slack: SlackClientSim, standin: SlackStandIn, clock: str = "14:00") -> Message:
-    day = next_week(0)
-    slack.command(f"propose {day} {clock} America/Los_Angeles 1h Core network upgrade", user_id=PROPOSER)
-    parent = parent_of(standin)
-    standin.wait_until(lambda: len(standin.thread(CHANNEL, parent.ts)) >= 1, message="the 'proposed' reply")
-    return parent
 
 
 def assert_audit_intact(server: LiveServer) -> None:
@@ -47,10 +40,6 @@ def settled(condition: Callable[[], bool], message: str = "condition") -> None:
     while not condition():
         assert time.monotonic() < deadline, f"waited 10 s for {message}"
         time.sleep(0.01)
-
-
-def replies(standin: SlackStandIn, parent: Message) -> list[str]:
-    return [m.text or "" for m in standin.thread(CHANNEL, parent.ts)]
 
 
 def approve(slack: SlackClientSim, standin: SlackStandIn, parent: Message) -> None:
@@ -81,7 +70,7 @@ def at(server: LiveServer, moment: datetime, standin: SlackStandIn | None = None
 def test_approving_schedules_three_reminders_in_the_thread(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     assert standin.scheduled() == []  # nothing before approval
     approve(slack, standin, parent)
     before, start, end = scheduled_for(standin, 3)
@@ -120,7 +109,7 @@ def test_approving_schedules_three_reminders_in_the_thread(
 def test_postponing_an_approved_change_deletes_its_reminders_and_approval_schedules_new_ones(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     first = scheduled_for(standin, 3)
     slack.block_action(ids.POSTPONE, message=standin.message(CHANNEL, parent.ts), user_id=PROPOSER)
@@ -150,7 +139,7 @@ def test_postponing_an_approved_change_deletes_its_reminders_and_approval_schedu
 def test_cancelling_an_approved_change_deletes_its_reminders(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     slack.view_submission(
@@ -168,7 +157,7 @@ def test_cancelling_an_approved_change_deletes_its_reminders(
 def test_a_reminder_already_posted_by_slack_is_not_deleted_twice(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     # Slack posts the first reminder; the app still holds its id and learns it is gone when deleting.
@@ -190,7 +179,7 @@ def test_a_reminder_already_posted_by_slack_is_not_deleted_twice(
 def test_done_records_completion_and_drops_the_reminders_to_come(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     at(server, datetime.fromtimestamp(row(server).start_ts + 1800, UTC), standin)
@@ -215,7 +204,7 @@ def test_done_records_completion_and_drops_the_reminders_to_come(
 def test_done_by_an_outsider_is_refused_privately(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     slack.block_action(ids.DONE, message=standin.message(CHANNEL, parent.ts), user_id="U0OUTSIDER")
@@ -243,7 +232,7 @@ def extend(slack: SlackClientSim, standin: SlackStandIn, parent: Message, extra:
 def test_a_clear_extension_applies_at_once_and_moves_the_end_reminder(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)  # 14:00 Pacific: night in Tehran, clear
+    parent = propose(slack, standin, clock="14:00")  # 14:00 Pacific: night in Tehran, clear
     approve(slack, standin, parent)
     first = scheduled_for(standin, 3)
     end_before = row(server).end_ts
@@ -283,7 +272,7 @@ def test_a_flagged_extension_needs_approval_again(
 def test_the_parent_is_refreshed_at_each_reminder_moment(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     change = row(server)
@@ -306,7 +295,7 @@ def test_the_parent_is_refreshed_at_each_reminder_moment(
 def test_approvals_expire_with_notice_and_the_change_needs_approval_again(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     scheduled_for(standin, 3)
     change = row(server)
@@ -343,7 +332,7 @@ def test_a_window_beyond_slacks_120_days_is_scheduled_when_it_comes_within_range
     day = next_week(0)
     start = datetime(day.year, day.month, day.day, 22, tzinfo=UTC)
     at(server, start - timedelta(days=130), standin)  # the change is approved 130 days ahead
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     settled(lambda: len(server.runtime.store.reminders(1)) == 3, message="three waiting reminders")
     assert all(r.scheduled_message_id is None for r in server.runtime.store.reminders(1))
@@ -362,7 +351,7 @@ def test_cancelling_a_change_whose_reminders_wait_forgets_them_without_asking_sl
 ) -> None:
     day = next_week(0)
     at(server, datetime(day.year, day.month, day.day, 22, tzinfo=UTC) - timedelta(days=130), standin)
-    parent = propose(slack, standin)
+    parent = propose(slack, standin, clock="14:00")
     approve(slack, standin, parent)
     settled(lambda: len(server.runtime.store.reminders(1)) == 3, message="three waiting reminders")
     slack.view_submission(
