@@ -358,17 +358,11 @@ class Service:
 
     def upcoming(self) -> list[ProposalRow]:
         """Pending and approved windows that have not ended yet, soonest first."""
-        return self.store.list_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED),
-            end_after=to_ts(self.now()),
-            limit=50,
-        )
+        return self.store.list_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()), limit=50)
 
     def upcoming_count(self) -> int:
         """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
-        return self.store.count_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=to_ts(self.now())
-        )
+        return self.store.count_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()))
 
     # -- changing --------------------------------------------------------------------------------------------
 
@@ -1259,9 +1253,7 @@ class Service:
         changed: list[int] = []
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
-        for row in self.store.list_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=at, limit=500
-        ):
+        for row in self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=500):
             assessment = self.assess(proposal_window(row), regions=regions)
             before = _snapshot(row).flagged_ids
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
