@@ -223,10 +223,6 @@ def _window_doc(row: ProposalRow) -> WindowDoc:
     return WindowDoc(start=from_ts(row.start_ts).isoformat(), end=from_ts(row.end_ts).isoformat())
 
 
-def _snapshot(row: ProposalRow) -> EvaluationSnapshot:
-    return row.snapshot
-
-
 def _conflict_doc(row: ProposalRow, services: tuple[str, ...]) -> ConflictDoc:
     shared = tuple(s for s in services if s in row.services)
     return ConflictDoc(proposal_id=row.id, services=shared, window=_window_doc(row))
@@ -627,7 +623,7 @@ class Service:
                     required=row.approvals_required,
                     flagged=row.flagged,
                     window=_window_doc(row),
-                    flagged_regions=_snapshot(row).flagged_ids,
+                    flagged_regions=row.snapshot.flagged_ids,
                     status_after=Status.APPROVED if complete else row.status,
                     justification=justification or None,
                 ),
@@ -1255,7 +1251,7 @@ class Service:
         actor_name = self.name_of(actor)
         for row in self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=500):
             assessment = self.assess(proposal_window(row), regions=regions)
-            before = _snapshot(row).flagged_ids
+            before = row.snapshot.flagged_ids
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
             if assessment.flagged == row.flagged and set(before) == set(after):
                 continue
