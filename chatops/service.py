@@ -988,8 +988,11 @@ class Service:
         policy = self.config.policy
         warned: list[int] = []
         gone: list[int] = []
-        for row in self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500):
-            if row.start_ts <= at or policy.approval_max_age_days <= 0:
+        approved_rows: list[ProposalRow] = []
+        if policy.approval_max_age_days > 0:  # 0 turns expiry off: no approved change need be read
+            approved_rows = self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500)
+        for row in approved_rows:
+            if row.start_ts <= at:
                 continue
             approved = self.store.approvals_at(row.id, round=row.round)
             expires = approvals_expire_at(
