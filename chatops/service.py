@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from chatops import __version__, tzdb
 from chatops.calendars import Calendars
 from chatops.domain import evaluate
-from chatops.domain.conflicts import check_services
+from chatops.domain.conflicts import check_services, overlaps
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
@@ -823,8 +823,7 @@ class Service:
                 o
                 for o in others
                 if not (
-                    o.start_ts < row.end_ts
-                    and row.start_ts < o.end_ts
+                    overlaps(o.start_ts, o.end_ts, row.start_ts, row.end_ts)
                     and set(o.services) & set(row.services)
                 )
             ]
