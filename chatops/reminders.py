@@ -81,28 +81,32 @@ def sync(
             _delete(client, reminder.channel, reminder.scheduled_message_id)
         store.drop_reminder(reminder.id)
         logger.info("reminder %s of proposal %s deleted", kind, row.id)
+
+    def save(kind: str, post_at: int, scheduled_message_id: str | None, scheduled_at: int | None) -> None:
+        store.save_reminder(
+            row.id,
+            kind=kind,
+            post_at=post_at,
+            channel=row.channel,
+            scheduled_message_id=scheduled_message_id,
+            scheduled_at=scheduled_at,
+        )
+
     existing: list[dict[str, Any]] | None = None
     for kind, post_at in desired.items():
+        where = placement(post_at, at=now)
         kept = known.get(kind)
-        same = kept is not None and kept.post_at == post_at and kept.channel == row.channel
         if (
-            same
-            and kept is not None
-            and (kept.scheduled_message_id or placement(post_at, at=now) is not Placement.NOW)
+            kept is not None
+            and kept.post_at == post_at
+            and kept.channel == row.channel
+            and (kept.scheduled_message_id or where is not Placement.NOW)
         ):
             continue
-        where = placement(post_at, at=now)
         if where is Placement.PASSED:
             continue
         if where is Placement.LATER:
-            store.save_reminder(
-                row.id,
-                kind=kind,
-                post_at=post_at,
-                channel=row.channel,
-                scheduled_message_id=None,
-                scheduled_at=None,
-            )
+            save(kind, post_at, None, None)  # waits for the sweep
             continue
         message = blocks.reminder_message(row, ReminderKind(kind))
         if look_first:
@@ -117,14 +121,7 @@ def sync(
                 None,
             )
             if found is not None:
-                store.save_reminder(
-                    row.id,
-                    kind=kind,
-                    post_at=post_at,
-                    channel=row.channel,
-                    scheduled_message_id=str(found["id"]),
-                    scheduled_at=int(found.get("date_created") or now),
-                )
+                save(kind, post_at, str(found["id"]), int(found.get("date_created") or now))
                 continue
         slot = next_slot(store.scheduled_since(row.channel, since=now - CHANNEL_PERIOD), at=now)
         if slot > now:
@@ -141,23 +138,9 @@ def sync(
             # is too far waits for the sweep, like any reminder beyond 120 days.
             logger.warning("Slack answered %s for reminder %s of proposal %s", error, kind, row.id)
             if error == "time_too_far":
-                store.save_reminder(
-                    row.id,
-                    kind=kind,
-                    post_at=post_at,
-                    channel=row.channel,
-                    scheduled_message_id=None,
-                    scheduled_at=None,
-                )
+                save(kind, post_at, None, None)
             continue
-        store.save_reminder(
-            row.id,
-            kind=kind,
-            post_at=post_at,
-            channel=row.channel,
-            scheduled_message_id=str(response["scheduled_message_id"]),
-            scheduled_at=now,
-        )
+        save(kind, post_at, str(response["scheduled_message_id"]), now)
         logger.info("reminder %s of proposal %s scheduled for %s", kind, row.id, post_at)
 
 

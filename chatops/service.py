@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from chatops import __version__, tzdb
 from chatops.calendars import Calendars
 from chatops.domain import evaluate
-from chatops.domain.conflicts import check_services
+from chatops.domain.conflicts import check_services, overlaps
 from chatops.domain.evaluate import evaluation_document
 from chatops.domain.freezes import with_freezes
 from chatops.domain.models import Evaluation, Region, RegionsConfig, SensitivePeriod, Window
@@ -223,10 +223,6 @@ def _window_doc(row: ProposalRow) -> WindowDoc:
     return WindowDoc(start=from_ts(row.start_ts).isoformat(), end=from_ts(row.end_ts).isoformat())
 
 
-def _snapshot(row: ProposalRow) -> EvaluationSnapshot:
-    return row.snapshot
-
-
 def _conflict_doc(row: ProposalRow, services: tuple[str, ...]) -> ConflictDoc:
     shared = tuple(s for s in services if s in row.services)
     return ConflictDoc(proposal_id=row.id, services=shared, window=_window_doc(row))
@@ -358,17 +354,11 @@ class Service:
 
     def upcoming(self) -> list[ProposalRow]:
         """Pending and approved windows that have not ended yet, soonest first."""
-        return self.store.list_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED),
-            end_after=to_ts(self.now()),
-            limit=50,
-        )
+        return self.store.list_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()), limit=50)
 
     def upcoming_count(self) -> int:
         """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
-        return self.store.count_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=to_ts(self.now())
-        )
+        return self.store.count_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()))
 
     # -- changing --------------------------------------------------------------------------------------------
 
@@ -633,7 +623,7 @@ class Service:
                     required=row.approvals_required,
                     flagged=row.flagged,
                     window=_window_doc(row),
-                    flagged_regions=_snapshot(row).flagged_ids,
+                    flagged_regions=row.snapshot.flagged_ids,
                     status_after=Status.APPROVED if complete else row.status,
                     justification=justification or None,
                 ),
@@ -833,8 +823,7 @@ class Service:
                 o
                 for o in others
                 if not (
-                    o.start_ts < row.end_ts
-                    and row.start_ts < o.end_ts
+                    overlaps(o.start_ts, o.end_ts, row.start_ts, row.end_ts)
                     and set(o.services) & set(row.services)
                 )
             ]
@@ -998,8 +987,11 @@ class Service:
         policy = self.config.policy
         warned: list[int] = []
         gone: list[int] = []
-        for row in self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500):
-            if row.start_ts <= at or policy.approval_max_age_days <= 0:
+        approved_rows: list[ProposalRow] = []
+        if policy.approval_max_age_days > 0:  # 0 turns expiry off: no approved change need be read
+            approved_rows = self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500)
+        for row in approved_rows:
+            if row.start_ts <= at:
                 continue
             approved = self.store.approvals_at(row.id, round=row.round)
             expires = approvals_expire_at(
@@ -1259,11 +1251,9 @@ class Service:
         changed: list[int] = []
         at = to_ts(self.now())
         actor_name = self.name_of(actor)
-        for row in self.store.list_proposals(
-            statuses=(Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED), end_after=at, limit=500
-        ):
+        for row in self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=500):
             assessment = self.assess(proposal_window(row), regions=regions)
-            before = _snapshot(row).flagged_ids
+            before = row.snapshot.flagged_ids
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
             if assessment.flagged == row.flagged and set(before) == set(after):
                 continue

@@ -10,9 +10,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from chatops.domain.models import SERVICE_NAME
 from chatops.errors import InputError
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_NAME = re.compile(SERVICE_NAME)
 MAX_SERVICES = 20
 
 

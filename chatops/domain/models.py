@@ -217,22 +217,25 @@ class HolidaySource(BaseModel):
 Holidays = Annotated[HolidaySource | None, BeforeValidator(_holiday_source)]
 
 
+def _in_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC (the start and end of windows and freezes); ValueError when naive."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a naive datetime has no time zone; give one")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class Freeze(BaseModel):
     """A span of real time during which no change may run (a change freeze), from a freeze calendar."""
 
     model_config = _FROZEN
 
-    start: datetime
-    end: datetime
+    start: UtcDatetime
+    end: UtcDatetime
     summary: str = Field(min_length=1)
     calendar: str = ""
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("a naive datetime has no time zone; give one")
-        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _ordered(self) -> Freeze:
@@ -413,15 +416,8 @@ class Window(BaseModel):
 
     model_config = _FROZEN
 
-    start: datetime
-    end: datetime
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("a naive datetime has no time zone; give one")
-        return value.astimezone(UTC)
+    start: UtcDatetime
+    end: UtcDatetime
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:

@@ -86,9 +86,8 @@ def may_act(
                 allowed=False, reason=f"this change is {status.value}; only an approved change can be {verb}"
             )
         if actor != proposer and actor not in approvers:
-            return Decision(
-                allowed=False, reason=f"only the proposer or an approver can {action.value} this change"
-            )
+            what = "mark this change done" if action is Action.DONE else "extend this change"
+            return Decision(allowed=False, reason=f"only the proposer or an approver can {what}")
         return Decision(allowed=True)
     if status is Status.APPROVED and action is not Action.APPROVE:
         pass  # an approved change can still be moved, called off or revoked (its reminders go with it)
