@@ -668,6 +668,19 @@ def _conflict_line(conflict: ConflictDoc, tz: str) -> str:
     )
 
 
+def _services_and_conflicts(proposed: Proposed, tz: str) -> list[str]:
+    """A proposal's first reply: the services it touches and the first open changes it overlaps on them."""
+    lines: list[str] = []
+    if proposed.services:
+        lines.append(f"*Services:* {escape(', '.join(proposed.services))}")
+    if proposed.conflicts:
+        lines.append(
+            ":warning: *Conflicts:* overlaps "
+            + "; ".join(_conflict_line(c, tz) for c in proposed.conflicts[:5])
+        )
+    return lines
+
+
 def _fit(blocks: list[Block], limit: int = MESSAGE_BLOCKS) -> list[Block]:
     """At most ``limit`` blocks: the last ones (buttons, footer) are kept; middle blocks give way with a note."""
     if len(blocks) <= limit:
@@ -746,6 +759,8 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
         return {"text": clip(f"{actor}: {escape(event.kind)} on {when}.{reason}", SECTION_MAX)}
     match payload:
         case Proposed(evaluation=evaluation, window=window):
+            if payload.emergency is not None:
+                return _emergency_reply(row, payload, actor=actor, when=when)
             flagged = evaluation.flagged_regions
             why = [
                 f"{escape(r.name)} ({r.peak_overlap_minutes} min in its peak hours, {escape(', '.join(r.reasons))})"
@@ -763,15 +778,7 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f":memo: {actor} proposed {proposal_ref(row)} on {when}\n*Window:* {zoned_window(window, tz)}\n"
                 f"{verdict}."
             )
-            proposed = payload
-            if proposed.services:
-                text += f"\n*Services:* {escape(', '.join(proposed.services))}"
-            if proposed.conflicts:
-                text += "\n:warning: *Conflicts:* overlaps " + "; ".join(
-                    _conflict_line(c, tz) for c in proposed.conflicts[:5]
-                )
-            if proposed.emergency is not None:
-                return _emergency_reply(row, proposed, actor=actor, when=when)
+            text = "\n".join([text, *_services_and_conflicts(payload, tz)])
         case Approved() as approved:
             text = (
                 f":white_check_mark: {actor} approved {proposal_ref(row)} on {when} "
@@ -898,13 +905,7 @@ def _emergency_reply(row: ProposalRow, proposed: Proposed, *, actor: str, when: 
     if flagged:
         names = ", ".join(escape(r.name) for r in flagged[:DETAIL_REGIONS])
         lines.append(f":red_circle: :warning: *Flagged*: it lands in the peak hours of {names}.")
-    if proposed.services:
-        lines.append(f"*Services:* {escape(', '.join(proposed.services))}")
-    if proposed.conflicts:
-        lines.append(
-            ":warning: *Conflicts:* overlaps "
-            + "; ".join(_conflict_line(c, row.input_tz) for c in proposed.conflicts[:5])
-        )
+    lines.extend(_services_and_conflicts(proposed, row.input_tz))
     lines.append(approval)
     text = clip("\n".join(lines), SECTION_MAX)
     follow_up = [
