@@ -1186,9 +1186,7 @@ def reason_modal(
         close=PlainTextObject(text="Back"),
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
-            _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n{window_text(row.start_ts, row.end_ts)}"
-            ),
+            _section(f"{_modal_title(row)}\n{window_text(row.start_ts, row.end_ts)}"),
             InputBlock(
                 block_id=ids.REASON,
                 label="Reason (recorded in the thread)",
@@ -1210,10 +1208,7 @@ def approve_modal(row: ProposalRow) -> dict[str, Any]:
         close=PlainTextObject(text="Back"),
         private_metadata=_metadata(proposal=row.id, version=row.version, round=row.round),
         blocks=[
-            _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
-                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
-            ),
+            _section(_modal_heading(row)),
             _section(clip(risk_line(row.evaluation), SECTION_MAX)),
             *_sections(day_strips(row.evaluation, limit=3)),
             InputBlock(
@@ -1243,7 +1238,7 @@ def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> 
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
+                f"{_modal_title(row)}\n"
                 f"Now: {window_text(row.start_ts, row.end_ts)}\n*Suggested windows:*\n{listed}"
             ),
             InputBlock(
@@ -1268,6 +1263,16 @@ def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> 
         ],
     )
     return view.to_dict()
+
+
+def _modal_title(row: ProposalRow) -> str:
+    """A modal's first line: the change's reference and title."""
+    return f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*"
+
+
+def _modal_heading(row: ProposalRow) -> str:
+    """The title line, then the window in the zone it was proposed in, in UTC and in each reader's own time."""
+    return "\n".join([_modal_title(row), *window_lines(row.start_ts, row.end_ts, row.input_tz)])
 
 
 def now_grid(now: datetime) -> int:
@@ -1299,8 +1304,7 @@ def extend_modal(row: ProposalRow) -> dict[str, Any]:
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
-                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
+                _modal_heading(row)
                 + "\nIf the extra time lands in a flagged region's peak, the change needs approval again."
             ),
             InputBlock(
