@@ -1,6 +1,7 @@
 """Listeners for what follows approval: the Done and Extend buttons on an approved change's message, and the
 Extend modal. Done is stored before Slack is answered (a 200 means it is recorded); Extend opens its modal
-first (the trigger id lasts about 3 s), and its submission is stored before the modal closes.
+right after the ack (the trigger id lasts about 3 s), and its submission is stored before the modal closes. Private
+answers follow the ack, in Bolt lazy listeners.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
 
 from chatops.domain.policy import Action, Status
 from chatops.domain.windows import parse_duration
@@ -20,6 +21,7 @@ from chatops.slack import blocks, forms, ids
 logger = logging.getLogger(__name__)
 
 SORRY = "Something went wrong on our side and nothing was changed; please try again in a minute."
+PROBLEM = "chatops_problem"  # context key: what the acknowledging listener leaves for the lazy one to say
 
 
 def _proposal(body: dict[str, Any]) -> int:
@@ -46,30 +48,36 @@ def read_extra(values: dict[str, Any]) -> tuple[timedelta, str]:
 
 
 def register(app: App, *, service: Service) -> None:
-    @app.action(ids.DONE)
-    def on_done(ack: Ack, body: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
+    def done_now(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
         number: int | None = None
         try:
             number = _proposal(body)
             service.complete(number, actor=body["user"]["id"])
         except ChatopsError as exc:
-            ack()
             known = isinstance(exc, NotAllowedError) and number is not None
             row = service.store.get_proposal(number) if known and number is not None else None
-            if request.headers.get("x-slack-retry-num") and row is not None and row.status is Status.DONE:
-                return  # Slack retried a click already recorded: nothing more to say
-            _private(respond, str(exc))
-            return
+            if not (
+                request.headers.get("x-slack-retry-num") and row is not None and row.status is Status.DONE
+            ):
+                context[PROBLEM] = str(
+                    exc
+                )  # else Slack retried a click already recorded: nothing more to say
         except Exception:
             logger.exception("marking a change done failed")
-            ack()
-            _private(respond, SORRY)
-            return
+            context[PROBLEM] = SORRY
         ack()
 
-    @app.action(ids.EXTEND)
-    def on_extend(ack: Ack, body: dict[str, Any], respond: Respond, client: Any) -> None:
+    def tell(context: BoltContext, respond: Respond) -> None:
+        problem = context.get(PROBLEM)
+        if isinstance(problem, str):
+            _private(respond, problem)
+
+    app.action(ids.DONE)(ack=done_now, lazy=[tell])
+
+    def just_ack(ack: Ack) -> None:
         ack()
+
+    def open_extend(body: dict[str, Any], respond: Respond, client: Any) -> None:
         try:
             row = service.check_after(_proposal(body), actor=body["user"]["id"], action=Action.EXTEND)
             client.views_open(trigger_id=body["trigger_id"], view=blocks.extend_modal(row))
@@ -78,6 +86,8 @@ def register(app: App, *, service: Service) -> None:
         except Exception:
             logger.exception("opening the extend form failed")
             _private(respond, SORRY)
+
+    app.action(ids.EXTEND)(ack=just_ack, lazy=[open_extend])
 
     @app.view(ids.EXTEND_VIEW)
     def on_extend_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

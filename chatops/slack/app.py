@@ -79,11 +79,19 @@ def _guard(respond: Respond, work: Callable[[], None]) -> None:
         _private(respond, blocks.error_message(SORRY))
 
 
+# A private answer: ready, finished after the ack (a callable that reads what only informs), or none.
+Answer = dict[str, Any] | Callable[[], dict[str, Any]] | None
+
+
+def _finish(answer: Answer) -> dict[str, Any] | None:
+    return answer() if callable(answer) else answer
+
+
 def _attempt(
-    work: Callable[[], dict[str, Any] | None],
+    work: Callable[[], Answer],
     *,
     refused: Callable[[ChatopsError], dict[str, Any] | None] | None = None,
-) -> dict[str, Any] | None:
+) -> Answer:
     """Run deciding ``work`` before the ack; return the private answer to send after it (None: nothing).
     ``refused`` may turn a refusal into another answer ({}: say nothing)."""
     try:
@@ -130,7 +138,7 @@ def _is_retry(request: BoltRequest) -> bool:
 
 def answer_command(
     command: dict[str, Any], *, service: Service, directory: Directory, client: WebClient
-) -> dict[str, Any] | None:
+) -> Answer:
     """Carry out one ``/maintenance`` command; return the private answer (None when a modal was opened)."""
     user = command["user_id"]
     try:
@@ -192,9 +200,9 @@ def answer_command(
             services=parsed.services,
         )
     )
-    return blocks.confirmation_message(
-        outcome.proposal, created=outcome.created, conflicts=service.conflicts(outcome.proposal)
-    )
+    row, created = outcome.proposal, outcome.created
+    # The open changes it overlaps only inform: looked up after the ack.
+    return lambda: blocks.confirmation_message(row, created=created, conflicts=service.conflicts(row))
 
 
 def decides(command: dict[str, Any]) -> bool:
@@ -205,7 +213,7 @@ def decides(command: dict[str, Any]) -> bool:
         return False
 
 
-def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, Any]:
+def _sensitivity(parsed: Command, *, user: str, service: Service) -> Callable[[], dict[str, Any]]:
     note = ""
     if parsed.sensitive is not None:
         a = parsed.sensitive
@@ -216,7 +224,8 @@ def _sensitivity(parsed: Command, *, user: str, service: Service) -> dict[str, A
     elif parsed.number is not None:
         lifted = service.lift_sensitive(parsed.number, actor=user)
         note = f"Lifted #{lifted.id} ({lifted.region_id} {lifted.start_date} – {lifted.end_date})."
-    return blocks.sensitive_message(*service.sensitivity_overview(), note=note)
+    # The overview only informs: read after the ack.
+    return lambda: blocks.sensitive_message(*service.sensitivity_overview(), note=note)
 
 
 def _superseded_note(number: int, *, service: Service, client: WebClient) -> dict[str, Any]:
@@ -291,11 +300,12 @@ def build_app(
         note = context.get(NOTE)
         if isinstance(superseded, int):
             note = _superseded_note(superseded, service=service, client=client)
-        if note:
-            try:
-                _private(respond, note)
-            except Exception as exc:
-                logger.warning("could not send a private answer (%s)", exc.__class__.__name__)
+        try:
+            message = _finish(note)
+            if message:
+                _private(respond, message)
+        except Exception as exc:
+            logger.warning("could not send a private answer (%s)", exc.__class__.__name__)
 
     # -- /maintenance --------------------------------------------------------------------------------------
 
@@ -316,7 +326,7 @@ def build_app(
             return
 
         def work() -> None:
-            message = answer_command(command, service=service, directory=directory, client=client)
+            message = _finish(answer_command(command, service=service, directory=directory, client=client))
             if message is not None:
                 _private(respond, message)
 

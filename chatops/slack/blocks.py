@@ -668,6 +668,19 @@ def _conflict_line(conflict: ConflictDoc, tz: str) -> str:
     )
 
 
+def _services_and_conflicts(proposed: Proposed, tz: str) -> list[str]:
+    """A proposal's first reply: the services it touches and the first open changes it overlaps on them."""
+    lines: list[str] = []
+    if proposed.services:
+        lines.append(f"*Services:* {escape(', '.join(proposed.services))}")
+    if proposed.conflicts:
+        lines.append(
+            ":warning: *Conflicts:* overlaps "
+            + "; ".join(_conflict_line(c, tz) for c in proposed.conflicts[:5])
+        )
+    return lines
+
+
 def _fit(blocks: list[Block], limit: int = MESSAGE_BLOCKS) -> list[Block]:
     """At most ``limit`` blocks: the last ones (buttons, footer) are kept; middle blocks give way with a note."""
     if len(blocks) <= limit:
@@ -746,6 +759,8 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
         return {"text": clip(f"{actor}: {escape(event.kind)} on {when}.{reason}", SECTION_MAX)}
     match payload:
         case Proposed(evaluation=evaluation, window=window):
+            if payload.emergency is not None:
+                return _emergency_reply(row, payload, actor=actor, when=when)
             flagged = evaluation.flagged_regions
             why = [
                 f"{escape(r.name)} ({r.peak_overlap_minutes} min in its peak hours, {escape(', '.join(r.reasons))})"
@@ -763,15 +778,7 @@ def thread_reply(row: ProposalRow, event: EventRow) -> dict[str, Any]:
                 f":memo: {actor} proposed {proposal_ref(row)} on {when}\n*Window:* {zoned_window(window, tz)}\n"
                 f"{verdict}."
             )
-            proposed = payload
-            if proposed.services:
-                text += f"\n*Services:* {escape(', '.join(proposed.services))}"
-            if proposed.conflicts:
-                text += "\n:warning: *Conflicts:* overlaps " + "; ".join(
-                    _conflict_line(c, tz) for c in proposed.conflicts[:5]
-                )
-            if proposed.emergency is not None:
-                return _emergency_reply(row, proposed, actor=actor, when=when)
+            text = "\n".join([text, *_services_and_conflicts(payload, tz)])
         case Approved() as approved:
             text = (
                 f":white_check_mark: {actor} approved {proposal_ref(row)} on {when} "
@@ -898,13 +905,7 @@ def _emergency_reply(row: ProposalRow, proposed: Proposed, *, actor: str, when: 
     if flagged:
         names = ", ".join(escape(r.name) for r in flagged[:DETAIL_REGIONS])
         lines.append(f":red_circle: :warning: *Flagged*: it lands in the peak hours of {names}.")
-    if proposed.services:
-        lines.append(f"*Services:* {escape(', '.join(proposed.services))}")
-    if proposed.conflicts:
-        lines.append(
-            ":warning: *Conflicts:* overlaps "
-            + "; ".join(_conflict_line(c, row.input_tz) for c in proposed.conflicts[:5])
-        )
+    lines.extend(_services_and_conflicts(proposed, row.input_tz))
     lines.append(approval)
     text = clip("\n".join(lines), SECTION_MAX)
     follow_up = [
@@ -1185,9 +1186,7 @@ def reason_modal(
         close=PlainTextObject(text="Back"),
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
-            _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n{window_text(row.start_ts, row.end_ts)}"
-            ),
+            _section(f"{_modal_title(row)}\n{window_text(row.start_ts, row.end_ts)}"),
             InputBlock(
                 block_id=ids.REASON,
                 label="Reason (recorded in the thread)",
@@ -1209,10 +1208,7 @@ def approve_modal(row: ProposalRow) -> dict[str, Any]:
         close=PlainTextObject(text="Back"),
         private_metadata=_metadata(proposal=row.id, version=row.version, round=row.round),
         blocks=[
-            _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
-                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
-            ),
+            _section(_modal_heading(row)),
             _section(clip(risk_line(row.evaluation), SECTION_MAX)),
             *_sections(day_strips(row.evaluation, limit=3)),
             InputBlock(
@@ -1242,7 +1238,7 @@ def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> 
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
+                f"{_modal_title(row)}\n"
                 f"Now: {window_text(row.start_ts, row.end_ts)}\n*Suggested windows:*\n{listed}"
             ),
             InputBlock(
@@ -1267,6 +1263,16 @@ def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> 
         ],
     )
     return view.to_dict()
+
+
+def _modal_title(row: ProposalRow) -> str:
+    """A modal's first line: the change's reference and title."""
+    return f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*"
+
+
+def _modal_heading(row: ProposalRow) -> str:
+    """The title line, then the window in the zone it was proposed in, in UTC and in each reader's own time."""
+    return "\n".join([_modal_title(row), *window_lines(row.start_ts, row.end_ts, row.input_tz)])
 
 
 def now_grid(now: datetime) -> int:
@@ -1298,8 +1304,7 @@ def extend_modal(row: ProposalRow) -> dict[str, Any]:
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
-                f"{proposal_ref(row)} *{escape(clip(row.title, 150))}*\n"
-                + "\n".join(window_lines(row.start_ts, row.end_ts, row.input_tz))
+                _modal_heading(row)
                 + "\nIf the extra time lands in a flagged region's peak, the change needs approval again."
             ),
             InputBlock(
