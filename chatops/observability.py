@@ -19,7 +19,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
@@ -167,6 +167,8 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
         outer: Future[T] = Future()
 
         def start() -> None:
+            if not outer.set_running_or_notify_cancel():
+                return  # cancelled while it waited for the response to be sent
             inner = ThreadPoolExecutor.submit(self, context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
             inner.add_done_callback(lambda done: _settle(outer, done))
 
@@ -175,8 +177,8 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
 
 
 def _settle(outer: Future[T], inner: Future[T]) -> None:
-    if inner.cancelled():
-        outer.cancel()
+    if inner.cancelled():  # shut down with cancel_futures before it ran
+        outer.set_exception(CancelledError())
         return
     error = inner.exception()
     if error is not None:

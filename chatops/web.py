@@ -266,7 +266,10 @@ class WsgiApp:
             except Exception:
                 logger.exception("the request failed")
                 if answered:
-                    self._account(held, started, method=method, path=path, rid=rid, retry=retry, status=500)
+                    status = answered[-1]
+                    self._account(
+                        held, started, method=method, path=path, rid=rid, retry=retry, status=status
+                    )
                     held.release()
                     raise
                 body = _respond(respond, "500 Internal Server Error", "internal error\n")

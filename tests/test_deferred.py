@@ -88,3 +88,14 @@ def test_a_shut_down_pool_still_refuses_new_work() -> None:
     with pytest.raises(RuntimeError):
         pool.submit(print)
     assert isinstance(pool, ThreadPoolExecutor)
+
+
+def test_a_held_task_cancelled_before_the_response_is_sent_never_runs() -> None:
+    ran: list[int] = []
+    with ContextThreadPoolExecutor(max_workers=1) as pool:
+        with holding() as held:
+            future = pool.submit(ran.append, 1)
+        assert future.cancel()
+        held.release()
+        assert pool.submit(ran.append, 2).result(timeout=10) is None
+    assert ran == [2]
