@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,7 +164,9 @@ def summary(latencies_s: list[float]) -> dict[str, float]:
 
 
 @contextmanager
-def running(folder: Path, standin: SlackStandIn, *, threads: int, worker: bool) -> Iterator[str]:
+def running(
+    folder: Path, standin: SlackStandIn, *, threads: int, worker: bool, logs: Path | None = None
+) -> Iterator[str]:
     """``chatops serve`` (and with ``worker``, ``chatops worker`` beside it); yields the events URL."""
     serve_env = {"CHATOPS_DELIVERY_THREADS": "0" if worker else str(threads)}
     server = start_chatops(folder, standin, extra_env=serve_env)
@@ -190,10 +193,14 @@ def running(folder: Path, standin: SlackStandIn, *, threads: int, worker: bool) 
                 process.kill()
                 process.wait()
         server.stop()
+        if logs is not None:
+            logs.mkdir(parents=True, exist_ok=True)
+            for log in folder.glob("*.log"):
+                shutil.copyfile(log, logs / log.name)
 
 
 def run(
-    count: int, clients: int, *, mode: str, threads: int, delay: float, worker: bool
+    count: int, clients: int, *, mode: str, threads: int, delay: float, worker: bool, logs: Path | None = None
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, SlackStandIn(token=TOKEN) as standin:
         standin.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
@@ -204,23 +211,30 @@ def run(
             standin.slow_next(None, 10**9, delay=delay)  # every call, for the whole run
         arrivals = Arrivals(standin)
         person = mode == "person"
-        with running(Path(folder), standin, threads=threads, worker=worker) as url:
+        with running(Path(folder), standin, threads=threads, worker=worker, logs=logs) as url:
             # Proposals: signed command -> parent message at the stand-in.
             requests = [command(standin, f"propose {window_text()} E2E {i}") for i in range(count)]
 
             def parent_arrived(i: int, sent_at: float) -> None:
-                arrivals.wait(lambda: i in arrivals.by_title)
+                arrivals.wait(lambda: i in arrivals.by_title, limit=5)  # refused: not stored, never posted
+
+            def refused() -> int:
+                """Requests answered 200 but not stored ("not recorded: the database did not answer in time")."""
+                return sum(1 for c in standin.calls_to("response_url") if b"not recorded" in c.body)
 
             sent, errors = fire(url, requests, clients, then=parent_arrived if person else None)
-            arrivals.wait(lambda: len(arrivals.by_title) >= count)
+            arrivals.wait(lambda: len(arrivals.by_title) + refused() >= count)
+            refused_proposals = refused()
             propose = [arrivals.by_title[i] - sent[i] for i in range(count) if i in arrivals.by_title]
 
+            stored_before = set(arrivals.by_change)
             # Clear proposals to approve (not timed), then one Approve tap each: click -> thread reply.
             clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
             setup = [command(standin, f"propose {clear} Approve {i}") for i in range(count)]
             fire(url, setup, clients)
-            arrivals.wait(lambda: len(arrivals.by_change) >= 2 * count)
-            targets = sorted(arrivals.by_change)[count : 2 * count]
+            arrivals.wait(lambda: len(arrivals.by_change) + refused() >= 2 * count)
+            targets = sorted(p for p in arrivals.by_change if p not in stored_before)[:count]
+            count = len(targets)
             ts_of = {pid: arrivals.by_change[pid][0] for pid in targets}
             # Let each "proposed" reply land before the clicks.
             arrivals.wait(lambda: all(arrivals.replies.get(ts_of[p]) for p in targets))
@@ -228,16 +242,18 @@ def run(
             clicks = [approve_click(standin, pid, user=APPROVER_1) for pid in targets]
 
             def reply_arrived(i: int, sent_at: float) -> None:
-                arrivals.wait(lambda: arrivals.reply_after(ts_of[targets[i]], sent_at) is not None)
+                arrivals.wait(lambda: arrivals.reply_after(ts_of[targets[i]], sent_at) is not None, limit=5)
 
+            before = refused()
             click_sent, click_errors = fire(url, clicks, clients, then=reply_arrived if person else None)
             errors += click_errors
 
             def reply_times() -> list[float | None]:
                 return [arrivals.reply_after(ts_of[p], click_sent[i]) for i, p in enumerate(targets)]
 
-            arrivals.wait(lambda: all(at is not None for at in reply_times()))
-            approve = [(at or 0.0) - click_sent[i] for i, at in enumerate(reply_times())]
+            arrivals.wait(lambda: sum(at is not None for at in reply_times()) + refused() - before >= count)
+            approve = [at - click_sent[i] for i, at in enumerate(reply_times()) if at is not None]
+            refused_clicks = refused() - before
     return {
         "mode": mode,
         "clients": clients,
@@ -248,6 +264,8 @@ def run(
         "approve_to_reply": summary(approve),
         "errors": errors[:5],
         "error_count": len(errors),
+        "refused_proposals": refused_proposals,
+        "refused_clicks": refused_clicks,
     }
 
 
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack-delay", type=float, default=0.0, help="seconds the stand-in takes to answer")
     parser.add_argument("--worker", action="store_true", help="deliver from a `chatops worker` process")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--logs", type=Path, help="copy the servers' logs into this directory")
     args = parser.parse_args(argv)
     results = []
     for mode in ("burst", "person") if args.mode == "both" else (args.mode,):
@@ -272,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.delivery_threads,
             delay=args.slack_delay,
             worker=args.worker,
+            logs=args.logs / mode if args.logs else None,
         )
         results.append(result)
         where = "a worker process" if args.worker else "each serving process"
@@ -286,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {name:18} p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
                 f"max {r['max_ms']:.0f} ms (n={r['n']})"
             )
-        print(f"  errors: {result['error_count']} {result['errors']}")
+        print(
+            f"  errors: {result['error_count']} {result['errors']}; answered 'not recorded': "
+            f"{result['refused_proposals']} proposals, {result['refused_clicks']} clicks"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -4,6 +4,13 @@ Messages are written by the service in the same transaction as the state they de
 Slack is down or the process dies; the worker leases them from the store (several workers, in one process or in
 several instances, never send the same message at once), and sends each proposal's messages strictly in order.
 
+Threads: a worker runs ``threads`` delivery threads, each claiming and sending one message at a time (a Slack call
+takes 100-300 ms, so one thread alone delivers only a few a second). The claim never hands out a message while an
+earlier one of the same proposal is undelivered, so order per proposal holds across threads, processes and
+instances. A commit wakes one idle thread (:meth:`DeliveryWorker.wake`); a thread that found a message wakes one
+more, so a backlog is shared out; thread 0 also polls (for messages that came due, or that another process wrote)
+and runs the sweep.
+
 Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
 ``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
 
@@ -82,7 +89,8 @@ class DeliveryWorker:
         self._clock = clock
         self.threads = max(0, threads)
         self._idle = threading.Condition()
-        self._wakes = 0  # wakes not yet taken by a thread (at most one per thread)
+        self._wakes = 0  # commits' wakes not yet taken by a thread (at most one per thread)
+        self._handed = 0  # wakes from a thread that found work, not yet taken
         self._idling = 0  # threads waiting for work
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -121,7 +129,8 @@ class DeliveryWorker:
     def _run(self, index: int) -> None:
         """One delivery thread. Thread 0 also runs the sweep and polls every ``poll_interval`` (for messages
         that come due, or that another process wrote); the others wait to be woken, by a commit (:meth:`wake`)
-        or by a thread that found work (which wakes one more, so a backlog is shared out)."""
+        or by a thread that found work it was not woken for (which wakes one more, so a backlog is shared out)."""
+        spread = True  # a backlog may be waiting at start
         while not self._stop.is_set():
             due = time.monotonic() - self._swept_at >= self.sweep_interval
             if index == 0 and self.sweeper is not None and due:
@@ -131,18 +140,20 @@ class DeliveryWorker:
                 except Exception:
                     logger.exception("the sweep failed; trying again at the next one")
             try:
-                handled = self.run_once()
+                handled = self.run_once(spread=spread)
             except Exception:
                 logger.exception("the delivery worker failed; retrying shortly")
                 handled = 0
             if not handled:
-                self._wait_for_work(self.poll_interval if index == 0 else None)
+                spread = self._wait_for_work(self.poll_interval if index == 0 else None)
 
-    def _wait_for_work(self, timeout: float | None) -> None:
+    def _wait_for_work(self, timeout: float | None) -> bool:
         """Wait until woken (or ``timeout``), unless a wake came since this thread last looked: a wake is
-        counted, not a flag that a thread might clear after another thread's pass had already begun."""
+        counted, not a flag that a thread might clear after another thread's pass had already begun. True when
+        what the next pass finds should be shared out (woken by a poll or by another thread's find, not by a
+        commit, which wakes a thread of its own)."""
         with self._idle:
-            if not self._wakes and not self._stop.is_set():
+            if not (self._wakes or self._handed) and not self._stop.is_set():
                 self._idling += 1
                 try:
                     self._idle.wait(timeout)
@@ -150,26 +161,32 @@ class DeliveryWorker:
                     self._idling -= 1
             if self._wakes:
                 self._wakes -= 1
+                return False
+            if self._handed:
+                self._handed -= 1
+            return True
 
     def _hand_on(self) -> None:
-        """A thread found a message: wake one more idle thread (if none is woken yet) to look for the next."""
+        """A thread found a message it was not woken for: wake one more idle thread, if one is idle and not
+        already woken, to look for the next."""
         with self._idle:
-            if self._idling > self._wakes:
-                self._wakes += 1
+            if self._idling > self._wakes + self._handed:
+                self._handed += 1
                 self._idle.notify()
 
     # -- one pass --------------------------------------------------------------------------------------------
 
-    def run_once(self, batch: int = 20) -> int:
+    def run_once(self, batch: int = 20, *, spread: bool = False) -> int:
         """Deliver what is due now, up to ``batch`` messages, each on its own lease; return how many were
-        tried."""
+        tried. ``spread``: wake another idle thread for each message found (a backlog found by polling)."""
         tried = 0
         while tried < batch and not self._stop.is_set():
             now = int(self._clock())
             claimed = self.store.claim_outbox(now=now, limit=1, lease_seconds=self.lease_seconds)
             if not claimed:
                 break
-            self._hand_on()
+            if spread:
+                self._hand_on()
             for message in claimed:
                 with log_context(proposal_id=message.proposal_id):
                     self._attempt(message)
