@@ -40,6 +40,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from chatops import reminders
 from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
+from chatops.errors import UnavailableError
 from chatops.observability import log_context
 from chatops.slack import blocks
 from chatops.store import EventRow, OutboxRow, ProposalRow, Store
@@ -141,6 +142,9 @@ class DeliveryWorker:
                     logger.exception("the sweep failed; trying again at the next one")
             try:
                 handled = self.run_once(spread=spread)
+            except UnavailableError as exc:  # a busy or unreachable database: nothing was claimed or marked
+                logger.warning("the delivery worker could not reach the database (%s); retrying shortly", exc)
+                handled = 0
             except Exception:
                 logger.exception("the delivery worker failed; retrying shortly")
                 handled = 0

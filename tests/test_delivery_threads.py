@@ -4,6 +4,7 @@ wakes one idle thread at once; with no threads nothing is delivered here."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from slackfake.standin import Call, SlackStandIn
 from test_delivery import CONFIG
 
 from chatops.delivery import DeliveryWorker
+from chatops.errors import UnavailableError
 from chatops.service import ProposalRequest, Service
 from chatops.store.sql import SqlStore
 
@@ -194,3 +196,30 @@ def test_no_threads_deliver_nothing_here(tmp_path: Path, standin: SlackStandIn) 
     finally:
         worker.stop()
         store.close()
+
+
+class BusyOnceStore(SqlStore):
+    busy = 1
+
+    def claim_outbox(self, **kw: Any) -> Any:
+        if self.busy:
+            self.busy -= 1
+            raise UnavailableError("not recorded: the database did not answer in time")
+        return super().claim_outbox(**kw)
+
+
+def test_a_busy_database_is_a_warning_and_the_thread_goes_on(
+    tmp_path: Path, standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BusyOnceStore.open(f"sqlite:///{tmp_path / 'busy.db'}")
+    worker = worker_for(store, standin, threads=1, poll_interval=0.05)
+    try:
+        propose(service_for(store, worker), 0)
+        with caplog.at_level(logging.WARNING, logger="chatops.delivery"):
+            worker.start()
+            standin.wait_for("chat.postMessage", 2, timeout=10)  # delivered after all
+    finally:
+        worker.stop()
+        store.close()
+    busy = [r for r in caplog.records if "could not reach the database" in r.getMessage()]
+    assert len(busy) == 1 and busy[0].levelno == logging.WARNING and busy[0].exc_info is None
