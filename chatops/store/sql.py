@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
@@ -95,6 +96,9 @@ CHAIN_LOCK_CLASS = 0x63686174  # "chat"
 # separate schemas of one PostgreSQL database (and parallel test runs) never wait on each other's chain.
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(coalesce(current_schema(), '')))")
 _BEGIN_MODE = "chatops_sqlite_begin"
+_BUSY_MS = "chatops_busy_ms"  # the busy timeout a pooled SQLite connection was last given
+# The SQLite busy timeout the next write transaction of this thread begins with (what its write turn left).
+_budget = threading.local()
 _SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
 _BEGIN_SQL = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}
 
@@ -147,12 +151,13 @@ def create_store_engine(url: str) -> Engine:
         engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Hand transaction control to SQLAlchemy (see the "begin" hook below).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            record.info[_BUSY_MS] = SQLITE_BUSY_TIMEOUT_MS
             cur.execute("PRAGMA foreign_keys = ON")
             if not memory:
                 cur.execute("PRAGMA journal_mode = WAL")
@@ -164,8 +169,14 @@ def create_store_engine(url: str) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # Straight to the driver: through exec_driver_sql, this BEGIN cost as much as the statement after it.
         begin = _BEGIN_SQL[conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")]
+        driver = conn.connection.driver_connection
+        # What is left of the lock budget after waiting for this process's write turn (see SqlStore._turn).
+        busy_ms = getattr(_budget, "ms", SQLITE_BUSY_TIMEOUT_MS)
+        if conn.connection.info.get(_BUSY_MS) != busy_ms:
+            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")  # type: ignore[union-attr]
+            conn.connection.info[_BUSY_MS] = busy_ms
         try:
-            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+            driver.execute(begin)  # type: ignore[union-attr]
         except (
             sqlite3.OperationalError
         ) as exc:  # "database is locked" past busy_timeout: as SQLAlchemy says it
@@ -500,14 +511,15 @@ def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = Fals
     return None if row is None else _proposal(row)
 
 
+NOT_RECORDED = "not recorded: the database did not answer in time; nothing was changed, please try again"
+
+
 @contextmanager
 def _unavailable() -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        raise UnavailableError(
-            "not recorded: the database did not answer in time; nothing was changed, please try again"
-        ) from exc
+        raise UnavailableError(NOT_RECORDED) from exc
 
 
 _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None))
@@ -814,6 +826,12 @@ class SqlStore:
         # Reads begin DEFERRED on SQLite: the option is set once here, not on every connection.
         self._reader = engine.execution_options(**{_BEGIN_MODE: "DEFERRED"})
         self._lock: AbstractContextManager[Any] = threading.RLock() if serialise else nullcontext()
+        # A SQLite file has one writer at a time. Left to SQLite, this process's writers would wait in its busy
+        # handler, which sleeps up to 100 ms between tries and lets a newcomer in first: under load a decision
+        # could wait out the whole lock budget behind delivery threads. Here they take turns on a lock first,
+        # each woken as the one before commits, and only then meet other processes in SQLite's busy handler,
+        # with what is left of the same budget.
+        self._writers = threading.Lock() if engine.dialect.name == "sqlite" and not serialise else None
         self._pinned = threading.local()
         self._postgresql = engine.dialect.name == "postgresql"
         self.audit_key = audit_key
@@ -841,13 +859,32 @@ class SqlStore:
         :class:`UnavailableError`: nothing was recorded."""
         if getattr(self._pinned, "conn", None) is not None:
             raise RuntimeError("a write transaction inside reading(): finish the reads first")
-        with self._lock, _unavailable(), self.engine.begin() as conn:
+        with self._lock, self._turn(), _unavailable(), self.engine.begin() as conn:
             if self._postgresql:
                 conn.exec_driver_sql(_SET_LOCK_TIMEOUT)
             tx = SqlTx(conn)
             yield tx
             if self.audit_key is not None:
                 tx.write_checkpoint(self.audit_key)
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """On a SQLite file, this process's write turn, within the lock budget (``LOCK_TIMEOUT_MS`` in all)."""
+        if self._writers is None:
+            yield
+            return
+        budget = LOCK_TIMEOUT_MS
+        started = time.monotonic()
+        if not self._writers.acquire(timeout=budget / 1000):
+            raise UnavailableError(NOT_RECORDED)
+        try:
+            waited = int((time.monotonic() - started) * 1000)
+            # Round the remainder down to 100 ms steps so a pooled connection is rarely told a new timeout.
+            _budget.ms = budget if waited < 100 else max(100, (budget - waited) // 100 * 100)
+            yield
+        finally:
+            _budget.ms = SQLITE_BUSY_TIMEOUT_MS
+            self._writers.release()
 
     @contextmanager
     def reading(self) -> Iterator[None]:
