@@ -199,7 +199,7 @@ class DeliveryWorker:
 
     def _attempt(self, message: OutboxRow) -> None:
         try:
-            self.deliver(message)
+            parent_ts = self.deliver(message)
         except SlackApiError as exc:
             status = exc.response.status_code
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
@@ -215,7 +215,7 @@ class DeliveryWorker:
         except LookupError as exc:
             self._retry(message, str(exc), log_error=True)
         else:
-            self.store.mark_delivered(message.id, at=int(self._clock()))
+            self.store.mark_delivered(message.id, at=int(self._clock()), message_ts=parent_ts)
 
     def _retry(
         self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False
@@ -244,9 +244,13 @@ class DeliveryWorker:
             backoff,
         )
 
-    def deliver(self, message: OutboxRow) -> None:
-        """Send one message to Slack; raises on failure."""
-        row = self.store.get_proposal(message.proposal_id)
+    def deliver(self, message: OutboxRow) -> str | None:
+        """Send one message to Slack; raises on failure. Returns the ts of the parent message it posted or found
+        (a ``post_parent``), for the caller to store with the delivery mark in one transaction: the message
+        stays leased until then, and a retry after a crash in between finds the parent by its metadata."""
+        row = message.proposal
+        if row is None:
+            row = self.store.get_proposal(message.proposal_id)
         if row is None:
             raise LookupError(
                 f"outbox message {message.id} names proposal {message.proposal_id}, which is gone"
@@ -254,13 +258,14 @@ class DeliveryWorker:
         metadata = outbox_metadata(message)
         if message.kind == "post_parent":
             if row.message_ts:
-                return  # already posted (the process died after posting and before marking it)
+                return (
+                    None  # already stored (by hand, or by a version that stored it before the delivery mark)
+                )
             if message.claimed_before:
                 found = self._find_parent(row.channel, message)
                 if found is not None:
                     logger.info("outbox message %s was posted by an earlier attempt; adopting it", message.id)
-                    self.store.set_message_ts(row.id, found)
-                    return
+                    return found
             response = self.client.chat_postMessage(
                 channel=row.channel,
                 unfurl_links=False,
@@ -268,8 +273,7 @@ class DeliveryWorker:
                 metadata=metadata,
                 **self._parent(row),
             )
-            self.store.set_message_ts(row.id, str(response["ts"]))
-            return
+            return str(response["ts"])
         if not row.message_ts:
             raise LookupError(f"proposal {row.id} has no parent message yet")
         if message.kind == "update_parent":
@@ -277,7 +281,7 @@ class DeliveryWorker:
         elif message.kind == "reply":
             if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                 logger.info("outbox message %s was posted by an earlier attempt; not again", message.id)
-                return
+                return None
             event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
@@ -291,7 +295,7 @@ class DeliveryWorker:
             mention = self._mention_for(row)
             if mention and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
-                    return
+                    return None
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
@@ -309,20 +313,23 @@ class DeliveryWorker:
             )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
+        return None
 
     def _parent(self, row: ProposalRow) -> dict[str, Any]:
         """The parent message for the proposal's state: approvers asked while pending, who closed it and why."""
         closing: EventRow | None = None
-        if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
-            kind = "completed" if row.status is Status.DONE else row.status.value
-            closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
-        approvals = self.store.approvers(row.id, round=row.round)
+        with self.store.reading():  # its reads in one transaction
+            if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
+                kind = "completed" if row.status is Status.DONE else row.status.value
+                closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
+            approvals = self.store.approvers(row.id, round=row.round)
+            conflicts = self._conflicts(row)
         return blocks.proposal_message(
             row,
             approvals,
             mention=self._mention_for(row),
             closing=closing,
-            conflicts=self._conflicts(row),
+            conflicts=conflicts,
             owners=self.owners_of(row.services),
             at=int(self._clock()),
         )

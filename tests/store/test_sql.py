@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -51,10 +52,12 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
     statements: list[str] = []
     try:
+        # What SQLite itself is sent (the BEGIN goes to the driver directly, past SQLAlchemy's events).
+        store.engine.dispose()
 
-        @event.listens_for(store.engine, "before_cursor_execute")
-        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-            statements.append(statement)
+        @event.listens_for(store.engine, "connect")
+        def trace(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            dbapi_conn.set_trace_callback(statements.append)
 
         with store.transaction() as tx:
             tx.lock_proposal(1)
@@ -144,4 +147,103 @@ def test_readers_are_not_blocked_by_a_writer_on_sqlite(tmp_path: Path) -> None:
         got = store.get_proposal(p.id)
         assert got is not None and got.round == 2
     finally:
+        store.close()
+
+
+def _traced_store(tmp_path: Path) -> tuple[SqlStore, list[tuple[int, str]]]:
+    """A store whose SQLite connections report what they are sent, as (connection, statement)."""
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
+    statements: list[tuple[int, str]] = []
+    store.engine.dispose()
+
+    @event.listens_for(store.engine, "connect")
+    def trace(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.set_trace_callback(lambda sql: statements.append((id(dbapi_conn), sql)))
+
+    return store, statements
+
+
+def _begins(statements: list[tuple[int, str]]) -> list[tuple[str, int]]:
+    """Each BEGIN with the busy timeout its connection had at that moment."""
+    busy: dict[int, int] = {}
+    begins = []
+    for conn, sql in statements:
+        if sql.startswith("PRAGMA busy_timeout ="):
+            busy[conn] = int(sql.rsplit("=", 1)[1])
+        elif sql.startswith("BEGIN"):
+            # Before any PRAGMA traced here, what the store's connect hook set (tested above).
+            begins.append((sql, busy.get(conn, LOCK_TIMEOUT_MS)))
+    return begins
+
+
+def test_a_processs_sqlite_writers_take_turns_before_meeting_sqlites_busy_handler(tmp_path: Path) -> None:
+    store, statements = _traced_store(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        with store.transaction() as tx:
+            tx.lock_proposal(1)
+            inside.set()
+            release.wait(10)
+
+    def second() -> None:
+        try:
+            for _ in range(2):  # the first waits for its turn, the next does not
+                with store.transaction() as tx:
+                    tx.lock_proposal(1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    try:
+        a = threading.Thread(target=first)
+        a.start()
+        assert inside.wait(10)
+        b = threading.Thread(target=second)
+        b.start()
+        b.join(0.5)
+        # The second writer waits for its turn in this process: SQLite has not been asked for the lock yet.
+        assert b.is_alive()
+        assert [sql for sql, _ in _begins(statements)] == ["BEGIN IMMEDIATE"]
+        release.set()
+        a.join(10)
+        b.join(10)
+        assert not errors
+        # The wait came out of the same budget: the transaction that waited gave SQLite only what was left of
+        # it, and the next one, which did not wait, had the whole budget again.
+        begins = _begins(statements)
+        assert [sql for sql, _ in begins] == ["BEGIN IMMEDIATE"] * 3
+        assert begins[0][1] == LOCK_TIMEOUT_MS
+        assert 100 <= begins[1][1] < LOCK_TIMEOUT_MS - 300
+        assert begins[2][1] == LOCK_TIMEOUT_MS
+    finally:
+        release.set()
+        store.close()
+
+
+def test_a_write_turn_not_given_within_the_budget_is_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatops.errors import UnavailableError
+    from chatops.store import sql
+
+    monkeypatch.setattr(sql, "LOCK_TIMEOUT_MS", 200)
+    store, statements = _traced_store(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction():
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    try:
+        holder.start()
+        assert inside.wait(10)
+        with pytest.raises(UnavailableError, match="not recorded"), store.transaction() as tx:
+            tx.lock_proposal(1)
+        assert [sql for sql, _ in _begins(statements)] == ["BEGIN IMMEDIATE"]
+    finally:
+        release.set()
+        holder.join(10)
         store.close()
