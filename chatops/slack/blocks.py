@@ -1,5 +1,8 @@
 """Block Kit, built by pure functions from service results. No Slack calls, no clock, no store.
 
+Blocks are plain dicts made by the small helpers of :mod:`chatops.slack.kit` (slack_sdk's model classes cost a
+tenth of a proposal's CPU in ``to_dict()``; the tests keep them as the validator).
+
 Every builder returns the keyword arguments for one Slack call (``text`` and ``blocks``, or a ``view``), keeps
 Slack's limits (50 blocks a message, 100 a modal, 3000 characters a section, 24 a modal title, 2000 a button
 value) and escapes user text so that it cannot mention anyone, ping a channel or forge a link.
@@ -7,29 +10,13 @@ value) and escapes user text so that it cannot mention anyone, ping a channel or
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DateTimePickerElement,
-    DividerBlock,
-    HeaderBlock,
-    InputBlock,
-    MarkdownTextObject,
-    PlainTextInputElement,
-    PlainTextObject,
-    SectionBlock,
-    UrlInputElement,
-)
-from slack_sdk.models.views import View
 
 from chatops.domain import daystrip
 from chatops.domain.conflicts import Booking, all_conflicts
@@ -60,7 +47,8 @@ from chatops.domain.records import (
 from chatops.domain.reminders import ReminderKind
 from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
-from chatops.slack import ids
+from chatops.slack import ids, kit
+from chatops.slack.kit import Block
 from chatops.store import EventRow, ProposalRow, SensitiveRow
 
 SECTION_MAX = 3000
@@ -127,7 +115,7 @@ def superseded_message(row: ProposalRow, permalink: str | None) -> dict[str, Any
         f"(it is {row.status.value}, window {window_text(row.start_ts, row.end_ts)}). "
         f"Look at {where} and decide there."
     )
-    return {"text": text, "blocks": [_section(text).to_dict()]}
+    return {"text": text, "blocks": [_section(text)]}
 
 
 def clip(text: str, limit: int) -> str:
@@ -231,8 +219,12 @@ def window_line(start_ts: int, end_ts: int, tz: str) -> str:
     return " · ".join(window_lines(start_ts, end_ts, tz))
 
 
+@functools.lru_cache(maxsize=4096)
 def window_short(start_ts: int, end_ts: int, tz: str) -> str:
-    """``Tue 16 Jun 11:30–12:30 PDT (18:30 UTC; yours: <!date…>)``: compact, still exact and labelled."""
+    """``Tue 16 Jun 11:30–12:30 PDT (18:30 UTC; yours: <!date…>)``: compact, still exact and labelled.
+
+    Cached (a pure function of its arguments): ``list`` shows the same open changes to everyone who asks, and
+    this was most of its building time (about 20 us a row)."""
     start = from_ts(start_ts).astimezone(ZoneInfo(tz))
     end = from_ts(end_ts).astimezone(ZoneInfo(tz))
     utc = "" if tz == "UTC" else f"{from_ts(start_ts):%H:%M} UTC; "
@@ -366,16 +358,16 @@ def _region_risk(evaluation: dict[str, Any]) -> str:
     return head + ", ".join(names) + "."
 
 
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))
+def _section(text: str) -> Block:
+    return kit.section(clip(text, SECTION_MAX))
 
 
 def _sections(lines: Sequence[str]) -> list[Block]:
     return [_section(text) for text in pack(lines)]
 
 
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_MAX))])
+def _context(text: str) -> Block:
+    return kit.context(clip(text, SECTION_MAX))
 
 
 def _there(suggestion: dict[str, Any], evaluation: dict[str, Any]) -> str:
@@ -527,7 +519,7 @@ def proposal_message(
         )
     window = window_lines(row.start_ts, row.end_ts, row.input_tz)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(f"{proposal_ref(row)}: {row.title}", 150), emoji=False)),
+        kit.header(clip(f"{proposal_ref(row)}: {row.title}", 150)),
     ]
     if row.emergency:
         blocks.extend(emergency_blocks(row))
@@ -545,31 +537,31 @@ def proposal_message(
         blocks.append(_section(f"*Description, risk*\n{escape(row.description)}"))
     if row.rollback_plan:
         blocks.append(_section(f"*Rollback plan*\n{escape(row.rollback_plan)}"))
-    blocks.append(DividerBlock())
+    blocks.append(kit.divider())
     blocks.extend(evaluation_blocks(row.evaluation, tz=row.input_tz))
     if row.status.is_open:
         value = button_value(row)
         blocks.append(
-            ActionsBlock(
-                block_id=ids.ACTIONS_BLOCK,
-                elements=[
-                    ButtonElement(text="Approve", action_id=ids.APPROVE, value=value, style="primary"),
-                    ButtonElement(text="Postpone", action_id=ids.POSTPONE, value=value),
-                    ButtonElement(text="Reject", action_id=ids.REJECT, value=value, style="danger"),
-                    ButtonElement(text="Cancel change", action_id=ids.CANCEL, value=value),
+            kit.actions(
+                ids.ACTIONS_BLOCK,
+                [
+                    kit.button("Approve", action_id=ids.APPROVE, value=value, style="primary"),
+                    kit.button("Postpone", action_id=ids.POSTPONE, value=value),
+                    kit.button("Reject", action_id=ids.REJECT, value=value, style="danger"),
+                    kit.button("Cancel change", action_id=ids.CANCEL, value=value),
                 ],
             )
         )
     elif row.status is Status.APPROVED:
         value = button_value(row)
         blocks.append(
-            ActionsBlock(
-                block_id=ids.ACTIONS_BLOCK,
-                elements=[
-                    ButtonElement(text="Done", action_id=ids.DONE, value=value, style="primary"),
-                    ButtonElement(text="Extend", action_id=ids.EXTEND, value=value),
-                    ButtonElement(text="Postpone", action_id=ids.POSTPONE, value=value),
-                    ButtonElement(text="Cancel change", action_id=ids.CANCEL, value=value),
+            kit.actions(
+                ids.ACTIONS_BLOCK,
+                [
+                    kit.button("Done", action_id=ids.DONE, value=value, style="primary"),
+                    kit.button("Extend", action_id=ids.EXTEND, value=value),
+                    kit.button("Postpone", action_id=ids.POSTPONE, value=value),
+                    kit.button("Cancel change", action_id=ids.CANCEL, value=value),
                 ],
             )
         )
@@ -580,7 +572,7 @@ def proposal_message(
             "Decisions are recorded in this thread; its first reply keeps the evaluation as first proposed."
         )
     )
-    return {"text": text, "blocks": [b.to_dict() for b in _fit(blocks)]}
+    return {"text": text, "blocks": _fit(blocks)}
 
 
 def _state_suffix(row: ProposalRow, at: int | None) -> str:
@@ -638,11 +630,9 @@ def review_blocks(row: ProposalRow) -> list[Block]:
         _section(
             ":mag: *Follow-up review open*: an approver looks at what was done and why, then marks it reviewed."
         ),
-        ActionsBlock(
-            block_id=ids.REVIEW_BLOCK,
-            elements=[
-                ButtonElement(text="Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))
-            ],
+        kit.actions(
+            ids.REVIEW_BLOCK,
+            [kit.button("Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))],
         ),
     ]
 
@@ -913,14 +903,12 @@ def _emergency_reply(row: ProposalRow, proposed: Proposed, *, actor: str, when: 
             ":mag: *Follow-up review open* until an approver marks it reviewed: what was done, whether it "
             "could have waited, what to change."
         ),
-        ActionsBlock(
-            block_id=ids.REVIEW_BLOCK,
-            elements=[
-                ButtonElement(text="Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))
-            ],
+        kit.actions(
+            ids.REVIEW_BLOCK,
+            [kit.button("Mark reviewed", action_id=ids.MARK_REVIEWED, value=button_value(row))],
         ),
     ]
-    return {"text": text, "blocks": [b.to_dict() for b in [_section(text), *follow_up]]}
+    return {"text": text, "blocks": [_section(text), *follow_up]}
 
 
 def _sensitivity_text(
@@ -991,7 +979,7 @@ def assessment_message(evaluation: dict[str, Any], *, heading: str, tz: str = "U
     ]
     return {
         "text": f"The window is {verdict}.",
-        "blocks": [b.to_dict() for b in _fit(blocks, MESSAGE_BLOCKS)],
+        "blocks": _fit(blocks, MESSAGE_BLOCKS),
     }
 
 
@@ -1032,17 +1020,17 @@ def sensitive_message(
     ]
     lines.extend(configured_lines or ["• none"])
     text = clip("\n".join(lines), SECTION_MAX)
-    return {"text": text, "blocks": [_section(text).to_dict()]}
+    return {"text": text, "blocks": [_section(text)]}
 
 
 def usage_message(problem: str | None = None) -> dict[str, Any]:
     text = f":warning: {escape(problem)}\n\n{USAGE}" if problem else USAGE
-    return {"text": text, "blocks": [_section(text).to_dict()]}
+    return {"text": text, "blocks": [_section(text)]}
 
 
 def error_message(problem: str) -> dict[str, Any]:
     text = f":warning: {escape(problem)}"
-    return {"text": text, "blocks": [_section(text).to_dict()]}
+    return {"text": text, "blocks": [_section(text)]}
 
 
 def confirmation_message(
@@ -1058,7 +1046,7 @@ def confirmation_message(
             f"*{escape(row.title)}* for {window_short(row.start_ts, row.end_ts, row.input_tz)} ({verdict}); "
             f"{approval}, in <#{row.channel}>, where its follow-up review stays open until it is marked reviewed."
         )
-        return {"text": text, "blocks": [_section(text).to_dict()]}
+        return {"text": text, "blocks": [_section(text)]}
     lead = "Proposed" if created else "Already proposed"
     text = (
         f"{lead} {proposal_ref(row)} *{escape(row.title)}* for "
@@ -1067,7 +1055,7 @@ def confirmation_message(
     )
     if conflicts:
         text += "\n" + conflict_text(row, conflicts)
-    return {"text": text, "blocks": [_section(text).to_dict()]}
+    return {"text": text, "blocks": [_section(text)]}
 
 
 def list_message(
@@ -1078,7 +1066,7 @@ def list_message(
     total = len(rows) if total is None else max(total, len(rows))
     if not rows:
         text = "No pending or upcoming approved windows."
-        return {"text": text, "blocks": [_section(text).to_dict()]}
+        return {"text": text, "blocks": [_section(text)]}
     clashes = all_conflicts([Booking(r.id, r.start_ts, r.end_ts, r.services) for r in rows])
 
     def clash(r: ProposalRow) -> str:
@@ -1106,7 +1094,7 @@ def list_message(
         head = f"{total} pending or upcoming window{'s' if total != 1 else ''}."
     blocks: list[Block] = [_section(head), *_sections(lines)]
     summary = head.split(".")[0] + "."
-    return {"text": summary, "blocks": [b.to_dict() for b in _fit(blocks)]}
+    return {"text": summary, "blocks": _fit(blocks)}
 
 
 def _metadata(**values: Any) -> str:
@@ -1114,111 +1102,105 @@ def _metadata(**values: Any) -> str:
 
 
 def propose_modal(*, tz: str, initial_start: int) -> dict[str, Any]:
-    view = View(
-        type="modal",
+    return kit.modal(
         callback_id=ids.PROPOSE_VIEW,
-        title=PlainTextObject(text="Propose maintenance"),
-        submit=PlainTextObject(text="Propose"),
-        close=PlainTextObject(text="Close"),
+        title="Propose maintenance",
+        submit="Propose",
+        close="Close",
         private_metadata=_metadata(tz=tz),
         blocks=[
-            InputBlock(
+            kit.input_block(
                 block_id=ids.TITLE,
                 label="Title",
-                element=PlainTextInputElement(action_id=ids.TITLE, max_length=150),
+                element=kit.text_input(action_id=ids.TITLE, max_length=150),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.START,
                 label="Start (in your Slack time zone)",
-                element=DateTimePickerElement(action_id=ids.START, initial_date_time=initial_start),
+                element=kit.datetime_picker(action_id=ids.START, initial_date_time=initial_start),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.DURATION,
                 label="Duration",
                 hint="90m, 1h, 1h30m, 2d",
-                element=PlainTextInputElement(action_id=ids.DURATION, initial_value="1h", max_length=20),
+                element=kit.text_input(action_id=ids.DURATION, initial_value="1h", max_length=20),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.ZONE,
                 label="Time zone to show the window in",
                 hint="An IANA name such as America/Los_Angeles, or UTC",
-                element=PlainTextInputElement(action_id=ids.ZONE, initial_value=tz, max_length=64),
+                element=kit.text_input(action_id=ids.ZONE, initial_value=tz, max_length=64),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.DESCRIPTION,
                 label="Description and risk",
                 optional=True,
-                element=PlainTextInputElement(action_id=ids.DESCRIPTION, multiline=True, max_length=2000),
+                element=kit.text_input(action_id=ids.DESCRIPTION, multiline=True, max_length=2000),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.ROLLBACK,
                 label="Rollback plan",
                 optional=True,
-                element=PlainTextInputElement(action_id=ids.ROLLBACK, multiline=True, max_length=2000),
+                element=kit.text_input(action_id=ids.ROLLBACK, multiline=True, max_length=2000),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.TICKET,
                 label="Ticket link",
                 optional=True,
-                element=UrlInputElement(action_id=ids.TICKET),
+                element=kit.url_input(action_id=ids.TICKET),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.SERVICES,
                 label="Services it touches",
                 hint="Names from the regions file, e.g. api, db; a change overlapping another on one is a conflict",
                 optional=True,
-                element=PlainTextInputElement(action_id=ids.SERVICES, max_length=500),
+                element=kit.text_input(action_id=ids.SERVICES, max_length=500),
             ),
         ],
     )
-    return view.to_dict()
 
 
 def reason_modal(
     row: ProposalRow, *, callback_id: str, title: str, submit: str, optional: bool
 ) -> dict[str, Any]:
     """The modal that asks why a change is rejected or cancelled."""
-    view = View(
-        type="modal",
+    return kit.modal(
         callback_id=callback_id,
-        title=PlainTextObject(text=clip(title, 24)),
-        submit=PlainTextObject(text=submit),
-        close=PlainTextObject(text="Back"),
+        title=clip(title, 24),
+        submit=submit,
+        close="Back",
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(f"{_modal_title(row)}\n{window_text(row.start_ts, row.end_ts)}"),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.REASON,
                 label="Reason (recorded in the thread)",
                 optional=optional,
-                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+                element=kit.text_input(action_id=ids.REASON, multiline=True, max_length=500),
             ),
         ],
     )
-    return view.to_dict()
 
 
 def approve_modal(row: ProposalRow) -> dict[str, Any]:
     """Approving a flagged window: the risk summary and a required justification, recorded with the approval."""
-    view = View(
-        type="modal",
+    return kit.modal(
         callback_id=ids.APPROVE_VIEW,
-        title=PlainTextObject(text="Approve flagged change"),
-        submit=PlainTextObject(text="Approve"),
-        close=PlainTextObject(text="Back"),
+        title="Approve flagged change",
+        submit="Approve",
+        close="Back",
         private_metadata=_metadata(proposal=row.id, version=row.version, round=row.round),
         blocks=[
             _section(_modal_heading(row)),
             _section(clip(risk_line(row.evaluation), SECTION_MAX)),
             *_sections(day_strips(row.evaluation, limit=3)),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.JUSTIFICATION,
                 label="Why approve it anyway? (recorded in the thread and the audit log)",
-                element=PlainTextInputElement(action_id=ids.JUSTIFICATION, multiline=True, max_length=500),
+                element=kit.text_input(action_id=ids.JUSTIFICATION, multiline=True, max_length=500),
             ),
         ],
     )
-    return view.to_dict()
 
 
 def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> dict[str, Any]:
@@ -1229,40 +1211,38 @@ def postpone_modal(row: ProposalRow, suggestions: Sequence[tuple[int, int]]) -> 
         if suggestions
         else "No unflagged window was found within the horizon; pick a start yourself."
     )
-    view = View(
-        type="modal",
+    return kit.modal(
         callback_id=ids.POSTPONE_VIEW,
-        title=PlainTextObject(text="Postpone change"),
-        submit=PlainTextObject(text="Postpone"),
-        close=PlainTextObject(text="Back"),
+        title="Postpone change",
+        submit="Postpone",
+        close="Back",
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
                 f"{_modal_title(row)}\n"
                 f"Now: {window_text(row.start_ts, row.end_ts)}\n*Suggested windows:*\n{listed}"
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.START,
                 label="New start (in your Slack time zone)",
-                element=DateTimePickerElement(action_id=ids.START, initial_date_time=initial),
+                element=kit.datetime_picker(action_id=ids.START, initial_date_time=initial),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.DURATION,
                 label="Duration",
-                element=PlainTextInputElement(
+                element=kit.text_input(
                     action_id=ids.DURATION,
                     initial_value=format_duration(timedelta(seconds=row.end_ts - row.start_ts)),
                     max_length=20,
                 ),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.REASON,
                 label="Reason (recorded in the thread)",
-                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+                element=kit.text_input(action_id=ids.REASON, multiline=True, max_length=500),
             ),
         ],
     )
-    return view.to_dict()
 
 
 def _modal_title(row: ProposalRow) -> str:
@@ -1283,41 +1263,37 @@ def now_grid(now: datetime) -> int:
 
 def done_modal(text: str) -> dict[str, Any]:
     """What a submitted propose form turns into: the confirmation, with only a Close button."""
-    view = View(
-        type="modal",
-        title=PlainTextObject(text="Proposed"),
-        close=PlainTextObject(text="Close"),
+    return kit.modal(
+        title="Proposed",
+        close="Close",
         blocks=[_section(text)],
     )
-    return view.to_dict()
 
 
 def extend_modal(row: ProposalRow) -> dict[str, Any]:
     """Extend: how much longer the approved window needs. The extra time is evaluated as a window of its own;
     if it is flagged, the change needs approval again."""
-    view = View(
-        type="modal",
+    return kit.modal(
         callback_id=ids.EXTEND_VIEW,
-        title=PlainTextObject(text="Extend window"),
-        submit=PlainTextObject(text="Extend"),
-        close=PlainTextObject(text="Back"),
+        title="Extend window",
+        submit="Extend",
+        close="Back",
         private_metadata=_metadata(proposal=row.id, version=row.version),
         blocks=[
             _section(
                 _modal_heading(row)
                 + "\nIf the extra time lands in a flagged region's peak, the change needs approval again."
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.EXTRA,
                 label="Extra time (30m, 1h, 1h30m)",
-                element=PlainTextInputElement(action_id=ids.EXTRA, initial_value="30m", max_length=20),
+                element=kit.text_input(action_id=ids.EXTRA, initial_value="30m", max_length=20),
             ),
-            InputBlock(
+            kit.input_block(
                 block_id=ids.REASON,
                 label="Why (recorded in the thread)",
                 optional=True,
-                element=PlainTextInputElement(action_id=ids.REASON, multiline=True, max_length=500),
+                element=kit.text_input(action_id=ids.REASON, multiline=True, max_length=500),
             ),
         ],
     )
-    return view.to_dict()

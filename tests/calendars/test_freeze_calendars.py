@@ -395,7 +395,7 @@ def test_a_proposal_in_a_freeze_is_flagged_needs_more_approvals_and_says_why(tmp
     assert row.flagged and row.approvals_required == 2
     assert row.evaluation["freezes"][0]["summary"] == "Year-end freeze"
     assert row.evaluation["suggestions"][0]["start"] == "2027-01-04T00:00:00+00:00"
-    shown = json.dumps([b.to_dict() for b in evaluation_blocks(row.evaluation)])
+    shown = json.dumps(evaluation_blocks(row.evaluation))
     assert "Change freeze*: Year-end freeze (Releases)" in shown
     assert "Clear" not in risk_line(row.evaluation)
     assert risk_line(row.evaluation) == ":no_entry: *Flagged*: during a change freeze (*Year-end freeze*)."

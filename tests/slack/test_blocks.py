@@ -10,6 +10,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -321,3 +322,22 @@ def test_a_bad_ticket_link_is_refused_next_to_its_field() -> None:
 def test_the_private_confirmation_shows_the_window_in_the_proposers_zone() -> None:
     text = blocks.confirmation_message(row_for(world(3)), created=True)["text"]
     assert "Mon 07 Dec 22:00–23:00 PST (06:00 UTC; yours: <!date^" in text
+
+
+def test_a_list_asked_again_reuses_the_window_texts_and_says_the_same() -> None:
+    starts = [1_900_000_000 + i * 900 for i in range(5)]
+    rows = [
+        row_for(world(3), id=i, title=f"Change {i}", start_ts=s, end_ts=s + 3600)
+        for i, s in enumerate(starts)
+    ]
+    first = blocks.list_message(rows)
+    hits = blocks.window_short.cache_info().hits
+    again = blocks.list_message(rows)
+    assert blocks.window_short.cache_info().hits >= hits + len(rows)
+    assert again == first
+    start = rows[0].start_ts + 60  # the same change, moved by a minute: its new time, not the cached one
+    moved = "\n".join(
+        texts(blocks.list_message([rows[0].model_copy(update={"start_ts": start, "end_ts": start + 3600})]))
+    )
+    local = datetime.fromtimestamp(start, UTC).astimezone(ZoneInfo(rows[0].input_tz))
+    assert f"{local:%H:%M}–" in moved and f"{datetime.fromtimestamp(start, UTC):%H:%M} UTC" in moved
