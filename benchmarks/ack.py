@@ -114,8 +114,8 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, tmp: Path,
     raise SystemExit(f"{name} did not answer within 60 s:\n{log.read_text(errors='replace')}")
 
 
-def start_chatops(tmp: Path, standin: SlackStandIn, *, database_url: str | None = None) -> Server:
-    port = free_port()
+def chatops_env(tmp: Path, standin: SlackStandIn, *, database_url: str | None = None) -> dict[str, str]:
+    """The environment ``chatops serve`` (and ``chatops worker``) run with in the benchmarks."""
     env = _clean_env()
     env.update(
         {
@@ -129,6 +129,19 @@ def start_chatops(tmp: Path, standin: SlackStandIn, *, database_url: str | None 
             "CHATOPS_DELIVERY_RETRY_CAP": "1",
         }
     )
+    return env
+
+
+def start_chatops(
+    tmp: Path,
+    standin: SlackStandIn,
+    *,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    port = free_port()
+    env = chatops_env(tmp, standin, database_url=database_url)
+    env.update(extra_env or {})
     argv = [sys.executable, "-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", "2", "--threads", "4"]
     return start("chatops", argv, env, port, tmp, cwd=tmp)

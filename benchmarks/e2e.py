@@ -3,13 +3,23 @@ at the Slack Web API stand-in, and from an Approve click to its thread reply arr
 
 ``chatops serve`` as in ``benchmarks/ack.py`` (gunicorn, 2 gthread workers x 4 threads, SQLite in a temporary
 directory) and the stand-in (``tests/slackfake``, in this process, which records each call's arrival time).
-``--clients`` threads (8 by default), each with its own keep-alive connection, send ``--count`` proposals (a new
-one each, flagged: the suggestion search runs), then ``--count`` Approve clicks by an approver on as many clear
-proposals made beforehand (one tap approves; not timed). A proposal's latency is from just before its request
-is sent to the arrival of the parent message naming it; a click's, to the first reply in its proposal's thread
-that arrives after it was sent. Bounded: every wait has a time limit, and the run stops by itself.
+``--clients`` threads (8 by default), each with its own keep-alive connection, in one of two modes:
 
-    .venv/bin/python benchmarks/e2e.py                  # 200 of each at 8 clients, about 1 minute
+- ``burst``: the clients send ``--count`` proposals (a new one each, flagged: the suggestion search runs) as fast
+  as they are acked, then ``--count`` Approve clicks by an approver on as many clear proposals made beforehand
+  (one tap approves; not timed);
+- ``person``: each client is a person who proposes and waits until the parent message has arrived before
+  proposing again (``--count`` proposals in all), then clicks Approve and waits for its thread reply before the
+  next click.
+
+A proposal's latency is from just before its request is sent to the arrival of the parent message naming it; a
+click's, to the first reply in its proposal's thread that arrives after it was sent. ``--delivery-threads`` sets
+CHATOPS_DELIVERY_THREADS; ``--slack-delay`` makes the stand-in answer every Web API call that many seconds after
+it arrives (real Slack takes 100-300 ms; the arrival time is still what is measured). ``--worker`` serves with no
+delivery threads and runs ``chatops worker`` beside it. Bounded: every wait has a time limit.
+
+    .venv/bin/python benchmarks/e2e.py                                  # both modes, 200 of each, 8 clients
+    .venv/bin/python benchmarks/e2e.py --mode person --slack-delay 0.1 --delivery-threads 1
 """
 
 from __future__ import annotations
@@ -17,11 +27,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,6 +49,7 @@ from benchmarks.ack import (  # noqa: E402
     PROPOSER,
     TOKEN,
     approve_click,
+    chatops_env,
     command,
     next_monday,
     percentile,
@@ -45,12 +59,63 @@ from benchmarks.ack import (  # noqa: E402
 from tests.slackfake import SlackStandIn  # noqa: E402
 
 _REF = re.compile(r"CHG-(\d+)")
+_TITLE = re.compile(r"E2E (\d+)\b")
+Request = tuple[bytes, dict[str, str]]
+
+
+class Arrivals:
+    """What has arrived at the stand-in, read incrementally: parent messages by their "E2E n" title and by
+    change number, and the arrival times of the replies in each thread."""
+
+    def __init__(self, standin: SlackStandIn) -> None:
+        self.standin = standin
+        self.seen = 0
+        self.by_title: dict[int, float] = {}
+        self.by_change: dict[int, tuple[str, float]] = {}
+        self.replies: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def update(self) -> None:
+        with self._lock:
+            calls = self.standin.calls[self.seen :]
+            self.seen += len(calls)
+            for call in calls:
+                if call.method != "chat.postMessage" or not call.ok:
+                    continue
+                thread = call.params.get("thread_ts")
+                if thread:
+                    self.replies.setdefault(str(thread), []).append(call.at)
+                    continue
+                text = str(call.params.get("text", ""))
+                title = _TITLE.search(text)
+                if title:
+                    self.by_title.setdefault(int(title.group(1)), call.at)
+                change = _REF.search(text)
+                if change:
+                    self.by_change.setdefault(int(change.group(1)), (call.response["ts"], call.at))
+
+    def reply_after(self, thread_ts: str, after: float) -> float | None:
+        self.update()
+        return next((at for at in self.replies.get(thread_ts, []) if at > after), None)
+
+    def wait(self, condition: Callable[[], bool], limit: float = 120) -> None:
+        """Until ``condition`` holds, re-checked as calls arrive (at most every 2 ms)."""
+        deadline = time.monotonic() + limit
+        while True:
+            self.update()
+            if condition():
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the stand-in did not see what was expected in time")
+            time.sleep(0.002)
 
 
 def fire(
-    url: str, requests: list[tuple[bytes, dict[str, str]]], clients: int
+    url: str, requests: list[Request], clients: int, *, then: Callable[[int, float], None] | None = None
 ) -> tuple[list[float], list[str]]:
-    """Send every request from ``clients`` threads; return each one's send time (time.time()) and the errors."""
+    """Send every request from ``clients`` threads, each taking the next one; ``then(i, sent_at)``, if given, is
+    what the client does after request ``i`` is acked and before it takes the next (a person waiting for Slack).
+    Return each request's send time (time.time()) and the errors."""
     sent = [0.0] * len(requests)
     errors: list[str] = []
     lock = threading.Lock()
@@ -69,93 +134,138 @@ def fire(
                     response = http.post(url, content=body, headers=headers)
                     if response.status_code != 200:
                         errors.append(f"HTTP {response.status_code}")
+                        continue
                 except httpx.HTTPError as exc:
                     errors.append(f"{exc.__class__.__name__}: {exc}")
+                    continue
+                if then is not None:
+                    try:
+                        then(i, sent[i])
+                    except RuntimeError as exc:
+                        errors.append(str(exc))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(600)
     return sent, errors
-
-
-def wait_until(condition: Callable[[], bool], limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the stand-in did not see what was expected in time")
-        time.sleep(0.1)
-
-
-def parents(standin: SlackStandIn) -> dict[int, tuple[str, float]]:
-    """Proposal id -> (parent ts, arrival) for every parent message posted."""
-    found: dict[int, tuple[str, float]] = {}
-    for call in standin.calls_to("chat.postMessage"):
-        if call.ok and not call.params.get("thread_ts"):
-            match = _REF.search(str(call.params.get("text", "")))
-            if match:
-                found.setdefault(int(match.group(1)), (call.response["ts"], call.at))
-    return found
 
 
 def summary(latencies_s: list[float]) -> dict[str, float]:
     ms = [1000 * x for x in latencies_s]
-    return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99), "max_ms": max(ms)}
+    return {
+        "n": len(ms),
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "p99_ms": percentile(ms, 99),
+        "max_ms": max(ms) if ms else float("nan"),
+    }
 
 
-def run(count: int, clients: int) -> dict[str, object]:
+@contextmanager
+def running(
+    folder: Path, standin: SlackStandIn, *, threads: int, worker: bool, logs: Path | None = None
+) -> Iterator[str]:
+    """``chatops serve`` (and with ``worker``, ``chatops worker`` beside it); yields the events URL."""
+    serve_env = {"CHATOPS_DELIVERY_THREADS": "0" if worker else str(threads)}
+    server = start_chatops(folder, standin, extra_env=serve_env)
+    process = None
+    try:
+        if worker:
+            env = chatops_env(folder, standin)
+            env["CHATOPS_DELIVERY_THREADS"] = str(threads)
+            log = (folder / "worker.log").open("wb")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "chatops", "worker"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+            )
+        yield server.events_url
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        server.stop()
+        if logs is not None:
+            logs.mkdir(parents=True, exist_ok=True)
+            for log in folder.glob("*.log"):
+                shutil.copyfile(log, logs / log.name)
+
+
+def run(
+    count: int, clients: int, *, mode: str, threads: int, delay: float, worker: bool, logs: Path | None = None
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, SlackStandIn(token=TOKEN) as standin:
         standin.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
         standin.set_user(APPROVER_1, tz="Europe/Berlin", name="approver one")
         standin.set_user(APPROVER_2, tz="Asia/Kolkata", name="approver two")
         standin.set_usergroup(GROUP, [APPROVER_2])
-        server = start_chatops(Path(folder), standin)
-        try:
+        if delay:
+            standin.slow_next(None, 10**9, delay=delay)  # every call, for the whole run
+        arrivals = Arrivals(standin)
+        person = mode == "person"
+        with running(Path(folder), standin, threads=threads, worker=worker, logs=logs) as url:
             # Proposals: signed command -> parent message at the stand-in.
             requests = [command(standin, f"propose {window_text()} E2E {i}") for i in range(count)]
-            sent, errors = fire(server.events_url, requests, clients)
-            wait_until(lambda: len(parents(standin)) >= count)
-            by_title: dict[int, float] = {}
-            for call in standin.calls_to("chat.postMessage"):
-                match = re.search(r"E2E (\d+)", str(call.params.get("text", "")))
-                if match and not call.params.get("thread_ts") and call.ok:
-                    by_title.setdefault(int(match.group(1)), call.at)
-            propose = [by_title[i] - sent[i] for i in range(count) if i in by_title]
 
+            def parent_arrived(i: int, sent_at: float) -> None:
+                arrivals.wait(lambda: i in arrivals.by_title, limit=5)  # refused: not stored, never posted
+
+            def refused() -> int:
+                """Requests answered 200 but not stored ("not recorded: the database did not answer in time")."""
+                return sum(1 for c in standin.calls_to("response_url") if b"not recorded" in c.body)
+
+            sent, errors = fire(url, requests, clients, then=parent_arrived if person else None)
+            arrivals.wait(lambda: len(arrivals.by_title) + refused() >= count)
+            refused_proposals = refused()
+            propose = [arrivals.by_title[i] - sent[i] for i in range(count) if i in arrivals.by_title]
+
+            stored_before = set(arrivals.by_change)
             # Clear proposals to approve (not timed), then one Approve tap each: click -> thread reply.
             clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
             setup = [command(standin, f"propose {clear} Approve {i}") for i in range(count)]
-            fire(server.events_url, setup, clients)
-            wait_until(lambda: len(parents(standin)) >= 2 * count)
-            time.sleep(1.0)  # let the "proposed" replies land before the clicks
-            targets = sorted(parents(standin))[count : 2 * count]
-            ts_of = {pid: parents(standin)[pid][0] for pid in targets}
+            fire(url, setup, clients)
+            arrivals.wait(lambda: len(arrivals.by_change) + refused() >= 2 * count)
+            targets = sorted(p for p in arrivals.by_change if p not in stored_before)[:count]
+            count = len(targets)
+            ts_of = {pid: arrivals.by_change[pid][0] for pid in targets}
+            # Let each "proposed" reply land before the clicks.
+            arrivals.wait(lambda: all(arrivals.replies.get(ts_of[p]) for p in targets))
+            time.sleep(0.5)
             clicks = [approve_click(standin, pid, user=APPROVER_1) for pid in targets]
-            click_sent, click_errors = fire(server.events_url, clicks, clients)
+
+            def reply_arrived(i: int, sent_at: float) -> None:
+                arrivals.wait(lambda: arrivals.reply_after(ts_of[targets[i]], sent_at) is not None, limit=5)
+
+            before = refused()
+            click_sent, click_errors = fire(url, clicks, clients, then=reply_arrived if person else None)
             errors += click_errors
 
-            def replies_after_clicks() -> list[float | None]:
-                """Per click, the arrival of the first reply in its thread after it was sent (None: not yet)."""
-                in_thread: dict[str, list[float]] = {}
-                for call in standin.calls_to("chat.postMessage"):
-                    if call.ok and call.params.get("thread_ts"):
-                        in_thread.setdefault(str(call.params["thread_ts"]), []).append(call.at)
-                return [
-                    next((at for at in in_thread.get(ts_of[p], []) if at > click_sent[i]), None)
-                    for i, p in enumerate(targets)
-                ]
+            def reply_times() -> list[float | None]:
+                return [arrivals.reply_after(ts_of[p], click_sent[i]) for i, p in enumerate(targets)]
 
-            wait_until(lambda: all(at is not None for at in replies_after_clicks()))
-            approve = [(at or 0.0) - click_sent[i] for i, at in enumerate(replies_after_clicks())]
-        finally:
-            server.stop()
+            arrivals.wait(lambda: sum(at is not None for at in reply_times()) + refused() - before >= count)
+            approve = [at - click_sent[i] for i, at in enumerate(reply_times()) if at is not None]
+            refused_clicks = refused() - before
     return {
+        "mode": mode,
         "clients": clients,
+        "delivery_threads": threads,
+        "slack_delay_s": delay,
+        "worker_process": worker,
         "propose_to_parent": summary(propose),
         "approve_to_reply": summary(approve),
         "errors": errors[:5],
         "error_count": len(errors),
+        "refused_proposals": refused_proposals,
+        "refused_clicks": refused_clicks,
     }
 
 
@@ -163,19 +273,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--mode", choices=("burst", "person", "both"), default="both")
+    parser.add_argument(
+        "--delivery-threads", type=int, default=4, help="CHATOPS_DELIVERY_THREADS (default 4)"
+    )
+    parser.add_argument("--slack-delay", type=float, default=0.0, help="seconds the stand-in takes to answer")
+    parser.add_argument("--worker", action="store_true", help="deliver from a `chatops worker` process")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--logs", type=Path, help="copy the servers' logs into this directory")
     args = parser.parse_args(argv)
-    result = run(args.count, args.clients)
-    for name in ("propose_to_parent", "approve_to_reply"):
-        r = result[name]
-        assert isinstance(r, dict)
-        print(
-            f"{name:18} at {args.clients} clients: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
-            f"max {r['max_ms']:.0f} ms (n={r['n']})"
+    results = []
+    for mode in ("burst", "person") if args.mode == "both" else (args.mode,):
+        result = run(
+            args.count,
+            args.clients,
+            mode=mode,
+            threads=args.delivery_threads,
+            delay=args.slack_delay,
+            worker=args.worker,
+            logs=args.logs / mode if args.logs else None,
         )
-    print(f"errors: {result['error_count']}")
+        results.append(result)
+        where = "a worker process" if args.worker else "each serving process"
+        print(
+            f"{mode}, {args.clients} clients, {args.delivery_threads} delivery thread(s) in {where}, "
+            f"stand-in delay {1000 * args.slack_delay:.0f} ms:"
+        )
+        for name in ("propose_to_parent", "approve_to_reply"):
+            r = result[name]
+            assert isinstance(r, dict)
+            print(
+                f"  {name:18} p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
+                f"max {r['max_ms']:.0f} ms (n={r['n']})"
+            )
+        print(
+            f"  errors: {result['error_count']} {result['errors']}; answered 'not recorded': "
+            f"{result['refused_proposals']} proposals, {result['refused_clicks']} clicks"
+        )
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

@@ -361,6 +361,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
+    worker = sub.add_parser(
+        "worker",
+        help="deliver the outbox to Slack (and run the sweep), without serving requests",
+        description="Deliver the Slack messages the serving processes commit to the outbox, and run the sweep "
+        "(approval expiry, reminders, parent refreshes), against the same database. Run `chatops serve` with "
+        "CHATOPS_DELIVERY_THREADS=0 beside it to keep that work off the serving processes. Settings come from "
+        "the environment (see the README).",
+    )
+    worker.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="delivery threads (default: CHATOPS_DELIVERY_THREADS, and at least 1)",
+    )
+    worker.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.2,
+        help="seconds between two looks at the outbox (default 0.2): the serving processes cannot wake a worker "
+        "in another process",
+    )
+    worker.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json",
+        help="logs on stderr: one JSON object per line (default) or plain text",
+    )
+    worker.set_defaults(handler=cmd_worker)
+
     manifest = sub.add_parser(
         "manifest",
         help="print the Slack app manifest for your server (paste it at api.slack.com/apps)",
@@ -792,6 +821,61 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             serve_socket_mode(settings)
         else:
             serve_http(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the delivery threads and the sweep until SIGTERM or SIGINT; then finish the messages in hand."""
+    import logging
+    import signal
+    import threading
+
+    from chatops.config import load_settings
+    from chatops.observability import configure_logging
+
+    if not 0.01 <= args.poll_interval <= 60:
+        raise InputError(f"--poll-interval {args.poll_interval} must be between 0.01 and 60 seconds")
+    configure_logging(args.log_format)
+    settings = load_settings()
+    threads = settings.chatops_delivery_threads if args.threads is None else args.threads
+    if not 1 <= threads <= 64:
+        raise InputError(
+            f"chatops worker needs 1 to 64 delivery threads, not {threads} (--threads or CHATOPS_DELIVERY_THREADS)"
+        )
+    from chatops.store.connect import check_database_url, open_when_up
+
+    shown = check_database_url(settings.chatops_database_url)
+    rules = tzdb.use(settings.chatops_tz_source)
+    logger = logging.getLogger("chatops")
+    logger.info(
+        "chatops %s worker starting (%s delivery threads); time zone rules %s; database %s",
+        __version__,
+        threads,
+        rules,
+        shown,
+    )
+    from chatops.store import open_store
+    from chatops.web import build_runtime
+
+    open_when_up(
+        lambda: open_store(settings.chatops_database_url), shown=shown, wait=settings.chatops_database_wait
+    ).close()
+    stopping = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stopping.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    runtime = build_runtime(
+        settings.model_copy(update={"chatops_delivery_threads": threads}), poll_interval=args.poll_interval
+    )
+    try:
+        while not stopping.wait(0.5):  # a timed wait: the signal handler runs in this thread
+            pass
+        logger.info("stopping: finishing the messages in hand")
+    finally:
+        runtime.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -4,6 +4,13 @@ Messages are written by the service in the same transaction as the state they de
 Slack is down or the process dies; the worker leases them from the store (several workers, in one process or in
 several instances, never send the same message at once), and sends each proposal's messages strictly in order.
 
+Threads: a worker runs ``threads`` delivery threads, each claiming and sending one message at a time (a Slack call
+takes 100-300 ms, so one thread alone delivers only a few a second). The claim never hands out a message while an
+earlier one of the same proposal is undelivered, so order per proposal holds across threads, processes and
+instances. A commit wakes one idle thread (:meth:`DeliveryWorker.wake`); a thread that found a message wakes one
+more, so a backlog is shared out; thread 0 also polls (for messages that came due, or that another process wrote)
+and runs the sweep.
+
 Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
 ``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
 
@@ -33,6 +40,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from chatops import reminders
 from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
+from chatops.errors import UnavailableError
 from chatops.observability import log_context
 from chatops.slack import blocks
 from chatops.store import EventRow, OutboxRow, ProposalRow, Store
@@ -57,12 +65,14 @@ class DeliveryWorker:
         reminder_before_minutes: int = 15,
         sweep: Callable[[], object] | None = None,
         sweep_interval: float = 60.0,
+        threads: int = 1,
     ) -> None:
         """``mention``: approver users and groups to mention while a change waits for them; ``owners_of``: the
         owners of some services (from the regions file), named on a change that touches them.
         ``reminder_before_minutes``: when the first reminder of an approved window is posted (see
         :mod:`chatops.reminders`). ``sweep``: called every ``sweep_interval`` seconds by the running worker
-        (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes)."""
+        (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes).
+        ``threads``: how many delivery threads :meth:`start` runs, each sending one message at a time."""
         self.store = store
         self.reminder_before_minutes = reminder_before_minutes
         self.sweeper = sweep
@@ -78,61 +88,109 @@ class DeliveryWorker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self._clock = clock
-        self._wake = threading.Event()
+        self.threads = max(0, threads)
+        self._idle = threading.Condition()
+        self._wakes = 0  # commits' wakes not yet taken by a thread (at most one per thread)
+        self._handed = 0  # wakes from a thread that found work, not yet taken
+        self._idling = 0  # threads waiting for work
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Deliver now rather than at the next poll (called after each committed change)."""
-        self._wake.set()
+        """Deliver now rather than at the next poll (called after each committed change): one idle thread wakes;
+        with none idle, the next thread to finish its pass looks again before it waits."""
+        with self._idle:
+            self._wakes = min(self._wakes + 1, max(1, self.threads))
+            self._idle.notify()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="chatops-delivery", daemon=True)
-            self._thread.start()
+        """Start ``threads`` delivery threads (none when it is 0: another process delivers)."""
+        if not self._threads:
+            for index in range(self.threads):
+                thread = threading.Thread(
+                    target=self._run, args=(index,), name=f"chatops-delivery-{index}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the message in hand and stop; what is left stays in the outbox for the next start."""
+        """Finish the messages in hand and stop; what is left stays in the outbox for the next start."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("the delivery worker did not stop within %ss; its lease will run out", timeout)
-            self._thread = None
+        with self._idle:
+            self._idle.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            logger.warning("the delivery worker did not stop within %ss; its lease will run out", timeout)
+        self._threads = []
 
-    def _run(self) -> None:
+    def _run(self, index: int) -> None:
+        """One delivery thread. Thread 0 also runs the sweep and polls every ``poll_interval`` (for messages
+        that come due, or that another process wrote); the others wait to be woken, by a commit (:meth:`wake`)
+        or by a thread that found work it was not woken for (which wakes one more, so a backlog is shared out)."""
+        spread = True  # a backlog may be waiting at start
         while not self._stop.is_set():
-            # Cleared before the pass, not after the wait: a wake() that lands between the wait's time-out and
-            # a clear() would be lost, and its message wait a whole poll interval.
-            self._wake.clear()
-            if self.sweeper is not None and time.monotonic() - self._swept_at >= self.sweep_interval:
+            due = time.monotonic() - self._swept_at >= self.sweep_interval
+            if index == 0 and self.sweeper is not None and due:
                 self._swept_at = time.monotonic()
                 try:
                     self.sweeper()
                 except Exception:
                     logger.exception("the sweep failed; trying again at the next one")
             try:
-                handled = self.run_once()
+                handled = self.run_once(spread=spread)
+            except UnavailableError as exc:  # a busy or unreachable database: nothing was claimed or marked
+                logger.warning("the delivery worker could not reach the database (%s); retrying shortly", exc)
+                handled = 0
             except Exception:
                 logger.exception("the delivery worker failed; retrying shortly")
                 handled = 0
             if not handled:
-                self._wake.wait(self.poll_interval)
+                spread = self._wait_for_work(self.poll_interval if index == 0 else None)
+
+    def _wait_for_work(self, timeout: float | None) -> bool:
+        """Wait until woken (or ``timeout``), unless a wake came since this thread last looked: a wake is
+        counted, not a flag that a thread might clear after another thread's pass had already begun. True when
+        what the next pass finds should be shared out (woken by a poll or by another thread's find, not by a
+        commit, which wakes a thread of its own)."""
+        with self._idle:
+            if not (self._wakes or self._handed) and not self._stop.is_set():
+                self._idling += 1
+                try:
+                    self._idle.wait(timeout)
+                finally:
+                    self._idling -= 1
+            if self._wakes:
+                self._wakes -= 1
+                return False
+            if self._handed:
+                self._handed -= 1
+            return True
+
+    def _hand_on(self) -> None:
+        """A thread found a message it was not woken for: wake one more idle thread, if one is idle and not
+        already woken, to look for the next."""
+        with self._idle:
+            if self._idling > self._wakes + self._handed:
+                self._handed += 1
+                self._idle.notify()
 
     # -- one pass --------------------------------------------------------------------------------------------
 
-    def run_once(self, batch: int = 20) -> int:
+    def run_once(self, batch: int = 20, *, spread: bool = False) -> int:
         """Deliver what is due now, up to ``batch`` messages, each on its own lease; return how many were
-        tried."""
+        tried. ``spread``: wake another idle thread for each message found (a backlog found by polling)."""
         tried = 0
         while tried < batch and not self._stop.is_set():
             now = int(self._clock())
             claimed = self.store.claim_outbox(now=now, limit=1, lease_seconds=self.lease_seconds)
             if not claimed:
                 break
+            if spread:
+                self._hand_on()
             for message in claimed:
                 with log_context(proposal_id=message.proposal_id):
                     self._attempt(message)
@@ -141,7 +199,7 @@ class DeliveryWorker:
 
     def _attempt(self, message: OutboxRow) -> None:
         try:
-            self.deliver(message)
+            parent_ts = self.deliver(message)
         except SlackApiError as exc:
             status = exc.response.status_code
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
@@ -157,7 +215,7 @@ class DeliveryWorker:
         except LookupError as exc:
             self._retry(message, str(exc), log_error=True)
         else:
-            self.store.mark_delivered(message.id, at=int(self._clock()))
+            self.store.mark_delivered(message.id, at=int(self._clock()), message_ts=parent_ts)
 
     def _retry(
         self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False
@@ -186,9 +244,13 @@ class DeliveryWorker:
             backoff,
         )
 
-    def deliver(self, message: OutboxRow) -> None:
-        """Send one message to Slack; raises on failure."""
-        row = self.store.get_proposal(message.proposal_id)
+    def deliver(self, message: OutboxRow) -> str | None:
+        """Send one message to Slack; raises on failure. Returns the ts of the parent message it posted or found
+        (a ``post_parent``), for the caller to store with the delivery mark in one transaction: the message
+        stays leased until then, and a retry after a crash in between finds the parent by its metadata."""
+        row = message.proposal
+        if row is None:
+            row = self.store.get_proposal(message.proposal_id)
         if row is None:
             raise LookupError(
                 f"outbox message {message.id} names proposal {message.proposal_id}, which is gone"
@@ -196,13 +258,14 @@ class DeliveryWorker:
         metadata = outbox_metadata(message)
         if message.kind == "post_parent":
             if row.message_ts:
-                return  # already posted (the process died after posting and before marking it)
+                return (
+                    None  # already stored (by hand, or by a version that stored it before the delivery mark)
+                )
             if message.claimed_before:
                 found = self._find_parent(row.channel, message)
                 if found is not None:
                     logger.info("outbox message %s was posted by an earlier attempt; adopting it", message.id)
-                    self.store.set_message_ts(row.id, found)
-                    return
+                    return found
             response = self.client.chat_postMessage(
                 channel=row.channel,
                 unfurl_links=False,
@@ -210,8 +273,7 @@ class DeliveryWorker:
                 metadata=metadata,
                 **self._parent(row),
             )
-            self.store.set_message_ts(row.id, str(response["ts"]))
-            return
+            return str(response["ts"])
         if not row.message_ts:
             raise LookupError(f"proposal {row.id} has no parent message yet")
         if message.kind == "update_parent":
@@ -219,7 +281,7 @@ class DeliveryWorker:
         elif message.kind == "reply":
             if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
                 logger.info("outbox message %s was posted by an earlier attempt; not again", message.id)
-                return
+                return None
             event = self._event_of(message)
             self.client.chat_postMessage(
                 channel=row.channel,
@@ -233,7 +295,7 @@ class DeliveryWorker:
             mention = self._mention_for(row)
             if mention and row.status.is_open:
                 if message.claimed_before and self._find_reply(row.channel, row.message_ts, message):
-                    return
+                    return None
                 self.client.chat_postMessage(
                     channel=row.channel,
                     thread_ts=row.message_ts,
@@ -251,20 +313,23 @@ class DeliveryWorker:
             )
         else:
             raise LookupError(f"outbox message {message.id} has an unknown kind {message.kind!r}")
+        return None
 
     def _parent(self, row: ProposalRow) -> dict[str, Any]:
         """The parent message for the proposal's state: approvers asked while pending, who closed it and why."""
         closing: EventRow | None = None
-        if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
-            kind = "completed" if row.status is Status.DONE else row.status.value
-            closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
-        approvals = self.store.approvers(row.id, round=row.round)
+        with self.store.reading():  # its reads in one transaction
+            if row.status in (Status.REJECTED, Status.CANCELLED, Status.DONE):
+                kind = "completed" if row.status is Status.DONE else row.status.value
+                closing = next((e for e in reversed(self.store.events(row.id)) if e.kind == kind), None)
+            approvals = self.store.approvers(row.id, round=row.round)
+            conflicts = self._conflicts(row)
         return blocks.proposal_message(
             row,
             approvals,
             mention=self._mention_for(row),
             closing=closing,
-            conflicts=self._conflicts(row),
+            conflicts=conflicts,
             owners=self.owners_of(row.services),
             at=int(self._clock()),
         )

@@ -82,7 +82,14 @@ def sync(
         store.drop_reminder(reminder.id)
         logger.info("reminder %s of proposal %s deleted", kind, row.id)
 
+    # What this channel has scheduled in Slack's last period: read once (after the deletions above), then kept up
+    # to date with what this sync schedules, instead of read again before every reminder.
+    since = now - CHANNEL_PERIOD
+    recent: list[int] | None = None
+
     def save(kind: str, post_at: int, scheduled_message_id: str | None, scheduled_at: int | None) -> None:
+        if recent is not None and scheduled_at is not None and scheduled_at >= since:
+            recent.append(scheduled_at)
         store.save_reminder(
             row.id,
             kind=kind,
@@ -123,7 +130,9 @@ def sync(
             if found is not None:
                 save(kind, post_at, str(found["id"]), int(found.get("date_created") or now))
                 continue
-        slot = next_slot(store.scheduled_since(row.channel, since=now - CHANNEL_PERIOD), at=now)
+        if recent is None:
+            recent = store.scheduled_since(row.channel, since=since)
+        slot = next_slot(recent, at=now)
         if slot > now:
             raise Deferred(slot - now)
         try:

@@ -360,14 +360,23 @@ class Service:
         """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
         return self.store.count_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()))
 
+    def upcoming_page(self) -> tuple[list[ProposalRow], int]:
+        """``upcoming()`` and ``upcoming_count()`` at one moment, read in one transaction (``/maintenance list``)."""
+        at = to_ts(self.now())
+        with self.store.reading():
+            shown = self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=50)
+            return shown, self.store.count_proposals(statuses=OPEN_STATUSES, end_after=at)
+
     # -- changing --------------------------------------------------------------------------------------------
 
     def propose(self, request: ProposalRequest) -> Outcome:
         """Record a new pending proposal; the same ``idempotency_key`` twice returns the first one."""
-        if request.idempotency_key:
-            existing = self.store.proposal_by_key(request.idempotency_key)
-            if existing is not None:
-                return self._existing(existing)
+        with self.store.reading():  # the key's proposal and the declared periods in one read transaction
+            if request.idempotency_key:
+                existing = self.store.proposal_by_key(request.idempotency_key)
+                if existing is not None:
+                    return self._existing(existing)
+            regions = self.regions()
         title = clean_text(request.title, field_name="title", limit=TITLE_MAX, required=True, field="title")
         description = clean_text(
             request.description, field_name="description", limit=TEXT_MAX, field="description"
@@ -391,6 +400,7 @@ class Service:
             input_tz=request.input_tz,
             services=request.services,
             now=now,
+            regions=regions,
         )
 
     def emergency(self, request: EmergencyRequest) -> Outcome:
@@ -437,8 +447,9 @@ class Service:
         services: tuple[str, ...],
         now: datetime,
         emergency: EmergencyDoc | None = None,
+        regions: tuple[Region, ...] | None = None,
     ) -> Outcome:
-        assessment = self.assess(window)
+        assessment = self.assess(window, regions=regions)
         at = to_ts(now)
         snapshot = assessment.document()
         local = ZoneInfo(input_tz)
@@ -667,19 +678,21 @@ class Service:
 
     def has_approved(self, proposal_id: int, *, actor: str) -> bool:
         """Whether ``actor``'s approval of the proposal's current round is stored (a retried click)."""
-        row = self.store.get_proposal(proposal_id)
-        return row is not None and actor in self.store.approvers(row.id, round=row.round)
+        with self.store.reading():
+            row = self.store.get_proposal(proposal_id)
+            return row is not None and actor in self.store.approvers(row.id, round=row.round)
 
     def check_may(
         self, proposal_id: int, *, actor: str, action: Action, seen: Seen | None = None
     ) -> ProposalRow:
         """Raise NotAllowedError unless ``actor`` may take ``action`` now (used before opening a modal); with
         ``seen``, Superseded unless the change is still as the actor saw it."""
-        row = self.store.get_proposal(proposal_id)
-        if row is None:
-            raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
-        _check_seen(row, seen)
-        approvals = self.store.approvers(row.id, round=row.round)
+        with self.store.reading():
+            row = self.store.get_proposal(proposal_id)
+            if row is None:
+                raise NotFoundError(f"there is no change #{proposal_id}; it may have been removed")
+            _check_seen(row, seen)
+            approvals = self.store.approvers(row.id, round=row.round)
         decision = may_act(
             action,
             actor=actor,

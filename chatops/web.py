@@ -72,8 +72,10 @@ def _record_decision(kind: str, proposal_id: int) -> None:
     logger.info("CHG-%s %s", proposal_id, kind, extra={"proposal_id": proposal_id, "kind": kind})
 
 
-def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
-    """Read the regions file, open (and migrate) the store, and build the service, the worker and the app."""
+def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interval: float = 1.0) -> Runtime:
+    """Read the regions file, open (and migrate) the store, and build the service, the worker and the app.
+    ``poll_interval``: how often the delivery worker looks for messages no commit of this process woke it for
+    (come due after a retry, or written by another process)."""
     tzdb.use(settings.chatops_tz_source)  # before any zone is read, so every zone follows the rules chosen
     config = load_regions(settings.chatops_config)
     audit_key = settings.chatops_audit_key.get_secret_value().encode() if settings.chatops_audit_key else None
@@ -91,6 +93,8 @@ def build_runtime(settings: Settings, *, start_worker: bool = True) -> Runtime:
         give_up_after=settings.chatops_delivery_give_up_after,
         retry_cap=settings.chatops_delivery_retry_cap,
         lease_seconds=settings.chatops_delivery_lease_seconds,
+        threads=settings.chatops_delivery_threads,
+        poll_interval=poll_interval,
         mention=settings.mention_ids,
         reminder_before_minutes=config.policy.reminder_before_minutes,
         owners_of=config.owners_of,

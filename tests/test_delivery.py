@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 from slackfake.standin import SlackStandIn
+from sqlalchemy import event
 
 from chatops.config import parse_regions
 from chatops.delivery import DeliveryWorker
@@ -206,6 +207,27 @@ def test_thirty_reminders_per_five_minutes_per_channel_the_rest_wait_for_a_slot(
     assert len({m["id"] for m in standin.scheduled()}) == 33  # nothing scheduled twice
 
 
+def test_a_sync_that_reaches_the_channel_limit_half_way_schedules_what_fits_and_waits(setup: tuple) -> None:
+    """The sync reads the channel's recent schedulings once and counts its own: with 29 in the channel, the
+    10th change's sync schedules one of its three reminders, then waits."""
+    standin, store, service, worker, clock = setup
+    other = propose(service)
+    for kind in ("a", "b"):  # two scheduled in this channel a moment ago (by another change)
+        store.save_reminder(
+            other,
+            kind=kind,
+            post_at=int(clock.now) + 86_400,
+            channel="C1",
+            scheduled_message_id=f"Q{kind}",
+            scheduled_at=int(clock.now),
+        )
+    for _ in range(10):  # 27 reminders fit; the 10th change's three would make 32
+        service.approve(propose(service), actor="UA")
+    drain(worker)
+    assert len(standin.scheduled()) == 28
+    assert store.outbox_stats(now=int(clock.now))[0] == 1  # the 10th sync waits for a slot
+
+
 def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tuple) -> None:
     standin, store, service, worker, clock = setup
     pid = propose(service)
@@ -236,3 +258,21 @@ def test_a_reminder_slack_says_is_past_is_not_retried_forever(setup: tuple) -> N
     assert answers == ["time_in_past"] * 3
     assert standin.scheduled() == [] and store.reminders(pid) == []
     assert store.outbox_stats(now=int(clock.now))[0] == 0  # the sync is done, not waiting to try again
+
+
+def test_each_message_costs_two_transactions_and_an_empty_poll_one(setup: tuple) -> None:
+    """A message is claimed with its proposal in one transaction and marked (with a new parent's ts) in another;
+    a parent reads its approvals in one more, a reply its event. Counted, so that a change that adds
+    transactions to every delivery shows here."""
+    standin, store, service, worker, _clock = setup
+    propose(service)
+    begun = [0]
+
+    def on_begin(conn: object) -> None:
+        begun[0] += 1
+
+    event.listen(store.engine, "begin", on_begin)
+    assert worker.run_once() == 2
+    # parent: claim, its approvals, mark; reply: claim, its event, mark; then a claim that finds nothing.
+    assert begun == [7]
+    assert len(standin.calls_to("chat.postMessage")) == 2

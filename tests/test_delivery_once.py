@@ -14,6 +14,7 @@ from slackfake.standin import SlackStandIn
 from test_delivery import CONFIG, Clock, drain, propose
 
 from chatops.delivery import METADATA_EVENT_TYPE, DeliveryWorker, outbox_metadata
+from chatops.errors import UnavailableError
 from chatops.service import Service
 from chatops.slack.http import PooledWebClient
 from chatops.store import OutboxRow
@@ -173,6 +174,34 @@ def test_a_reply_posted_by_an_attempt_that_never_heard_back_is_not_posted_again(
     texts = [m.text or "" for m in standin.thread("C1", row.message_ts)]
     assert len(texts) == 2 and "approved" in texts[1]
     assert standin.calls_to("conversations.replies")
+
+
+def test_a_parent_posted_whose_delivery_mark_failed_is_adopted_not_posted_again(
+    store: SqlStore, standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's ts is stored with the delivery mark, in one transaction: when that transaction fails, neither
+    is stored, the message stays leased, and the next attempt finds the parent in Slack and adopts it."""
+    clock = Clock()
+    pid = propose(service_for(store, clock))
+    mark = store.mark_delivered
+
+    def database_gone(message_id: int, **kw: object) -> None:
+        raise UnavailableError("the database did not answer")
+
+    monkeypatch.setattr(store, "mark_delivered", database_gone)
+    with pytest.raises(UnavailableError):
+        worker_for(store, standin, clock).run_once(batch=1)
+    [posted] = top_level(standin)
+    row = store.get_proposal(pid)
+    assert row is not None and row.message_ts is None
+    monkeypatch.setattr(store, "mark_delivered", mark)
+    clock.now += 120  # the lease runs out
+    drain(worker_for(store, standin, clock))
+    assert [m.ts for m in top_level(standin)] == [posted.ts]
+    row = store.get_proposal(pid)
+    assert row is not None and row.message_ts == posted.ts
+    assert standin.calls_to("conversations.history")
+    assert len(standin.thread("C1", posted.ts)) == 1
 
 
 def test_duplicate_parents_found_later_are_deleted_and_the_oldest_kept(

@@ -67,6 +67,9 @@ def test_serve_without_settings_says_which_and_exits_2() -> None:
         ("CHATOPS_TZ_SOURCE", "system", "CHATOPS_TZ_SOURCE must be one of: 'package', 'host'"),
         ("CHATOPS_DATABASE_WAIT", "-1", "CHATOPS_DATABASE_WAIT must be at least 0"),
         ("CHATOPS_DATABASE_WAIT", "soon", "CHATOPS_DATABASE_WAIT must be a whole number"),
+        ("CHATOPS_DELIVERY_THREADS", "-1", "CHATOPS_DELIVERY_THREADS must be at least 0"),
+        ("CHATOPS_DELIVERY_THREADS", "65", "CHATOPS_DELIVERY_THREADS must be at most 64"),
+        ("CHATOPS_DELIVERY_THREADS", "many", "CHATOPS_DELIVERY_THREADS must be a whole number"),
     ],
 )
 def test_new_settings_are_checked_in_plain_words(

@@ -151,9 +151,8 @@ def answer_command(
     if parsed.verb is Verb.HELP:
         return blocks.usage_message()
     if parsed.verb is Verb.LIST:
-        return blocks.list_message(
-            service.upcoming(), total=service.upcoming_count(), at=to_ts(service.now())
-        )
+        shown, total = service.upcoming_page()
+        return blocks.list_message(shown, total=total, at=to_ts(service.now()))
     if parsed.verb in (Verb.SENSITIVE_LIST, Verb.SENSITIVE_ADD, Verb.SENSITIVE_LIFT):
         return _sensitivity(parsed, user=user, service=service)
     if parsed.verb is Verb.PROPOSE_FORM:

@@ -196,6 +196,9 @@ class OutboxRow(BaseModel):
     claimed_before: bool = False
     """Whether an earlier attempt took this message (it failed, or its lease ran out): that attempt may have
     reached Slack, so look before sending it again."""
+    proposal: ProposalRow | None = None
+    """The message's proposal as :meth:`Store.claim_outbox` read it, in the transaction that leased the message
+    (None elsewhere)."""
 
 
 class ReminderRow(BaseModel):
@@ -366,6 +369,11 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[Tx]: ...
 
+    def reading(self) -> AbstractContextManager[None]:
+        """The reads this thread makes inside the block share one short read transaction (one connection, one
+        BEGIN and COMMIT), instead of one each. Nested blocks join the outer one; a write transaction inside
+        one raises RuntimeError. Hold it for a few reads, never across a Slack call."""
+
     def get_proposal(self, proposal_id: int) -> ProposalRow | None: ...
 
     def proposal_by_key(self, idempotency_key: str) -> ProposalRow | None: ...
@@ -415,9 +423,12 @@ class Store(Protocol):
         """Remember where the proposal's parent message is (does not bump ``version``)."""
 
     def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
-        """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due."""
+        """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due. Each
+        comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction."""
 
-    def mark_delivered(self, message_id: int, *, at: int) -> None: ...
+    def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
+        """The message is delivered. ``message_ts``: the parent message it posted (or found), stored on its
+        proposal in the same transaction (as :meth:`set_message_ts` would)."""
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
         """Count the attempt, keep the error, and make the message due again at ``retry_at``."""

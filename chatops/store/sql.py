@@ -18,6 +18,7 @@ Transactions and locking:
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -94,6 +95,8 @@ CHAIN_LOCK_CLASS = 0x63686174  # "chat"
 # separate schemas of one PostgreSQL database (and parallel test runs) never wait on each other's chain.
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(coalesce(current_schema(), '')))")
 _BEGIN_MODE = "chatops_sqlite_begin"
+_SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
+_BEGIN_SQL = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}
 
 # Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
 UPDATABLE = frozenset(
@@ -159,39 +162,138 @@ def create_store_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_BEGIN_MODE, 'IMMEDIATE')}")
+        # Straight to the driver: through exec_driver_sql, this BEGIN cost as much as the statement after it.
+        begin = _BEGIN_SQL[conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")]
+        try:
+            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        except (
+            sqlite3.OperationalError
+        ) as exc:  # "database is locked" past busy_timeout: as SQLAlchemy says it
+            raise OperationalError(begin, None, exc) from exc
 
     return engine
 
 
-def _proposal(row: Row[Any]) -> ProposalRow:
-    m = row._mapping
+# The row converters unpack rows by position (``select(table)`` returns the table's columns in this order): a
+# Row's ``_mapping`` look-up per column cost more than the rest of the conversion. Checked at import.
+_PROPOSAL_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "title",
+    "description",
+    "rollback_plan",
+    "ticket_url",
+    "proposer",
+    "channel",
+    "input_tz",
+    "start_ts",
+    "end_ts",
+    "status",
+    "flagged",
+    "approvals_required",
+    "round",
+    "version",
+    "message_ts",
+    "evaluation",
+    "created_at",
+    "updated_at",
+    "services",
+    "emergency",
+    "incident_url",
+    "reviewed_by",
+    "reviewed_at",
+)
+_OUTBOX_COLUMNS = (
+    "id",
+    "proposal_id",
+    "kind",
+    "payload",
+    "created_at",
+    "attempts",
+    "next_attempt_at",
+    "delivered_at",
+    "last_error",
+    "leased_until",
+    "abandoned_at",
+)
+_EVENT_COLUMNS = (
+    "id",
+    "proposal_id",
+    "seq",
+    "kind",
+    "actor",
+    "at",
+    "reason",
+    "data",
+    "prev_hash",
+    "hash",
+    "gseq",
+    "hash_version",
+    "actor_name",
+)
+for _table, _columns in ((proposals, _PROPOSAL_COLUMNS), (outbox, _OUTBOX_COLUMNS), (events, _EVENT_COLUMNS)):
+    if (
+        tuple(_table.columns.keys()) != _columns
+    ):  # pragma: no cover - a schema change must update the converters
+        raise RuntimeError(
+            f"the {_table.name} table's columns changed: update the row converters in {__name__}"
+        )
+
+
+def _proposal(row: Sequence[Any]) -> ProposalRow:
+    (
+        id,
+        idempotency_key,
+        title,
+        description,
+        rollback_plan,
+        ticket_url,
+        proposer,
+        channel,
+        input_tz,
+        start_ts,
+        end_ts,
+        status,
+        flagged,
+        approvals_required,
+        round,
+        version,
+        message_ts,
+        evaluation,
+        created_at,
+        updated_at,
+        services,
+        emergency,
+        incident_url,
+        reviewed_by,
+        reviewed_at,
+    ) = row
     return ProposalRow(
-        id=m["id"],
-        idempotency_key=m["idempotency_key"],
-        title=m["title"],
-        description=m["description"],
-        rollback_plan=m["rollback_plan"],
-        ticket_url=m["ticket_url"],
-        proposer=m["proposer"],
-        channel=m["channel"],
-        input_tz=m["input_tz"],
-        start_ts=m["start_ts"],
-        end_ts=m["end_ts"],
-        status=Status(m["status"]),
-        flagged=bool(m["flagged"]),
-        approvals_required=m["approvals_required"],
-        round=m["round"],
-        version=m["version"],
-        message_ts=m["message_ts"],
-        evaluation=_loads(m["evaluation"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        services=_services(m["services"]),
-        emergency=bool(m["emergency"]),
-        incident_url=m["incident_url"],
-        reviewed_by=m["reviewed_by"],
-        reviewed_at=m["reviewed_at"],
+        id=id,
+        idempotency_key=idempotency_key,
+        title=title,
+        description=description,
+        rollback_plan=rollback_plan,
+        ticket_url=ticket_url,
+        proposer=proposer,
+        channel=channel,
+        input_tz=input_tz,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        status=Status(status),
+        flagged=bool(flagged),
+        approvals_required=approvals_required,
+        round=round,
+        version=version,
+        message_ts=message_ts,
+        evaluation=_loads(evaluation),
+        created_at=created_at,
+        updated_at=updated_at,
+        services=_services(services),
+        emergency=bool(emergency),
+        incident_url=incident_url,
+        reviewed_by=reviewed_by,
+        reviewed_at=reviewed_at,
     )
 
 
@@ -223,30 +325,31 @@ def _overlapping(
     if exclude is not None:
         stmt = stmt.where(proposals.c.id != exclude)
     found = []
+    services_at = _PROPOSAL_COLUMNS.index("services")
     for row in conn.execute(stmt.order_by(proposals.c.start_ts, proposals.c.id)):
-        if wanted & set(_services(row._mapping["services"])):
+        if wanted & set(_services(row[services_at])):
             found.append(_proposal(row))
             if len(found) >= limit:
                 break
     return found
 
 
-def _event(row: Row[Any]) -> EventRow:
-    m = row._mapping
+def _event(row: Sequence[Any]) -> EventRow:
+    id, proposal_id, seq, kind, actor, at, reason, data, prev_hash, hash, gseq, hash_version, actor_name = row
     return EventRow(
-        id=m["id"],
-        gseq=m["gseq"],
-        proposal_id=m["proposal_id"],
-        seq=m["seq"],
-        kind=m["kind"],
-        actor=m["actor"],
-        actor_name=m["actor_name"],
-        at=m["at"],
-        reason=m["reason"],
-        data=_loads(m["data"]),
-        prev_hash=m["prev_hash"],
-        hash=m["hash"],
-        hash_version=m["hash_version"],
+        id=id,
+        gseq=gseq,
+        proposal_id=proposal_id,
+        seq=seq,
+        kind=kind,
+        actor=actor,
+        actor_name=actor_name,
+        at=at,
+        reason=reason,
+        data=_loads(data),
+        prev_hash=prev_hash,
+        hash=hash,
+        hash_version=hash_version,
     )
 
 
@@ -292,19 +395,32 @@ def _period_doc(
     )
 
 
-def _outbox(row: Row[Any]) -> OutboxRow:
-    m = row._mapping
+def _outbox(row: Sequence[Any], proposal: ProposalRow | None = None) -> OutboxRow:
+    (
+        id,
+        proposal_id,
+        kind,
+        payload,
+        created_at,
+        attempts,
+        next_attempt_at,
+        delivered_at,
+        last_error,
+        leased_until,
+        _abandoned_at,
+    ) = row
     return OutboxRow(
-        id=m["id"],
-        proposal_id=m["proposal_id"],
-        kind=OutboxKind(m["kind"]),
-        payload=_loads(m["payload"]),
-        created_at=m["created_at"],
-        attempts=m["attempts"],
-        next_attempt_at=m["next_attempt_at"],
-        delivered_at=m["delivered_at"],
-        last_error=m["last_error"],
-        claimed_before=m["attempts"] > 0 or m["leased_until"] is not None,
+        id=id,
+        proposal_id=proposal_id,
+        kind=OutboxKind(kind),
+        payload=_loads(payload),
+        created_at=created_at,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        delivered_at=delivered_at,
+        last_error=last_error,
+        claimed_before=attempts > 0 or leased_until is not None,
+        proposal=proposal,
     )
 
 
@@ -331,6 +447,15 @@ _SELECT_APPROVERS = (
 )
 _SELECT_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
 _SELECT_PROPOSAL_FOR_UPDATE = _SELECT_PROPOSAL.with_for_update()
+_SELECT_PROPOSALS = select(proposals).where(proposals.c.id.in_(bindparam("b_ids", expanding=True)))
+_SET_PARENT_OF_MESSAGE = (
+    update(proposals)
+    .where(
+        proposals.c.id
+        == select(outbox.c.proposal_id).where(outbox.c.id == bindparam("b_id")).scalar_subquery()
+    )
+    .values(message_ts=bindparam("b_message_ts"))
+)
 _INSERT_PROPOSAL = proposals.insert()
 _INSERT_EVENT = events.insert()
 _INSERT_OUTBOX = outbox.insert()
@@ -339,6 +464,8 @@ _LAST_SEQ = select(func.max(events.c.seq)).where(events.c.proposal_id == bindpar
 _LAST_SEQ_UNATTACHED = select(func.max(events.c.seq)).where(events.c.proposal_id.is_(None))
 # UPDATEs whose SET columns are the keys of the parameters they are executed with (plus any .values() here).
 _UPDATE_PROPOSAL = update(proposals).where(proposals.c.id == bindparam("b_id"))
+_UPDATE_PROPOSAL_VERSION = _UPDATE_PROPOSAL.values(version=proposals.c.version + 1)
+_UPDATE_PROPOSAL_RETURNING = _UPDATE_PROPOSAL_VERSION.returning(*proposals.c)
 _UPDATE_OUTBOX = update(outbox).where(outbox.c.id == bindparam("b_id"))
 _UPDATE_OUTBOX_ATTEMPT = _UPDATE_OUTBOX.values(attempts=outbox.c.attempts + 1)
 _LEASE_OUTBOX = (
@@ -427,6 +554,7 @@ class SqlTx:
     def insert_proposal(self, new: NewProposal) -> ProposalRow:
         """Insert a pending proposal. On a duplicate ``idempotency_key`` raise :class:`DuplicateKey`; the
         insert runs in a SAVEPOINT, so the transaction stays usable either way."""
+        evaluation, services = canonical_json(new.evaluation), ",".join(new.services)
         values = {
             "idempotency_key": new.idempotency_key,
             "title": new.title,
@@ -444,10 +572,10 @@ class SqlTx:
             "round": 1,
             "version": 1,
             "message_ts": None,
-            "evaluation": canonical_json(new.evaluation),
+            "evaluation": evaluation,
             "created_at": new.created_at,
             "updated_at": new.created_at,
-            "services": ",".join(new.services),
+            "services": services,
             "emergency": new.emergency,
             "incident_url": new.incident_url,
         }
@@ -458,10 +586,32 @@ class SqlTx:
             if new.idempotency_key is not None:
                 raise DuplicateKey(new.idempotency_key) from exc
             raise
-        proposal_id = _new_id(result)
-        row = _get_proposal(self._conn, proposal_id)
-        assert row is not None
-        return row
+        # The row as stored, without reading it back (the store sets no column the values do not give).
+        return ProposalRow(
+            id=_new_id(result),
+            idempotency_key=new.idempotency_key,
+            title=new.title,
+            description=new.description,
+            rollback_plan=new.rollback_plan,
+            ticket_url=new.ticket_url,
+            proposer=new.proposer,
+            channel=new.channel,
+            input_tz=new.input_tz,
+            start_ts=new.start_ts,
+            end_ts=new.end_ts,
+            status=Status(new.status),
+            flagged=new.flagged,
+            approvals_required=new.approvals_required,
+            round=1,
+            version=1,
+            message_ts=None,
+            evaluation=_loads(evaluation),  # as read back: JSON types (lists, not tuples)
+            created_at=new.created_at,
+            updated_at=new.created_at,
+            services=_services(services),
+            emergency=new.emergency,
+            incident_url=new.incident_url,
+        )
 
     def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
         unknown = set(fields) - UPDATABLE
@@ -474,10 +624,16 @@ class SqlTx:
             values["evaluation"] = canonical_json(values["evaluation"])
         if "services" in values:
             values["services"] = ",".join(values["services"])
-        values["version"] = proposals.c.version + 1
         values["updated_at"] = at
-        result = self._conn.execute(update(proposals).where(proposals.c.id == proposal_id).values(values))
-        if result.rowcount != 1:
+        values["b_id"] = proposal_id
+        if (
+            self._conn.dialect.update_returning
+        ):  # SQLite 3.35 and later, PostgreSQL: the new row in one statement
+            found = self._conn.execute(_UPDATE_PROPOSAL_RETURNING, values).first()
+            if found is None:
+                raise LookupError(f"no proposal {proposal_id}")
+            return _proposal(found)
+        if self._conn.execute(_UPDATE_PROPOSAL_VERSION, values).rowcount != 1:
             raise LookupError(f"no proposal {proposal_id}")
         row = _get_proposal(self._conn, proposal_id)
         assert row is not None
@@ -655,7 +811,11 @@ class SqlStore:
 
     def __init__(self, engine: Engine, *, serialise: bool = False, audit_key: bytes | None = None) -> None:
         self.engine = engine
+        # Reads begin DEFERRED on SQLite: the option is set once here, not on every connection.
+        self._reader = engine.execution_options(**{_BEGIN_MODE: "DEFERRED"})
         self._lock: AbstractContextManager[Any] = threading.RLock() if serialise else nullcontext()
+        self._pinned = threading.local()
+        self._postgresql = engine.dialect.name == "postgresql"
         self.audit_key = audit_key
 
     @classmethod
@@ -679,21 +839,40 @@ class SqlStore:
         """One write transaction. A lock not granted within ``LOCK_TIMEOUT_MS`` (PostgreSQL ``lock_timeout``,
         SQLite ``busy_timeout``) or a database that cannot be reached rolls it back and raises
         :class:`UnavailableError`: nothing was recorded."""
+        if getattr(self._pinned, "conn", None) is not None:
+            raise RuntimeError("a write transaction inside reading(): finish the reads first")
         with self._lock, _unavailable(), self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+            if self._postgresql:
+                conn.exec_driver_sql(_SET_LOCK_TIMEOUT)
             tx = SqlTx(conn)
             yield tx
             if self.audit_key is not None:
                 tx.write_checkpoint(self.audit_key)
 
     @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads made in this thread inside the block share one short read transaction (see
+        :meth:`chatops.store.Store.reading`)."""
+        if getattr(self._pinned, "conn", None) is not None:
+            yield  # already inside one: the outer block owns the transaction
+            return
+        with self._read() as conn:
+            self._pinned.conn = conn
+            try:
+                yield
+            finally:
+                self._pinned.conn = None
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A short read-only transaction (DEFERRED on SQLite, so it never waits for the write lock)."""
-        with self._lock, self.engine.connect() as conn:
-            conn = conn.execution_options(**{_BEGIN_MODE: "DEFERRED"})
-            with conn.begin():
-                yield conn
+        """A short read-only transaction (DEFERRED on SQLite, so it never waits for the write lock), or the one
+        :meth:`reading` holds open in this thread."""
+        pinned = getattr(self._pinned, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
+        with self._lock, self._reader.connect() as conn, conn.begin():
+            yield conn
 
     # -- reads -----------------------------------------------------------------------------------------------
 
@@ -893,21 +1072,36 @@ class SqlStore:
         params = {"now": now, "limit": limit}
         with self.transaction() as tx:
             conn = tx._conn
-            rows = [_outbox(r) for r in conn.execute(stmt, params)]
-            if rows:
-                conn.execute(_LEASE_OUTBOX, {"b_ids": [r.id for r in rows], "b_until": now + lease_seconds})
-        return rows
+            found = conn.execute(stmt, params).all()
+            if not found:
+                return []
+            ids = [r[0] for r in found]
+            conn.execute(_LEASE_OUTBOX, {"b_ids": ids, "b_until": now + lease_seconds})
+            # Each message's proposal, read in the same transaction: the worker needs it for every message.
+            rows = conn.execute(_SELECT_PROPOSALS, {"b_ids": sorted({r[1] for r in found})})
+            proposals_by_id = {p.id: p for p in map(_proposal, rows)}
+        return [_outbox(r, proposals_by_id.get(r[1])) for r in found]
 
-    def _set_message(self, message_id: int, values: Mapping[str, Any], *, attempt: bool = False) -> None:
-        """Set ``values`` on one outbox row (and count an attempt); its columns are the parameters' keys."""
+    def _set_message(
+        self,
+        message_id: int,
+        values: Mapping[str, Any],
+        *,
+        attempt: bool = False,
+        message_ts: str | None = None,
+    ) -> None:
+        """Set ``values`` on one outbox row (and count an attempt); its columns are the parameters' keys. With
+        ``message_ts``, set its proposal's parent message in the same transaction."""
         stmt = _UPDATE_OUTBOX_ATTEMPT if attempt else _UPDATE_OUTBOX
         with self.transaction() as tx:
             result = tx._conn.execute(stmt, {**values, "b_id": message_id})
             if result.rowcount != 1:
                 raise LookupError(f"no outbox message {message_id}")
+            if message_ts is not None:
+                tx._conn.execute(_SET_PARENT_OF_MESSAGE, {"b_id": message_id, "b_message_ts": message_ts})
 
-    def mark_delivered(self, message_id: int, *, at: int) -> None:
-        self._set_message(message_id, {"delivered_at": at, "leased_until": None})
+    def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
+        self._set_message(message_id, {"delivered_at": at, "leased_until": None}, message_ts=message_ts)
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
         self._set_message(

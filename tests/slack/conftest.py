@@ -63,17 +63,10 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(
-    tmp_path: Path,
-    standin: SlackStandIn,
-    database_url: str,
-    *,
-    name: str = "app",
-    extra_env: dict[str, str] | None = None,
-    workers: int = 1,
-) -> Server:
-    port = free_port()
-    log = tmp_path / f"{name}.log"
+def server_env(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, extra_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment ``chatops serve`` and ``chatops worker`` run with in these tests."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_"))}
     env.update(
         {
@@ -90,6 +83,21 @@ def start_server(
         }
     )
     env.update(extra_env or {})
+    return env
+
+
+def start_server(
+    tmp_path: Path,
+    standin: SlackStandIn,
+    database_url: str,
+    *,
+    name: str = "app",
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Server:
+    port = free_port()
+    log = tmp_path / f"{name}.log"
+    env = server_env(tmp_path, standin, database_url, extra_env)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [

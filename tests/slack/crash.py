@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import Server, stop_server
@@ -22,3 +23,14 @@ def kill_instance(server: Server) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(stat.parent.name), signal.SIGKILL)
     stop_server(server, sig=signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def logs_shown_on_failure(*servers: Server) -> Iterator[None]:
+    """On a failure inside the block, print each server's log (pytest shows it with the failure)."""
+    try:
+        yield
+    except BaseException:
+        for server in servers:
+            print(f"----- {server.log.name} -----\n{server.output()}")
+        raise

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from burst import approve_flagged
 from conftest import APPROVER_1, CHANNEL, PROPOSER, SECRET, all_text, next_week, start_server, stop_server
-from crash import kill_instance
+from crash import kill_instance, logs_shown_on_failure
 from dbs import fresh_url
 from slackfake.signing import SlackClientSim
 from slackfake.standin import SlackStandIn
@@ -39,28 +39,33 @@ def test_killed_during_a_slow_proposal_post_the_parent_exists_once_and_works(
 
         second = start_server(tmp_path, standin, url, name="second", extra_env=FAST_LEASE)
         try:
-            parent = top_level(standin)[0]
-            standin.wait_until(
-                lambda: len(standin.thread(CHANNEL, parent.ts)) == 1, timeout=30, message="the proposed reply"
-            )
-            assert len(top_level(standin)) == 1  # adopted, not posted again
-            assert standin.calls_to("conversations.history")
-            with SlackClientSim(second.events_url, signing_secret=SECRET, standin=standin) as slack:
-                clicked = slack.block_action(
-                    ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1
+            with logs_shown_on_failure(first, second):
+                parent = top_level(standin)[0]
+                standin.wait_until(
+                    lambda: len(standin.thread(CHANNEL, parent.ts)) == 1,
+                    timeout=30,
+                    message="the proposed reply",
                 )
-                assert clicked.status_code == 200
-                standin.wait_for("views.open")  # the live buttons open the justification form
-                assert approve_flagged(slack, 1, user=APPROVER_1).status_code == 200
-            standin.wait_until(
-                lambda: "1 of 2" in all_text(standin.message(CHANNEL, parent.ts)),
-                timeout=30,
-                message="the parent shows the approval",
-            )
-            assert len(standin.thread(CHANNEL, parent.ts)) == 2
+                assert len(top_level(standin)) == 1  # adopted, not posted again
+                assert standin.calls_to("conversations.history")
+                with SlackClientSim(second.events_url, signing_secret=SECRET, standin=standin) as slack:
+                    clicked = slack.block_action(
+                        ids.APPROVE, message=standin.message(CHANNEL, parent.ts), user_id=APPROVER_1
+                    )
+                    assert clicked.status_code == 200
+                    standin.wait_for("views.open")  # the live buttons open the justification form
+                    submitted = approve_flagged(slack, 1, user=APPROVER_1)
+                    # Recorded: the form closes (an empty 200); a refusal would answer 200 with its errors.
+                    assert (submitted.status_code, submitted.text) == (200, ""), submitted.text
+                standin.wait_until(
+                    lambda: "1 of 2" in all_text(standin.message(CHANNEL, parent.ts)),
+                    timeout=30,
+                    message="the parent shows the approval",
+                )
+                assert len(standin.thread(CHANNEL, parent.ts)) == 2
         finally:
             stop_server(second)
-        assert "Traceback" not in second.output()
+        assert "Traceback" not in second.output(), second.output()
 
 
 def test_killed_during_a_slow_reply_the_reply_is_in_the_thread_once(

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from chatops.audit import verify_chain
 from chatops.domain.policy import Status
@@ -158,6 +158,17 @@ def test_an_exception_rolls_back_state_events_and_outbox_together(store: SqlStor
     assert store.claim_outbox(now=T0 + 10) == []
 
 
+@pytest.fixture(params=[True, False], ids=["returning", "read-back"])
+def returning(request: pytest.FixtureRequest, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """update_proposal with UPDATE … RETURNING (what SQLite 3.35+ and PostgreSQL have) and without it."""
+    if request.param:
+        assert store.engine.dialect.update_returning
+    else:
+        monkeypatch.setattr(store.engine.dialect, "update_returning", False)
+    return bool(request.param)
+
+
+@pytest.mark.usefixtures("returning")
 def test_update_sets_fields_and_bumps_version(store: SqlStore) -> None:
     p = insert(store)
     with store.transaction() as tx:
@@ -187,6 +198,7 @@ def test_update_sets_fields_and_bumps_version(store: SqlStore) -> None:
     assert store.get_proposal(p.id) == updated
 
 
+@pytest.mark.usefixtures("returning")
 def test_update_refuses_unknown_columns_and_missing_proposals(store: SqlStore) -> None:
     p = insert(store)
     with store.transaction() as tx, pytest.raises(ValueError, match="version"):
@@ -438,6 +450,65 @@ def test_an_abandoned_message_unblocks_the_next_and_is_never_claimed_again(store
     store.mark_delivered(m2, at=T0 + 6)
     assert claimed(store, T0 + 100_000) == []
     assert store.outbox_stats(now=T0 + 100_000) == (0, 0)
+
+
+def test_a_claimed_message_comes_with_its_proposal_as_stored(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b", title="other")
+    enqueue(store, a.id, "post")
+    enqueue(store, b.id, "post")
+    store.set_message_ts(b.id, "1700000000.000200")
+    messages = store.claim_outbox(now=T0)
+    assert [(m.proposal_id, m.proposal) for m in messages] == [
+        (a.id, store.get_proposal(a.id)),
+        (b.id, store.get_proposal(b.id)),
+    ]
+    assert messages[1].proposal is not None and messages[1].proposal.message_ts == "1700000000.000200"
+
+
+def test_the_parent_message_can_be_stored_with_the_delivery_mark(store: SqlStore) -> None:
+    p = insert(store)
+    m = enqueue(store, p.id, "post")
+    assert claimed(store, T0) == [m]
+    store.mark_delivered(m, at=T0 + 1, message_ts="1700000000.000100")
+    row = store.get_proposal(p.id)
+    assert row is not None and (row.message_ts, row.version) == ("1700000000.000100", p.version)
+    assert store.outbox_stats(now=T0 + 2) == (0, 0)
+
+
+def count_begins(store: SqlStore) -> list[int]:
+    """A one-item list counting the transactions the store begins from now on."""
+    begun = [0]
+
+    def on_begin(conn: object) -> None:
+        begun[0] += 1
+
+    event.listen(store.engine, "begin", on_begin)
+    return begun
+
+
+def test_reads_inside_reading_share_one_transaction(store: SqlStore) -> None:
+    p = insert(store)
+    begun = count_begins(store)
+    with store.reading():
+        assert store.get_proposal(p.id) == p
+        with store.reading():  # nested: joins the outer one
+            assert store.approvers(p.id, round=1) == []
+        assert store.count_proposals() == 1
+    assert begun == [1]
+    store.get_proposal(p.id)
+    store.approvers(p.id, round=1)
+    assert begun == [3]  # outside, each read is a transaction of its own
+
+
+def test_no_write_transaction_inside_reading(store: SqlStore) -> None:
+    p = insert(store)
+    with store.reading(), pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.lock_proposal(p.id)
+    # The block is over: writes and reads work again.
+    with store.transaction() as tx:
+        tx.add_approval(p.id, round=1, approver="UA", at=T0)
+    assert store.approvers(p.id, round=1) == ["UA"]
 
 
 def test_marking_an_unknown_message_raises(store: SqlStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -51,10 +52,12 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
     statements: list[str] = []
     try:
+        # What SQLite itself is sent (the BEGIN goes to the driver directly, past SQLAlchemy's events).
+        store.engine.dispose()
 
-        @event.listens_for(store.engine, "before_cursor_execute")
-        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-            statements.append(statement)
+        @event.listens_for(store.engine, "connect")
+        def trace(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            dbapi_conn.set_trace_callback(statements.append)
 
         with store.transaction() as tx:
             tx.lock_proposal(1)

@@ -1,0 +1,113 @@
+"""Transactions and statements per request: the real app in one process (as ``benchmarks/cpu.py`` runs it),
+with an SQLAlchemy ``before_cursor_execute`` counter on the store's engine.
+
+For each kind, ``--count`` requests are sent one after another and the run waits until the outbox is empty and
+Slack quiet (delivery included, as in ``cpu.py``). A transaction is a ``BEGIN`` (SQLAlchemy's ``begin`` event:
+every write transaction and every short read); a statement is one cursor execute (the ``BEGIN`` itself, savepoints
+and the settle loop's own count excluded). ``--by-statement`` prints the statements of each kind, most run first.
+
+    .venv/bin/python benchmarks/store_counts.py --count 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from cpu import KINDS, app, next_monday, settle  # same directory: the harness of cpu.py
+from sqlalchemy import event
+
+from chatops.slack import ids
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.begins = 0
+        self.statements: collections.Counter[str] = collections.Counter()
+
+    def on_begin(self, conn: Any) -> None:
+        with self.lock:
+            self.begins += 1
+
+    def on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        head = statement.lstrip().upper()
+        if head.startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK TO", "SET LOCAL")):
+            return
+        if "FROM OUTBOX WHERE DELIVERED_AT IS NULL AND ABANDONED_AT IS NULL AND NEXT_ATTEMPT_AT" in head:
+            return  # the settle loop's own count (benchmarks/cpu.py ``due``)
+        with self.lock:
+            self.statements[" ".join(statement.split())[:110]] += 1
+
+    def snapshot(self) -> tuple[int, collections.Counter[str]]:
+        with self.lock:
+            return self.begins, collections.Counter(self.statements)
+
+
+def run(count: int, by_statement: bool) -> None:
+    from conftest import APPROVER_1, CHANNEL, PROPOSER  # tests/slack/conftest.py (put on the path by cpu)
+
+    window = f"{next_monday()} 22:00 America/Los_Angeles 1h"
+    clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
+    with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim):
+        sim.command(f"propose {window} Warm-up", user_id=PROPOSER)
+        for i in range(count):
+            sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
+        settle(runtime, standin)
+        parent_ts = [
+            c.response["ts"]
+            for c in standin.calls_to("chat.postMessage")
+            if c.ok and not c.params.get("thread_ts")
+        ][-count:]
+        senders = {
+            "propose": lambda i: sim.command(f"propose {window} Core network upgrade {i}", user_id=PROPOSER),
+            "check": lambda i: sim.command(f"check {window}", user_id=PROPOSER),
+            "list": lambda i: sim.command("list", user_id=PROPOSER),
+            "approve": lambda i: sim.block_action(
+                ids.APPROVE, message=standin.message(CHANNEL, parent_ts[i]), user_id=APPROVER_1
+            ),
+        }
+        counter = Counter()
+        engine = runtime.store.engine  # type: ignore[attr-defined]
+        event.listen(engine, "begin", counter.on_begin)
+        event.listen(engine, "before_cursor_execute", counter.on_execute)
+        # An idle stretch alone: what the worker's empty polls add to any run.
+        begins0, stmts0 = counter.snapshot()
+        settle(runtime, standin)
+        begins1, stmts1 = counter.snapshot()
+        print(
+            f"idle settle stretch: {begins1 - begins0} transactions, {sum((stmts1 - stmts0).values())} statements"
+        )
+        print(f"{'kind':8} {'transactions/request':>21} {'statements/request':>19}")
+        details = {}
+        for kind in KINDS:
+            b0, s0 = counter.snapshot()
+            for i in range(count):
+                senders[kind](i)
+            settle(runtime, standin)
+            b1, s1 = counter.snapshot()
+            diff = s1 - s0
+            details[kind] = diff
+            print(f"{kind:8} {(b1 - b0) / count:21.2f} {sum(diff.values()) / count:19.2f}")
+        if by_statement:
+            for kind, diff in details.items():
+                print(f"\n{kind}: statements per request")
+                for stmt, n in diff.most_common():
+                    print(f"  {n / count:6.2f}  {stmt}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--by-statement", action="store_true")
+    args = parser.parse_args()
+    run(args.count, args.by_statement)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""CPU per store operation (SQLite file in WAL mode, or PostgreSQL in a schema of its own): the calls a
+proposal, a click and the delivery worker make, each timed with ``time.process_time`` over ``--repeat`` calls
+after a warm-up, the best of 7 rounds (on a shared machine the least disturbed round is the closest to the
+operation's own cost). It runs against older versions of the store too (put their ``chatops`` first on
+``PYTHONPATH``): "a parent, store side" then makes the calls the worker made before a claim brought the proposal.
+
+    .venv/bin/python benchmarks/store_ops.py
+    .venv/bin/python benchmarks/store_ops.py --backend postgresql   # CHATOPS_BENCH_POSTGRES_URL, as scale.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chatops.domain.policy import Status
+from chatops.domain.records import OutboxKind
+from chatops.store import NewProposal, OutboxRow
+from chatops.store.sql import SqlStore
+
+EVALUATION = {
+    "window": {"start": "2026-06-16T05:00:00+00:00", "end": "2026-06-16T06:00:00+00:00"},
+    "x": "y" * 900,
+}
+
+
+def new(i: int) -> NewProposal:
+    return NewProposal(
+        idempotency_key=f"k{i}-{time.time_ns()}",
+        title=f"Change {i}",
+        proposer="U1",
+        channel="C1",
+        input_tz="UTC",
+        start_ts=2_000_000_000 + i * 3600,
+        end_ts=2_000_000_000 + i * 3600 + 3600,
+        flagged=False,
+        approvals_required=1,
+        evaluation=EVALUATION,
+        created_at=1_700_000_000,
+    )
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    fn()
+    rounds = []
+    for _ in range(7):
+        cpu = time.process_time()
+        for _ in range(repeat):
+            fn()
+        rounds.append((time.process_time() - cpu) / repeat * 1e6)
+    return min(rounds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--repeat", type=int, default=300)
+    args = parser.parse_args()
+    # Imported after chatops: scale.py puts this checkout first on sys.path, and an older chatops given on
+    # PYTHONPATH must stay the one measured.
+    from scale import database  # same directory: a fresh SQLite file or PostgreSQL schema
+
+    with tempfile.TemporaryDirectory() as folder, database(args.backend, Path(folder)) as url:
+        store = SqlStore.open(url)
+        try:
+            with store.transaction() as tx:
+                ids = [tx.insert_proposal(new(i)).id for i in range(60)]
+            pid = ids[0]
+
+            def write_tx() -> None:
+                with store.transaction() as tx:
+                    row = tx.lock_proposal(pid)
+                    assert row is not None
+                    tx.approvers(pid, round=row.round)
+
+            def deliver_one() -> None:
+                with store.transaction() as tx:
+                    tx.enqueue(pid, kind=OutboxKind.REPLY, at=1)
+                [message] = store.claim_outbox(now=2, limit=1)
+                store.mark_delivered(message.id, at=3)
+
+            claim_brings_proposal = "proposal" in OutboxRow.model_fields
+
+            def parent_store_side() -> None:
+                """What the worker asks of the store to post one parent message (the enqueue included)."""
+                with store.transaction() as tx:
+                    tx.enqueue(pid, kind=OutboxKind.POST_PARENT, at=1)
+                [message] = store.claim_outbox(now=2, limit=1)
+                if claim_brings_proposal:
+                    store.mark_delivered(message.id, at=3, message_ts="1700000000.000100")
+                else:
+                    store.get_proposal(pid)
+                    store.set_message_ts(pid, "1700000000.000100")
+                    store.mark_delivered(message.id, at=3)
+
+            ops: dict[str, Callable[[], Any]] = {
+                "get_proposal": lambda: store.get_proposal(pid),
+                "approvers": lambda: store.approvers(pid, round=1),
+                "list_proposals (50)": lambda: store.list_proposals(statuses=(Status.PENDING,), limit=50),
+                "claim_outbox, empty": lambda: store.claim_outbox(now=0, limit=1),
+                "write tx: lock + approvers": write_tx,
+                "enqueue, claim, mark delivered": deliver_one,
+                "a parent, store side": parent_store_side,
+            }
+            print(f"{'operation':34} {'CPU us':>8}")
+            for name, fn in ops.items():
+                print(f"{name:34} {timed(fn, args.repeat):8.1f}")
+        finally:
+            store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
