@@ -610,9 +610,11 @@ def cmd_audit_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def _slack_client(token: str) -> WebClient:
     """A Web API client for the audit commands (``SLACK_API_URL`` points it elsewhere, as the server's does)."""
-    from slack_sdk import WebClient
+    from chatops.slack.http import PooledWebClient
 
-    return WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or WebClient.BASE_URL, timeout=10)
+    return PooledWebClient(
+        token=token, base_url=os.environ.get("SLACK_API_URL") or PooledWebClient.BASE_URL, timeout=10
+    )
 
 
 def _permalink(channel: str, message_ts: str | None) -> str:

@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
-from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from chatops import metrics, tzdb
@@ -34,6 +33,7 @@ from chatops.observability import log_context
 from chatops.service import Service
 from chatops.slack.app import build_app, web_client
 from chatops.slack.directory import Directory, Workspace
+from chatops.slack.http import PooledWebClient
 from chatops.slack.names import DisplayNames
 from chatops.store import Store, open_store
 
@@ -87,7 +87,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         store=store,
         # The outbox does its own retries with backoff; its client must not also sleep on a 429.
         # Its calls end well within the lease of the message in hand (one Slack call at a time).
-        client=WebClient(
+        client=PooledWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
             timeout=min(10, settings.chatops_delivery_lease_seconds // 4),
@@ -124,7 +124,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         on_event=_record_decision,
         # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
         display_name=DisplayNames(
-            WebClient(
+            PooledWebClient(
                 token=settings.slack_bot_token.get_secret_value(),
                 base_url=settings.slack_api_url,
                 timeout=1,

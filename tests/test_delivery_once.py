@@ -16,6 +16,7 @@ from test_delivery import CONFIG, Clock, drain, propose
 from chatops.delivery import METADATA_EVENT_TYPE, DeliveryWorker, outbox_metadata
 from chatops.errors import UnavailableError
 from chatops.service import Service
+from chatops.slack.http import PooledWebClient
 from chatops.store import OutboxRow
 from chatops.store.sql import SqlStore
 
@@ -37,7 +38,8 @@ def worker_for(
 ) -> DeliveryWorker:
     return DeliveryWorker(
         store=store,
-        client=WebClient(token=standin.token, base_url=standin.url, timeout=timeout),
+        # The client the app gives its worker: kept-alive connections, slack_sdk's default retry handlers.
+        client=PooledWebClient(token=standin.token, base_url=standin.url, timeout=timeout),
         give_up_after=3600,
         retry_cap=1,
         clock=clock,
@@ -125,6 +127,33 @@ def test_a_parent_posted_by_an_attempt_that_never_heard_back_is_adopted_not_post
     assert row is not None and row.message_ts == top_level(standin)[0].ts
     assert len(standin.thread("C1", row.message_ts)) == 1  # the "proposed" reply, under it
     assert standin.calls_to("conversations.history")
+
+
+@pytest.mark.parametrize("kind", ["post_parent", "reply"])
+def test_a_post_whose_answer_was_lost_with_the_connection_is_adopted_not_posted_again(
+    store: SqlStore, standin: SlackStandIn, kind: str
+) -> None:
+    """Slack posts the message, then the connection resets before the answer. The client does not send it again
+    (slack_sdk's connection-error handler would have); the worker records a failure, and its next attempt finds
+    the message by its metadata."""
+    clock = Clock()
+    service = service_for(store, clock)
+    pid = propose(service)
+    worker = worker_for(store, standin, clock)
+    if kind == "reply":
+        drain(worker)
+        service.approve(pid, actor="UA")
+    standin.hang_up_next("chat.postMessage")
+    worker.run_once(batch=1)
+    assert len(standin.calls_to("chat.postMessage")) == (1 if kind == "post_parent" else 3)
+    clock.now += 5
+    drain(worker)
+    row = store.get_proposal(pid)
+    assert row is not None and row.message_ts
+    assert [m.ts for m in top_level(standin)] == [row.message_ts]
+    texts = [m.text or "" for m in standin.thread("C1", row.message_ts)]
+    assert len(texts) == (1 if kind == "post_parent" else 2)
+    assert standin.calls_to("conversations.history" if kind == "post_parent" else "conversations.replies")
 
 
 def test_a_reply_posted_by_an_attempt_that_never_heard_back_is_not_posted_again(

@@ -33,6 +33,8 @@ from chatops.service import EmergencyRequest, ProposalRequest, Seen, Service, Su
 from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
+from chatops.slack.http import PooledWebClient
+from chatops.slack.kept import install as over_kept_connections
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +54,9 @@ DECIDING = frozenset({Verb.PROPOSE, Verb.EMERGENCY, Verb.SENSITIVE_ADD, Verb.SEN
 
 
 def web_client(settings: Settings) -> WebClient:
-    """A Web API client for interactive calls: retries connection errors and one rate-limit wait."""
-    return WebClient(
+    """A Web API client for interactive calls: retries connection errors and one rate-limit wait. Its calls go
+    over kept-alive connections (``chatops.slack.http``)."""
+    return PooledWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=10,
@@ -277,6 +280,8 @@ def build_app(
         process_before_response=True,
         listener_executor=after_ack,
     )
+
+    over_kept_connections(app)  # the listeners' client and respond() too
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -7,8 +7,11 @@
 
 It answers the Web API methods the app uses with the response shapes Slack documents, records every request
 (``calls``), keeps a small model of what the app has posted (``messages``, ``thread``, ``ephemerals``,
-``views``), and can misbehave on request (``fail_next``, ``rate_limit_next``, ``go_down``). Like Slack it
-answers auth errors and unknown methods with HTTP 200 and ``{"ok": false, "error": ...}``.
+``views``), and can misbehave on request (``fail_next``, ``rate_limit_next``, ``slow_next``, ``hang_up_next``,
+``drop_idle_connections``, ``go_down``). Like Slack it answers auth errors and unknown methods with HTTP 200 and
+``{"ok": false, "error": ...}``, and it speaks HTTP/1.1 with keep-alive: a client may send many requests over
+one connection (``connections`` counts the connections accepted). ``cpu_seconds`` is the CPU its own threads
+have spent (serving, accepting, polling), so a benchmark can tell Slack's side from the client's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -118,12 +124,19 @@ class _Slow:
     delay: float
 
 
+@dataclass
+class _HangUp:
+    method: str | None
+    remaining: int
+
+
 @dataclass(frozen=True)
 class _Reply:
     status: int
     body: bytes
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    hang_up: bool = False  # reset the connection instead of answering
 
 
 class SlackApiStandInError(RuntimeError):
@@ -173,6 +186,9 @@ class SlackStandIn:
         self._channels: dict[str, str] = {}
         self._faults: list[_Fault] = []
         self._slow: list[_Slow] = []
+        self._hang_ups: list[_HangUp] = []
+        self._cpu = 0.0  # CPU seconds of finished servers; see cpu_seconds
+        self._connections = 0  # connections accepted by finished servers
         self._used_triggers: set[str] = set()
         self._expired_triggers: set[str] = set()
         self._response_urls: dict[str, tuple[str | None, str | None]] = {}
@@ -185,13 +201,19 @@ class SlackStandIn:
         return self
 
     def stop(self) -> None:
+        """Stop listening and close every kept-alive connection once its request in hand (if any) is answered."""
         server, thread = self._server, self._thread
         self._server, self._thread = None, None
         if server is not None:
             server.shutdown()
+            server.close_connections()
             server.server_close()
         if thread is not None:
             thread.join()
+        if server is not None:
+            with self._lock:
+                self._cpu += server.cpu_seconds
+                self._connections += server.connections
 
     def __enter__(self) -> Self:
         return self.start()
@@ -212,6 +234,27 @@ class SlackStandIn:
     @property
     def is_up(self) -> bool:
         return self._server is not None
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the stand-in's own threads have spent since it was made (``time.thread_time`` of the thread
+        that accepts connections and of each connection's thread): Slack's side of every call, which a benchmark
+        of the client must not charge to the client."""
+        server = self._server
+        return self._cpu + (server.cpu_seconds if server is not None else 0.0)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (with keep-alive, fewer than calls)."""
+        server = self._server
+        return self._connections + (server.connections if server is not None else 0)
+
+    def drop_idle_connections(self, *, reset: bool = False) -> int:
+        """Close every kept-alive connection as soon as it waits for its next request, as a server's idle timeout
+        does (a request being answered is answered first); with ``reset``, abort them (TCP RST) instead. Returns
+        how many, once they are closed."""
+        server = self._server
+        return server.close_connections(idle_only=True, reset=reset) if server is not None else 0
 
     @property
     def port(self) -> int:
@@ -293,12 +336,20 @@ class SlackStandIn:
         with self._lock:
             self._slow.append(_Slow(method, n, delay))
 
+    def hang_up_next(self, method: str | None = None, n: int = 1) -> None:
+        """The next ``n`` calls to ``method`` (any when ``None``) take effect (recorded in ``calls``, a message
+        posted…) but are never answered: the connection is reset instead, as when the network fails after Slack
+        has done the work. A client cannot know whether such a call happened."""
+        with self._lock:
+            self._hang_ups.append(_HangUp(method, n))
+
     def clear(self) -> None:
         """Forget calls, pending faults, triggers and the message/view model; keep users, groups, channels."""
         with self._lock:
             self.calls.clear()
             self._faults.clear()
             self._slow.clear()
+            self._hang_ups.clear()
             self._messages.clear()
             self._ephemerals.clear()
             self._views.clear()
@@ -428,6 +479,11 @@ class SlackStandIn:
             self.calls.append(
                 Call(method, params, headers, parts.path, body, time.time(), reply.status, response)
             )
+            for hang_up in self._hang_ups:
+                if hang_up.remaining > 0 and hang_up.method in (None, method):
+                    hang_up.remaining -= 1
+                    reply = dataclasses.replace(reply, hang_up=True)
+                    break
             self._changed.notify_all()
         if delay:
             time.sleep(delay)
@@ -885,17 +941,81 @@ class SlackStandIn:
         return {"view": shown}
 
 
+_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not an orderly FIN
+
+
 class _Server(ThreadingHTTPServer):
+    """One thread per connection (as before), HTTP/1.1 keep-alive, and the CPU its threads spend."""
+
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], standin: SlackStandIn) -> None:
         self.standin = standin
+        self.cpu_seconds = 0.0
+        self.connections = 0
+        self.closing = False
+        self.handlers: set[_Handler] = set()
+        self.handlers_lock = threading.Lock()
+        self._marks = threading.local()
         super().__init__(address, _Handler)
+
+    def charge(self) -> None:
+        """Add the CPU this thread has used since its last charge (from its start, the first time)."""
+        now = time.thread_time()
+        last: float = getattr(self._marks, "last", 0.0)
+        self._marks.last = now
+        with self.handlers_lock:
+            self.cpu_seconds += now - last
+
+    def service_actions(self) -> None:
+        """Called by ``serve_forever`` on every turn of its loop: charges the accepting thread's polling."""
+        self.charge()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.handlers_lock:
+            self.connections += 1
+        super().process_request(request, client_address)
+        self.charge()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.charge()
+
+    def close_connections(self, *, idle_only: bool = False, reset: bool = False) -> int:
+        """Stopping (not ``idle_only``): shut every idle kept-alive connection now (its thread, blocked reading the
+        next request, sees the end and leaves) and each busy one once it has answered; return at once.
+
+        ``idle_only``: close every connection once it is idle (a request being answered is answered first),
+        aborting it (RST) with ``reset``, and return when they are closed, so the client's side has seen it."""
+        idle: list[socket.socket] = []
+        waited: list[socket.socket] = []
+        with self.handlers_lock:
+            if not idle_only:
+                self.closing = True
+            for handler in self.handlers:
+                waited.append(handler.connection)
+                if handler.busy:
+                    handler.drop, handler.abort = True, reset
+                    continue
+                idle.append(handler.connection)
+                try:
+                    if reset:
+                        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+                        handler.connection.shutdown(socket.SHUT_RD)  # wakes its thread, which closes it
+                    else:
+                        handler.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        if idle_only:
+            deadline = time.monotonic() + 5
+            while any(conn.fileno() != -1 for conn in waited) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return len(waited)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up before its answer (killed while Slack was slow) is not an error here."""
-        import sys
-
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
@@ -903,6 +1023,43 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API servers answer
+    disable_nagle_algorithm = (
+        True  # headers and body are two writes: no 40 ms wait on a kept-alive connection
+    )
+    busy = False  # between a request's first line and the end of its answer
+    drop = False  # close once idle (drop_idle_connections while it was busy)
+    abort = False  # ... with a reset
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.handlers_lock:
+            self.server.handlers.add(self)
+
+    def finish(self) -> None:
+        with self.server.handlers_lock:
+            self.server.handlers.discard(self)
+        super().finish()
+
+    def parse_request(self) -> bool:
+        with self.server.handlers_lock:
+            if self.server.closing:  # stopped between two requests on this connection: not answered
+                self.close_connection = True
+                return False
+            self.busy = True
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            with self.server.handlers_lock:
+                self.busy = False
+                if self.server.closing or self.drop:
+                    self.close_connection = True
+                if self.abort:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+            self.server.charge()
 
     def do_POST(self) -> None:
         self._handle()
@@ -915,6 +1072,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = self.server.standin._handle_http(self.path, headers, body)
+        if reply.hang_up:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))

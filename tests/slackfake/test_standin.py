@@ -234,6 +234,86 @@ def test_go_down_refuses_connections_until_come_back(slack: SlackStandIn, client
     assert [c.params["text"] for c in slack.calls] == ["back"]
 
 
+def test_go_down_closes_kept_alive_connections_too(slack: SlackStandIn) -> None:
+    with httpx.Client() as http:
+        assert http.post(slack.url + "auth.test", headers=AUTH).json()["ok"]
+        slack.go_down()
+        with pytest.raises(httpx.TransportError):  # not answered by the old connection's thread
+            http.post(slack.url + "auth.test", headers=AUTH)
+    assert len(slack.calls) == 1
+
+
+def test_a_request_being_answered_when_it_goes_down_is_answered(slack: SlackStandIn) -> None:
+    slack.slow_next("chat.postMessage", delay=0.5)
+    answers: list[bool] = []
+    with httpx.Client() as http:
+        thread = threading.Thread(
+            target=lambda: answers.append(
+                http.post(
+                    slack.url + "chat.postMessage", headers=AUTH, data={"channel": CHANNEL, "text": "x"}
+                ).json()["ok"]
+            )
+        )
+        thread.start()
+        slack.wait_for("chat.postMessage")
+        slack.go_down()
+        thread.join(5)
+    assert answers == [True]
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_http_1_1_keep_alive_one_connection_for_many_calls(slack: SlackStandIn) -> None:
+    with httpx.Client() as http:
+        for _ in range(3):
+            answer = http.post(slack.url + "auth.test", headers=AUTH)
+            assert answer.http_version == "HTTP/1.1" and answer.json()["ok"]
+    assert slack.connections == 1 and len(slack.calls) == 3
+
+
+def test_a_client_asking_to_close_gets_its_connection_closed(slack: SlackStandIn, client: WebClient) -> None:
+    client.auth_test()  # urllib sends "Connection: close"
+    client.auth_test()
+    assert slack.connections == 2
+    assert all(call.headers["connection"] == "close" for call in slack.calls)
+
+
+def test_cpu_seconds_counts_the_stand_ins_own_work(slack: SlackStandIn, client: WebClient) -> None:
+    before = slack.cpu_seconds
+    for _ in range(20):
+        client.chat_postMessage(channel=CHANNEL, text="x", blocks=[{"type": "divider"}] * 20)
+    during = slack.cpu_seconds
+    slack.go_down()  # what the stopped server spent is kept
+    assert before < during <= slack.cpu_seconds
+    slack.come_back()
+    assert slack.cpu_seconds >= during
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_drop_idle_connections_closes_them_for_the_client(slack: SlackStandIn, reset: bool) -> None:
+    with httpx.Client() as http:
+        http.post(slack.url + "auth.test", headers=AUTH)
+        assert slack.drop_idle_connections(reset=reset) == 1
+        assert http.post(slack.url + "auth.test", headers=AUTH).json()["ok"]  # httpx sees it and reconnects
+    assert slack.connections == 2 and len(slack.calls) == 2
+
+
+def test_hang_up_next_acts_then_resets_instead_of_answering(slack: SlackStandIn) -> None:
+    slack.hang_up_next("chat.postMessage")
+    with httpx.Client() as http:
+        http.post(slack.url + "auth.test", headers=AUTH)  # other methods are answered
+        with pytest.raises(httpx.TransportError):
+            http.post(slack.url + "chat.postMessage", headers=AUTH, data={"channel": CHANNEL, "text": "x"})
+        answer = http.post(
+            slack.url + "chat.postMessage", headers=AUTH, data={"channel": CHANNEL, "text": "y"}
+        )
+    assert answer.json()["ok"]
+    assert [m.text for m in slack.messages(CHANNEL).values()] == ["x", "y"]  # the first took effect
+
+
 # --- waiting and response_url -------------------------------------------------------------------
 
 
