@@ -19,12 +19,14 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
+
+from chatops.deferred import after_response
 
 LOG_FORMATS = ("json", "text")
 
@@ -155,8 +157,31 @@ T = TypeVar("T")
 
 class ContextThreadPoolExecutor(ThreadPoolExecutor):
     """A thread pool whose tasks run in a copy of the submitter's context, so work done after the ack logs
-    with the request id of the request that started it (and what it sets there does not leak)."""
+    with the request id of the request that started it (and what it sets there does not leak).
+
+    A task submitted while the front door prepares a response starts once that response has been sent
+    (:mod:`chatops.deferred`), so that it does not compete with the ack for the interpreter."""
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         context = copy_context()
-        return super().submit(context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
+        outer: Future[T] = Future()
+
+        def start() -> None:
+            if not outer.set_running_or_notify_cancel():
+                return  # cancelled while it waited for the response to be sent
+            inner = ThreadPoolExecutor.submit(self, context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
+            inner.add_done_callback(lambda done: _settle(outer, done))
+
+        after_response(start)
+        return outer
+
+
+def _settle(outer: Future[T], inner: Future[T]) -> None:
+    if inner.cancelled():  # shut down with cancel_futures before it ran
+        outer.set_exception(CancelledError())
+        return
+    error = inner.exception()
+    if error is not None:
+        outer.set_exception(error)
+    else:
+        outer.set_result(inner.result())

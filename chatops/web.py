@@ -12,6 +12,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
+from contextvars import copy_context
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from chatops import metrics, tzdb
 from chatops.calendars import DEFAULT_CACHE, CalendarFetcher, Calendars
 from chatops.config import BUNDLED_REGIONS, Settings, load_regions
+from chatops.deferred import Held, after_response, holding, then_release
 from chatops.delivery import DeliveryWorker
 from chatops.domain.models import RegionsConfig
 from chatops.errors import ChatopsError
@@ -117,7 +119,8 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         admins=directory.admins,
         oncall=directory.oncall,
         emergency_approval=settings.chatops_emergency_approval,
-        on_enqueue=worker.wake,
+        # Woken once the response that committed the change has been sent (chatops.deferred).
+        on_enqueue=lambda: after_response(worker.wake),
         on_event=_record_decision,
         # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
         display_name=DisplayNames(
@@ -259,34 +262,53 @@ class WsgiApp:
             return start_response(status, [*headers, ("X-Request-Id", rid)], *extra)
 
         # proposal_id too: a listener running in this thread may set it; it must not outlive the request.
-        with log_context(request_id=rid, slack_retry_num=retry, proposal_id=None):
+        # What the request starts for after its ack (lazy listeners, the delivery worker) is held until the
+        # response has been sent, and so is this request's access line and metrics (chatops.deferred).
+        with log_context(request_id=rid, slack_retry_num=retry, proposal_id=None), holding() as held:
             try:
-                return self._route(environ, respond, path=path, method=method)
+                body = self._route(environ, respond, path=path, method=method)
             except Exception:
                 logger.exception("the request failed")
                 if answered:
+                    status = answered[-1]
+                    self._account(
+                        held, started, method=method, path=path, rid=rid, retry=retry, status=status
+                    )
+                    held.release()
                     raise
-                return _respond(respond, "500 Internal Server Error", "internal error\n")
-            finally:
-                seconds = time.perf_counter() - started
-                status = answered[-1] if answered else 500
-                metrics.observe_request(path, status, seconds)
-                access_log.info(
-                    "%s %s %s %.1fms%s",
-                    method,
-                    path,
-                    status,
-                    seconds * 1000,
-                    f" (Slack retry {retry})" if retry is not None else "",
-                    extra={
-                        "request_id": rid,
-                        "slack_retry_num": retry,
-                        "method": method,
-                        "path": path,
-                        "status": status,
-                        "latency_ms": round(seconds * 1000, 1),
-                    },
-                )
+                body = _respond(respond, "500 Internal Server Error", "internal error\n")
+            status = answered[-1] if answered else 500
+            self._account(held, started, method=method, path=path, rid=rid, retry=retry, status=status)
+        return then_release(body, held)
+
+    @staticmethod
+    def _account(
+        held: Held, started: float, *, method: str, path: str, rid: str, retry: int | None, status: int
+    ) -> None:
+        """The request's metrics and access line, measured now, written once the response has been sent."""
+        seconds = time.perf_counter() - started
+
+        def account() -> None:
+            metrics.observe_request(path, status, seconds)
+            access_log.info(
+                "%s %s %s %.1fms%s",
+                method,
+                path,
+                status,
+                seconds * 1000,
+                f" (Slack retry {retry})" if retry is not None else "",
+                extra={
+                    "request_id": rid,
+                    "slack_retry_num": retry,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "latency_ms": round(seconds * 1000, 1),
+                },
+            )
+
+        context = copy_context()  # the request's, with what its listeners set there (the proposal acted on)
+        held.add(lambda: context.run(account), first=True)
 
     def _signed(self, raw: str, headers: dict[str, str]) -> bool:
         timestamp = headers.get("x-slack-request-timestamp", "").strip()
