@@ -18,7 +18,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     The suite mostly waits rather than computes: on servers and processes it boots, on Slack retries and
     backoffs it provokes, on PostgreSQL. One worker more than there are cores keeps the cores busy while some
     wait (measured on two cores: 3 workers bring a 130-190 s serial run to about 100 s; 4 gain nothing more and
-    load the timing-bound process tests harder). Named tests (``path::test``) run in this
+    load the timing-bound process tests harder). ``--dist worksteal`` (also in ``addopts``) lets an idle worker take
+    tests queued on a busy one, so the long process tests do not leave one worker finishing alone: 141-143 s with
+    the default ``load`` against 106-112 s, 1,421 tests on two cores. Named tests (``path::test``) run in this
     process, with no worker to start. ``-n N`` or ``PYTEST_XDIST_AUTO_NUM_WORKERS`` choose otherwise; ``-n 0``
     runs serially.
     """
