@@ -26,13 +26,14 @@ from chatops.domain.policy import Status
 from chatops.domain.timeline import from_ts
 from chatops.errors import ChatopsError
 from chatops.service import Service
-from chatops.slack.blocks import escape
+from chatops.slack.blocks import SECTION_MAX, clip, clip_lines, escape
 from chatops.slack.directory import Directory
 from chatops.store import ProposalRow
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 15  # per list; a Home tab holds at most 100 blocks
+LINE_MAX = 600  # one freeze, region or calendar note: five of them fit a section whatever the others are
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def _span(start: int | datetime, end: int | datetime, tz: str) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    """A section within Slack's limit, never cut inside markup or an entity."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
 
 
 def _state(row: ProposalRow) -> str:
@@ -122,12 +124,19 @@ def home_view(data: HomeData) -> dict[str, Any]:
     )
     if len(data.sensitive) > MAX_ITEMS:
         lines.append(f"…and {len(data.sensitive) - MAX_ITEMS} more regions")
+    # Whole lines, each within LINE_MAX: what does not fit is counted, never cut off mid-name.
+    lines = [clip(line, LINE_MAX) for line in lines]
     blocks.append(
-        _section("\n".join(lines) if lines else "No region is sensitive and no freeze is in force.")
+        _section(
+            clip_lines(lines, SECTION_MAX) if lines else "No region is sensitive and no freeze is in force."
+        )
     )
     if data.calendar_notes:
-        notes = "\n".join(f":warning: {escape(note)}" for note in data.calendar_notes[:MAX_ITEMS])
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": notes[:3000]}]})
+        notes = clip_lines(
+            [clip(f":warning: {escape(note)}", LINE_MAX) for note in data.calendar_notes[:MAX_ITEMS]],
+            SECTION_MAX,
+        )
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": notes}]})
     return {"type": "home", "blocks": blocks}
 
 

@@ -115,3 +115,43 @@ def test_the_home_view_shows_freezes_in_force_and_stale_calendars() -> None:
     assert "using the copy from 3 h ago" in text
     assert "Updated Thu 2026-12-24 21:00 JST" in text
     assert len(view["blocks"]) <= 100
+
+
+def test_long_lists_on_the_home_tab_keep_whole_lines_within_slacks_limits() -> None:
+    from datetime import UTC, datetime
+
+    from slack_sdk.models.views import View
+
+    from chatops.domain.models import Freeze
+    from chatops.slack.home import HomeData, home_view
+
+    now = datetime(2026, 12, 24, 12, 0, tzinfo=UTC)
+    # Freeze summaries from a calendar can be long; escaped, "<" grows to "&lt;", which a cut must not split.
+    freezes = tuple(
+        Freeze(
+            start=datetime(2026, 12, 21, tzinfo=UTC),
+            end=datetime(2027, 1, 4, tzinfo=UTC),
+            summary=f"Freeze {i} " + "<release train> " * 16,
+        )
+        for i in range(15)
+    )
+    notes = tuple(f"Calendar {i} <{'x' * 280}>: the server answered 503" for i in range(15))
+    view = home_view(
+        HomeData(
+            tz="UTC", now=now, waiting=(), upcoming=(), sensitive=(), freezes=freezes, calendar_notes=notes
+        )
+    )
+    View(**view).validate_json()  # slack_sdk's own limits
+    texts = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    texts += [e["text"] for b in view["blocks"] if b["type"] == "context" for e in b["elements"]]
+    freeze_text = next(t for t in texts if "Freeze 0" in t)
+    notes_text = next(t for t in texts if "Calendar 0" in t)
+    for text, every in ((freeze_text, "Freeze"), (notes_text, "Calendar")):
+        assert len(text) <= 3000
+        lines = text.split("\n")
+        # Every line shown is whole (ends as the line was written), and the rest is counted.
+        assert all(line.endswith(("00:00 UTC", ": the server answered 503")) for line in lines[:-1])
+        assert lines[-1].startswith("…and ") and lines[-1].endswith(" more lines")
+        shown = len(lines) - 1
+        assert lines[-1] == f"…and {15 - shown} more lines"
+        assert all(every in line for line in lines[:-1])
