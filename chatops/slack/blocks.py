@@ -1025,12 +1025,12 @@ def sensitive_message(
 
 def usage_message(problem: str | None = None) -> dict[str, Any]:
     text = f":warning: {escape(problem)}\n\n{USAGE}" if problem else USAGE
-    return {"text": text, "blocks": [_section(text)]}
+    return {"text": clip(text, TEXT_MAX), "blocks": [_section(text)]}
 
 
 def error_message(problem: str) -> dict[str, Any]:
     text = f":warning: {escape(problem)}"
-    return {"text": text, "blocks": [_section(text)]}
+    return {"text": clip(text, TEXT_MAX), "blocks": [_section(text)]}
 
 
 def confirmation_message(
@@ -1046,7 +1046,7 @@ def confirmation_message(
             f"*{escape(row.title)}* for {window_short(row.start_ts, row.end_ts, row.input_tz)} ({verdict}); "
             f"{approval}, in <#{row.channel}>, where its follow-up review stays open until it is marked reviewed."
         )
-        return {"text": text, "blocks": [_section(text)]}
+        return {"text": clip(text, TEXT_MAX), "blocks": [_section(text)]}
     lead = "Proposed" if created else "Already proposed"
     text = (
         f"{lead} {proposal_ref(row)} *{escape(row.title)}* for "
@@ -1055,7 +1055,7 @@ def confirmation_message(
     )
     if conflicts:
         text += "\n" + conflict_text(row, conflicts)
-    return {"text": text, "blocks": [_section(text)]}
+    return {"text": clip(text, TEXT_MAX), "blocks": [_section(text)]}
 
 
 def list_message(
