@@ -37,6 +37,7 @@ from chatops.errors import ChatopsError, ConfigError, InputError, NotFoundError
 if TYPE_CHECKING:  # the store (and SQLAlchemy) and slack_sdk are imported only by the commands that use them
     from slack_sdk import WebClient
 
+    from chatops.settings import Settings
     from chatops.store import ProposalRow
     from chatops.store.sql import SqlStore
 
@@ -373,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="delivery threads (default: CHATOPS_DELIVERY_THREADS, and at least 1)",
+        help="delivery threads, 1 to 64 (default: CHATOPS_DELIVERY_THREADS)",
     )
     worker.add_argument(
         "--poll-interval",
@@ -784,9 +785,26 @@ def cmd_config_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_CLEAR
 
 
-def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+def _start(settings: Settings, doing: str) -> None:
+    """What ``serve`` and ``worker`` do first: refuse a database URL that can never work (exit 2 at once), choose
+    the time zone rules, say what starts, then wait (bounded, logged) for a database that is not up yet, which
+    also migrates it."""
     import logging
 
+    from chatops.store import open_store
+    from chatops.store.connect import check_database_url, open_when_up
+
+    shown = check_database_url(settings.chatops_database_url)
+    rules = tzdb.use(settings.chatops_tz_source)
+    logging.getLogger("chatops").info(
+        "chatops %s %s; time zone rules %s; database %s", __version__, doing, rules, shown
+    )
+    open_when_up(
+        lambda: open_store(settings.chatops_database_url), shown=shown, wait=settings.chatops_database_wait
+    ).close()
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     from chatops.config import load_settings
     from chatops.observability import configure_logging
 
@@ -796,25 +814,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError("--workers and --threads must be at least 1")
     configure_logging(args.log_format)
     settings = load_settings()
-    from chatops.store.connect import check_database_url, open_when_up
-
-    shown = check_database_url(settings.chatops_database_url)  # a URL that can never work: exit 2 at once
-    rules = tzdb.use(settings.chatops_tz_source)
     mode = "socket mode" if args.socket_mode else f"HTTP on {args.host}:{args.port}, {args.workers} workers"
-    logging.getLogger("chatops").info(
-        "chatops %s starting (%s); time zone rules %s; database %s", __version__, mode, rules, shown
-    )
+    _start(settings, f"starting ({mode})")
     with _metrics_directory(enabled=not args.socket_mode):
         # Imported only now: prometheus_client chooses its storage (per process or shared) at import.
-        from chatops.store import open_store
         from chatops.web import build_runtime, serve_http, serve_socket_mode
 
-        # Wait (bounded, logged) for a database that is not up yet; this also migrates it.
-        open_when_up(
-            lambda: open_store(settings.chatops_database_url),
-            shown=shown,
-            wait=settings.chatops_database_wait,
-        ).close()
         # Fail fast, before forking, on a bad regions file.
         build_runtime(settings, start_worker=False).store.close()
         if args.socket_mode:
@@ -842,24 +847,10 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(
             f"chatops worker needs 1 to 64 delivery threads, not {threads} (--threads or CHATOPS_DELIVERY_THREADS)"
         )
-    from chatops.store.connect import check_database_url, open_when_up
-
-    shown = check_database_url(settings.chatops_database_url)
-    rules = tzdb.use(settings.chatops_tz_source)
-    logger = logging.getLogger("chatops")
-    logger.info(
-        "chatops %s worker starting (%s delivery threads); time zone rules %s; database %s",
-        __version__,
-        threads,
-        rules,
-        shown,
-    )
-    from chatops.store import open_store
+    _start(settings, f"worker starting ({threads} delivery threads)")
     from chatops.web import build_runtime
 
-    open_when_up(
-        lambda: open_store(settings.chatops_database_url), shown=shown, wait=settings.chatops_database_wait
-    ).close()
+    logger = logging.getLogger("chatops")
     stopping = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda signum, frame: stopping.set())

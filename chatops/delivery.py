@@ -258,9 +258,8 @@ class DeliveryWorker:
         metadata = outbox_metadata(message)
         if message.kind == "post_parent":
             if row.message_ts:
-                return (
-                    None  # already stored (by hand, or by a version that stored it before the delivery mark)
-                )
+                # Already stored (by hand, or by a version that stored it before the delivery mark).
+                return None
             if message.claimed_before:
                 found = self._find_parent(row.channel, message)
                 if found is not None:
