@@ -1,10 +1,12 @@
 """Transactions and statements per request: the real app in one process (as ``benchmarks/cpu.py`` runs it),
-with an SQLAlchemy ``before_cursor_execute`` counter on the store's engine.
+with a counter of what SQLite runs (the driver's trace callback, on every connection of the store's pool: the
+store runs its hot statements on the driver, past SQLAlchemy's events).
 
 For each kind, ``--count`` requests are sent one after another and the run waits until the outbox is empty and
 Slack quiet (delivery included, as in ``cpu.py``). A transaction is a ``BEGIN`` (SQLAlchemy's ``begin`` event:
-every write transaction and every short read); a statement is one cursor execute (the ``BEGIN`` itself, savepoints
-and the settle loop's own count excluded). ``--by-statement`` prints the statements of each kind, most run first.
+every write transaction and every short read); a statement is one statement SQLite runs (``BEGIN``, ``COMMIT``,
+savepoints, pragmas and the settle loop's own count excluded). ``--by-statement`` prints the statements of each
+kind, most run first.
 
     .venv/bin/python benchmarks/store_counts.py --count 50
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -22,6 +25,8 @@ from cpu import KINDS, app, next_monday, settle  # same directory: the harness o
 from sqlalchemy import event
 
 from chatops.slack import ids
+
+_VALUES = re.compile(r"'(?:[^']|'')*'|\b-?\d+\b")
 
 
 class Counter:
@@ -34,14 +39,19 @@ class Counter:
         with self.lock:
             self.begins += 1
 
-    def on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def on_checkout(self, dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        dbapi_conn.set_trace_callback(self.on_sql)
+
+    def on_sql(self, statement: str) -> None:
         head = statement.lstrip().upper()
-        if head.startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK TO", "SET LOCAL")):
+        if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET LOCAL")):
             return
         if "FROM OUTBOX WHERE DELIVERED_AT IS NULL AND ABANDONED_AT IS NULL AND NEXT_ATTEMPT_AT" in head:
             return  # the settle loop's own count (benchmarks/cpu.py ``due``)
         with self.lock:
-            self.statements[" ".join(statement.split())[:110]] += 1
+            # The trace shows the values bound: fold them back into ``?`` to count by statement.
+            shape = _VALUES.sub("?", " ".join(statement.split()))
+            self.statements[shape[:110]] += 1
 
     def snapshot(self) -> tuple[int, collections.Counter[str]]:
         with self.lock:
@@ -53,7 +63,7 @@ def run(count: int, by_statement: bool) -> None:
 
     window = f"{next_monday()} 22:00 America/Los_Angeles 1h"
     clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
-    with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim):
+    with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim, _timed):
         sim.command(f"propose {window} Warm-up", user_id=PROPOSER)
         for i in range(count):
             sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
@@ -74,7 +84,7 @@ def run(count: int, by_statement: bool) -> None:
         counter = Counter()
         engine = runtime.store.engine  # type: ignore[attr-defined]
         event.listen(engine, "begin", counter.on_begin)
-        event.listen(engine, "before_cursor_execute", counter.on_execute)
+        event.listen(engine, "checkout", counter.on_checkout)
         # An idle stretch alone: what the worker's empty polls add to any run.
         begins0, stmts0 = counter.snapshot()
         settle(runtime, standin)

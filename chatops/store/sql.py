@@ -28,12 +28,15 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Connection,
     CursorResult,
     Engine,
     Integer,
     Row,
     Select,
+    String,
+    Table,
     and_,
     bindparam,
     create_engine,
@@ -41,14 +44,15 @@ from sqlalchemy import (
     event,
     exists,
     func,
-    insert,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from chatops.domain.policy import Status
@@ -76,6 +80,7 @@ from chatops.store import (
     checkpoint_mac,
     event_hash,
 )
+from chatops.store.prepared import Prepared, inserted_id, returning_id
 from chatops.store.schema import (
     approvals,
     checkpoints,
@@ -242,7 +247,34 @@ _EVENT_COLUMNS = (
     "hash_version",
     "actor_name",
 )
-for _table, _columns in ((proposals, _PROPOSAL_COLUMNS), (outbox, _OUTBOX_COLUMNS), (events, _EVENT_COLUMNS)):
+_SENSITIVE_COLUMNS = (
+    "id",
+    "region_id",
+    "start_date",
+    "end_date",
+    "reason",
+    "declared_by",
+    "declared_at",
+    "lifted_by",
+    "lifted_at",
+)
+_REMINDER_COLUMNS = (
+    "id",
+    "proposal_id",
+    "kind",
+    "post_at",
+    "channel",
+    "scheduled_message_id",
+    "scheduled_at",
+    "refreshed_at",
+)
+for _table, _columns in (
+    (proposals, _PROPOSAL_COLUMNS),
+    (outbox, _OUTBOX_COLUMNS),
+    (events, _EVENT_COLUMNS),
+    (sensitive_periods, _SENSITIVE_COLUMNS),
+    (reminders, _REMINDER_COLUMNS),
+):
     if (
         tuple(_table.columns.keys()) != _columns
     ):  # pragma: no cover - a schema change must update the converters
@@ -327,17 +359,11 @@ def _overlapping(
     wanted = set(services)
     if not wanted or not statuses:
         return []
-    stmt = select(proposals).where(
-        proposals.c.status.in_([Status(s).value for s in statuses]),
-        proposals.c.end_ts > start_ts,
-        proposals.c.start_ts < end_ts,
-        proposals.c.services != "",
-    )
-    if exclude is not None:
-        stmt = stmt.where(proposals.c.id != exclude)
+    shape = (tuple(sorted({Status(s).value for s in statuses})), exclude is not None)
+    params = {"start_ts": start_ts, "end_ts": end_ts, "exclude": exclude}
     found = []
     services_at = _PROPOSAL_COLUMNS.index("services")
-    for row in conn.execute(stmt.order_by(proposals.c.start_ts, proposals.c.id)):
+    for row in _OVERLAPPING.run(conn, params, shape=shape):
         if wanted & set(_services(row[services_at])):
             found.append(_proposal(row))
             if len(found) >= limit:
@@ -377,17 +403,18 @@ def _checkpoint(row: Row[Any]) -> CheckpointRow:
     )
 
 
-def _sensitive(row: Row[Any]) -> SensitiveRow:
+def _sensitive(row: Sequence[Any]) -> SensitiveRow:
+    id, region_id, start_date, end_date, reason, declared_by, declared_at, lifted_by, lifted_at = row
     return SensitiveRow(
-        id=row.id,
-        region_id=row.region_id,
-        start_date=date.fromisoformat(row.start_date),
-        end_date=date.fromisoformat(row.end_date),
-        reason=row.reason,
-        declared_by=row.declared_by,
-        declared_at=row.declared_at,
-        lifted_by=row.lifted_by,
-        lifted_at=row.lifted_at,
+        id=id,
+        region_id=region_id,
+        start_date=date.fromisoformat(start_date),
+        end_date=date.fromisoformat(end_date),
+        reason=reason,
+        declared_by=declared_by,
+        declared_at=declared_at,
+        lifted_by=lifted_by,
+        lifted_at=lifted_at,
     )
 
 
@@ -449,17 +476,23 @@ def _loads(text: str) -> dict[str, Any]:
     return value
 
 
-# The statements every proposal runs, built once with bound parameters: building a Core statement per call
-# costs more than SQLite takes to run it, and a prebuilt one goes straight to SQLAlchemy's compiled cache.
-_SELECT_APPROVERS = (
+# The statements every request runs, built once with bound parameters and run on the driver
+# (``chatops.store.prepared``): SQLAlchemy's execution of a prepared statement cost more than SQLite takes to run
+# it. Rows come back as tuples in the select's column order.
+_SELECT_APPROVERS = Prepared(
     select(approvals.c.approver)
     .where(approvals.c.proposal_id == bindparam("proposal_id"), approvals.c.round == bindparam("round"))
     .order_by(approvals.c.at, approvals.c.id)
 )
-_SELECT_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
-_SELECT_PROPOSAL_FOR_UPDATE = _SELECT_PROPOSAL.with_for_update()
-_SELECT_PROPOSALS = select(proposals).where(proposals.c.id.in_(bindparam("b_ids", expanding=True)))
-_SET_PARENT_OF_MESSAGE = (
+_SELECT_PROPOSAL_STMT = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
+_SELECT_PROPOSAL = Prepared(_SELECT_PROPOSAL_STMT)
+_SELECT_PROPOSAL_FOR_UPDATE = Prepared(_SELECT_PROPOSAL_STMT.with_for_update())
+_SELECT_PROPOSAL_BY_KEY = Prepared(select(proposals).where(proposals.c.idempotency_key == bindparam("key")))
+# Shape: how many ids (parameters i0, i1, …).
+_SELECT_PROPOSALS = Prepared(
+    lambda dialect, count: select(proposals).where(proposals.c.id.in_(_ids(count))).order_by(proposals.c.id)
+)
+_SET_PARENT_OF_MESSAGE = Prepared(
     update(proposals)
     .where(
         proposals.c.id
@@ -467,47 +500,168 @@ _SET_PARENT_OF_MESSAGE = (
     )
     .values(message_ts=bindparam("b_message_ts"))
 )
-_INSERT_PROPOSAL = proposals.insert()
-_INSERT_EVENT = events.insert()
-_INSERT_OUTBOX = outbox.insert()
-_CHAIN_HEAD = select(events.c.gseq, events.c.hash).order_by(events.c.gseq.desc()).limit(1)
-_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.proposal_id == bindparam("proposal_id"))
-_LAST_SEQ_UNATTACHED = select(func.max(events.c.seq)).where(events.c.proposal_id.is_(None))
+# A duplicate idempotency key inserts nothing (and raises nothing, so the transaction goes on without a
+# savepoint); the caller tells by the id not returned.
+_INSERT_PROPOSAL = Prepared(
+    lambda dialect, _: _insert_unless_duplicate(dialect, proposals, with_id=True), keyed=True
+)
+_INSERT_EVENT = Prepared(lambda dialect, _: returning_id(events, dialect), keyed=True)
+_INSERT_OUTBOX = Prepared(lambda dialect, _: returning_id(outbox, dialect), keyed=True)
+# An approval already given (same proposal, round and approver) inserts nothing.
+_INSERT_APPROVAL = Prepared(
+    lambda dialect, _: _insert_unless_duplicate(dialect, approvals, with_id=False), keyed=True
+)
+# The chain's head and the change's last sequence number in one statement (no row: no event at all yet).
+_CHAIN_HEAD = Prepared(
+    select(
+        events.c.gseq,
+        events.c.hash,
+        select(func.max(events.c.seq))
+        .where(events.c.proposal_id == bindparam("proposal_id"))
+        .scalar_subquery(),
+    )
+    .order_by(events.c.gseq.desc())
+    .limit(1)
+)
+_CHAIN_HEAD_UNATTACHED = Prepared(
+    select(
+        events.c.gseq,
+        events.c.hash,
+        select(func.max(events.c.seq)).where(events.c.proposal_id.is_(None)).scalar_subquery(),
+    )
+    .order_by(events.c.gseq.desc())
+    .limit(1)
+)
+_SELECT_EVENT = Prepared(select(events).where(events.c.id == bindparam("event_id")))
+_LAST_CHECKPOINT_MAC = Prepared(select(checkpoints.c.mac).order_by(checkpoints.c.id.desc()).limit(1))
+_INSERT_CHECKPOINT = Prepared(checkpoints.insert(), keyed=True)
 # UPDATEs whose SET columns are the keys of the parameters they are executed with (plus any .values() here).
-_UPDATE_PROPOSAL = update(proposals).where(proposals.c.id == bindparam("b_id"))
-_UPDATE_PROPOSAL_VERSION = _UPDATE_PROPOSAL.values(version=proposals.c.version + 1)
-_UPDATE_PROPOSAL_RETURNING = _UPDATE_PROPOSAL_VERSION.returning(*proposals.c)
-_UPDATE_OUTBOX = update(outbox).where(outbox.c.id == bindparam("b_id"))
-_UPDATE_OUTBOX_ATTEMPT = _UPDATE_OUTBOX.values(attempts=outbox.c.attempts + 1)
-_LEASE_OUTBOX = (
-    update(outbox)
-    .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
-    .values(leased_until=bindparam("b_until"))
+_UPDATE_PROPOSAL_STMT = update(proposals).where(proposals.c.id == bindparam("b_id"))
+_UPDATE_PROPOSAL = Prepared(_UPDATE_PROPOSAL_STMT, keyed=True)
+_UPDATE_PROPOSAL_VERSION_STMT = _UPDATE_PROPOSAL_STMT.values(version=proposals.c.version + 1)
+_UPDATE_PROPOSAL_VERSION = Prepared(_UPDATE_PROPOSAL_VERSION_STMT, keyed=True)
+_UPDATE_PROPOSAL_RETURNING = Prepared(_UPDATE_PROPOSAL_VERSION_STMT.returning(*proposals.c), keyed=True)
+_UPDATE_OUTBOX_STMT = update(outbox).where(outbox.c.id == bindparam("b_id"))
+_UPDATE_OUTBOX = Prepared(_UPDATE_OUTBOX_STMT, keyed=True)
+_UPDATE_OUTBOX_ATTEMPT = Prepared(_UPDATE_OUTBOX_STMT.values(attempts=outbox.c.attempts + 1), keyed=True)
+# Shape: how many ids (parameters i0, i1, …).
+_LEASE_OUTBOX = Prepared(
+    lambda dialect, count: (
+        update(outbox).where(outbox.c.id.in_(_ids(count))).values(leased_until=bindparam("b_until"))
+    )
+)
+# /maintenance list and the conflict check: shape is the statuses asked for (and, for overlapping, whether one
+# change is left out).
+_LIST_PROPOSALS = Prepared(
+    lambda dialect, shape: (
+        select(proposals)
+        .where(
+            proposals.c.status.in_(_values(shape[0])),
+            *([proposals.c.end_ts > bindparam("end_after")] if shape[1] else []),
+        )
+        .order_by(proposals.c.start_ts, proposals.c.id)
+        .limit(bindparam("limit"))
+    )
+)
+_OVERLAPPING = Prepared(
+    lambda dialect, shape: (
+        select(proposals)
+        .where(
+            proposals.c.status.in_(_values(shape[0])),
+            proposals.c.end_ts > bindparam("start_ts"),
+            proposals.c.start_ts < bindparam("end_ts"),
+            proposals.c.services != "",
+            *([proposals.c.id != bindparam("exclude")] if shape[1] else []),
+        )
+        .order_by(proposals.c.start_ts, proposals.c.id)
+    )
+)
+_SENSITIVE_PERIODS = Prepared(
+    lambda dialect, ending: (
+        select(sensitive_periods)
+        .where(
+            sensitive_periods.c.lifted_at.is_(None),
+            *([sensitive_periods.c.end_date >= bindparam("ending")] if ending else []),
+        )
+        .order_by(sensitive_periods.c.start_date, sensitive_periods.c.id)
+    )
 )
 
 
-def _reminder(row: Row[Any]) -> ReminderRow:
-    m = row._mapping
+def _ids(count: int) -> list[BindParameter[int]]:
+    return [bindparam(f"i{n}", type_=Integer) for n in range(count)]
+
+
+def _values(values: Sequence[str]) -> list[BindParameter[str]]:
+    """Fixed values (statuses) bound by the statement itself: an IN list SQLAlchemy need not expand per call."""
+    return [bindparam(f"v{n}", value, type_=String) for n, value in enumerate(values)]
+
+
+def _id_params(ids: Sequence[int]) -> dict[str, int]:
+    return {f"i{n}": value for n, value in enumerate(ids)}
+
+
+def _insert_unless_duplicate(dialect: Dialect, table: Table, *, with_id: bool) -> Any:
+    """``INSERT INTO table … ON CONFLICT DO NOTHING`` (SQLite 3.24+, PostgreSQL 9.5+): a row whose unique key is
+    taken is not inserted, and nothing is raised (other constraints still raise). With ``with_id``, built for
+    :func:`inserted_id` as :func:`returning_id` is."""
+    insert_ = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_(table).on_conflict_do_nothing()
+    return stmt.returning(table.c.id) if with_id and dialect.insert_returning else stmt
+
+
+def _reminder(row: Sequence[Any]) -> ReminderRow:
+    id, proposal_id, kind, post_at, channel, scheduled_message_id, scheduled_at, refreshed_at = row
     return ReminderRow(
-        id=m["id"],
-        proposal_id=m["proposal_id"],
-        kind=m["kind"],
-        post_at=m["post_at"],
-        channel=m["channel"],
-        scheduled_message_id=m["scheduled_message_id"],
-        scheduled_at=m["scheduled_at"],
-        refreshed_at=m["refreshed_at"],
+        id=id,
+        proposal_id=proposal_id,
+        kind=kind,
+        post_at=post_at,
+        channel=channel,
+        scheduled_message_id=scheduled_message_id,
+        scheduled_at=scheduled_at,
+        refreshed_at=refreshed_at,
     )
 
 
+# Reminders: a change's, every one (the sweep), one of a kind, and what a channel scheduled lately.
+_SELECT_REMINDERS = Prepared(
+    lambda dialect, one_change: (
+        select(reminders)
+        .where(*([reminders.c.proposal_id == bindparam("proposal_id")] if one_change else []))
+        .order_by(reminders.c.post_at, reminders.c.id)
+    )
+)
+_REMINDER_OF_KIND = and_(
+    reminders.c.proposal_id == bindparam("b_proposal_id"), reminders.c.kind == bindparam("b_kind")
+)
+_UPDATE_REMINDER = Prepared(update(reminders).where(_REMINDER_OF_KIND), keyed=True)
+_INSERT_REMINDER = Prepared(reminders.insert(), keyed=True)
+_SELECT_REMINDER = Prepared(select(reminders).where(_REMINDER_OF_KIND))
+_DELETE_REMINDER = Prepared(delete(reminders).where(reminders.c.id == bindparam("b_id")))
+_REMINDER_REFRESHED = Prepared(
+    update(reminders).where(reminders.c.id == bindparam("b_id")).values(refreshed_at=bindparam("b_at"))
+)
+_SCHEDULED_SINCE = Prepared(
+    select(reminders.c.scheduled_at).where(
+        reminders.c.channel == bindparam("channel"), reminders.c.scheduled_at >= bindparam("since")
+    )
+)
+_APPROVALS_AT = Prepared(
+    select(approvals.c.approver, approvals.c.at)
+    .where(approvals.c.proposal_id == bindparam("proposal_id"), approvals.c.round == bindparam("round"))
+    .order_by(approvals.c.at, approvals.c.id)
+)
+
+
 def _approvers(conn: Connection, proposal_id: int, round: int) -> list[str]:
-    rows = conn.execute(_SELECT_APPROVERS, {"proposal_id": proposal_id, "round": round})
-    return [r.approver for r in rows]
+    rows = _SELECT_APPROVERS.run(conn, {"proposal_id": proposal_id, "round": round})
+    return [r[0] for r in rows]
 
 
 def _get_proposal(conn: Connection, proposal_id: int, *, for_update: bool = False) -> ProposalRow | None:
     stmt = _SELECT_PROPOSAL_FOR_UPDATE if for_update else _SELECT_PROPOSAL
-    row = conn.execute(stmt, {"proposal_id": proposal_id}).first()
+    row = stmt.run(conn, {"proposal_id": proposal_id}).fetchone()
     return None if row is None else _proposal(row)
 
 
@@ -550,7 +704,7 @@ def _claim_outbox_statement() -> Select[Any]:
     )
 
 
-_CLAIM_OUTBOX = _claim_outbox_statement()
+_CLAIM_OUTBOX = Prepared(_claim_outbox_statement())
 
 
 class SqlTx:
@@ -565,7 +719,8 @@ class SqlTx:
 
     def insert_proposal(self, new: NewProposal) -> ProposalRow:
         """Insert a pending proposal. On a duplicate ``idempotency_key`` raise :class:`DuplicateKey`; the
-        insert runs in a SAVEPOINT, so the transaction stays usable either way."""
+        insert then inserts nothing and raises nothing in the database (``ON CONFLICT DO NOTHING``), so the
+        transaction stays usable either way."""
         evaluation, services = canonical_json(new.evaluation), ",".join(new.services)
         values = {
             "idempotency_key": new.idempotency_key,
@@ -591,16 +746,12 @@ class SqlTx:
             "emergency": new.emergency,
             "incident_url": new.incident_url,
         }
-        try:
-            with self._conn.begin_nested():
-                result = self._conn.execute(_INSERT_PROPOSAL, values)
-        except IntegrityError as exc:
-            if new.idempotency_key is not None:
-                raise DuplicateKey(new.idempotency_key) from exc
-            raise
+        new_id = inserted_id(self._conn, _INSERT_PROPOSAL.run(self._conn, values))
+        if new_id is None:  # the key's unique index: the only one a new row can clash on
+            raise DuplicateKey(new.idempotency_key or "")
         # The row as stored, without reading it back (the store sets no column the values do not give).
         return ProposalRow(
-            id=_new_id(result),
+            id=new_id,
             idempotency_key=new.idempotency_key,
             title=new.title,
             description=new.description,
@@ -641,37 +792,22 @@ class SqlTx:
         if (
             self._conn.dialect.update_returning
         ):  # SQLite 3.35 and later, PostgreSQL: the new row in one statement
-            found = self._conn.execute(_UPDATE_PROPOSAL_RETURNING, values).first()
+            found = _UPDATE_PROPOSAL_RETURNING.run(self._conn, values).fetchone()
             if found is None:
                 raise LookupError(f"no proposal {proposal_id}")
             return _proposal(found)
-        if self._conn.execute(_UPDATE_PROPOSAL_VERSION, values).rowcount != 1:
+        if _UPDATE_PROPOSAL_VERSION.run(self._conn, values).rowcount != 1:
             raise LookupError(f"no proposal {proposal_id}")
         row = _get_proposal(self._conn, proposal_id)
         assert row is not None
         return row
 
     def add_approval(self, proposal_id: int, *, round: int, approver: str, at: int) -> bool:
-        already = self._conn.execute(
-            select(approvals.c.id).where(
-                approvals.c.proposal_id == proposal_id,
-                approvals.c.round == round,
-                approvals.c.approver == approver,
-            )
-        ).first()
-        if already is not None:
-            return False
-        try:
-            # A concurrent transaction that did not lock the proposal may have inserted it meanwhile.
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    approvals.insert().values(proposal_id=proposal_id, round=round, approver=approver, at=at)
-                )
-        except IntegrityError:
-            if _get_proposal(self._conn, proposal_id) is None:
-                raise
-            return False
-        return True
+        # An approval already stored (or inserted meanwhile by a transaction that did not lock the proposal)
+        # clashes on (proposal_id, round, approver) and inserts nothing; a proposal that does not exist still
+        # raises IntegrityError (its foreign key).
+        values = {"proposal_id": proposal_id, "round": round, "approver": approver, "at": at}
+        return bool(_INSERT_APPROVAL.run(self._conn, values).rowcount == 1)
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]:
         return _approvers(self._conn, proposal_id, round)
@@ -717,12 +853,12 @@ class SqlTx:
         data = payload_data(payload)
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(_CHAIN_LOCK, {"cls": CHAIN_LOCK_CLASS})
-        head = self._conn.execute(_CHAIN_HEAD).first()
-        gseq, prev_hash = (1, "") if head is None else (head.gseq + 1, head.hash)
         if proposal_id is None:
-            last_seq = self._conn.scalar(_LAST_SEQ_UNATTACHED)
+            head = _CHAIN_HEAD_UNATTACHED.run(self._conn).fetchone()
         else:
-            last_seq = self._conn.scalar(_LAST_SEQ, {"proposal_id": proposal_id})
+            head = _CHAIN_HEAD.run(self._conn, {"proposal_id": proposal_id}).fetchone()
+        # No event at all yet: the chain starts, and so does the change's sequence.
+        gseq, prev_hash, last_seq = (1, "", None) if head is None else (head[0] + 1, head[1], head[2])
         seq = 1 if last_seq is None else int(last_seq) + 1
         digest = event_hash(
             prev_hash=prev_hash,
@@ -737,8 +873,8 @@ class SqlTx:
             data=data,
         )
         # No savepoint: a clash on (proposal_id, seq) means the caller did not lock the proposal: fail.
-        result = self._conn.execute(
-            _INSERT_EVENT,
+        cursor = _INSERT_EVENT.run(
+            self._conn,
             {
                 "gseq": gseq,
                 "proposal_id": proposal_id,
@@ -754,8 +890,10 @@ class SqlTx:
                 "hash_version": HASH_VERSION,
             },
         )
+        new_id = inserted_id(self._conn, cursor)
+        assert new_id is not None  # no unique key of events can clash here (the chain's lock is held)
         row = EventRow(
-            id=_new_id(result),
+            id=new_id,
             gseq=gseq,
             proposal_id=proposal_id,
             seq=seq,
@@ -784,8 +922,8 @@ class SqlTx:
         payload = dict(payload or {})
         if event_id is not None:
             payload["event_id"] = event_id
-        result = self._conn.execute(
-            _INSERT_OUTBOX,
+        cursor = _INSERT_OUTBOX.run(
+            self._conn,
             {
                 "proposal_id": proposal_id,
                 "kind": OutboxKind(kind).value,
@@ -795,26 +933,27 @@ class SqlTx:
                 "next_attempt_at": at,
             },
         )
-        return _new_id(result)
+        new_id = inserted_id(self._conn, cursor)
+        assert new_id is not None  # outbox has no unique key but its id
+        return new_id
 
     def write_checkpoint(self, key: bytes) -> None:
         """Sign the chain's head as this transaction leaves it (called when the transaction appended events)."""
         head = self.last_event
         if head is None:
             return
-        last = self._conn.execute(
-            select(checkpoints.c.mac).order_by(checkpoints.c.id.desc()).limit(1)
-        ).first()
-        prev_mac = "" if last is None else last.mac
-        self._conn.execute(
-            checkpoints.insert().values(
-                gseq=head.gseq,
-                hash=head.hash,
-                at=head.at,
-                key_id=audit_key_id(key),
-                prev_mac=prev_mac,
-                mac=checkpoint_mac(key, gseq=head.gseq, hash=head.hash, at=head.at, prev_mac=prev_mac),
-            )
+        last = _LAST_CHECKPOINT_MAC.run(self._conn).fetchone()
+        prev_mac = "" if last is None else last[0]
+        _INSERT_CHECKPOINT.run(
+            self._conn,
+            {
+                "gseq": head.gseq,
+                "hash": head.hash,
+                "at": head.at,
+                "key_id": audit_key_id(key),
+                "prev_mac": prev_mac,
+                "mac": checkpoint_mac(key, gseq=head.gseq, hash=head.hash, at=head.at, prev_mac=prev_mac),
+            },
         )
 
 
@@ -919,9 +1058,7 @@ class SqlStore:
 
     def proposal_by_key(self, idempotency_key: str) -> ProposalRow | None:
         with self._read() as conn:
-            row = conn.execute(
-                select(proposals).where(proposals.c.idempotency_key == idempotency_key)
-            ).first()
+            row = _SELECT_PROPOSAL_BY_KEY.run(conn, {"key": idempotency_key}).fetchone()
         return None if row is None else _proposal(row)
 
     def list_proposals(
@@ -929,12 +1066,10 @@ class SqlStore:
     ) -> list[ProposalRow]:
         if not statuses:
             return []
-        stmt = select(proposals).where(proposals.c.status.in_([Status(s).value for s in statuses]))
-        if end_after is not None:
-            stmt = stmt.where(proposals.c.end_ts > end_after)
-        stmt = stmt.order_by(proposals.c.start_ts, proposals.c.id).limit(limit)
+        shape = (tuple(sorted({Status(s).value for s in statuses})), end_after is not None)
         with self._read() as conn:
-            return [_proposal(r) for r in conn.execute(stmt)]
+            rows = _LIST_PROPOSALS.run(conn, {"end_after": end_after, "limit": limit}, shape=shape).fetchall()
+        return [_proposal(r) for r in rows]
 
     def overlapping(
         self,
@@ -1041,11 +1176,9 @@ class SqlStore:
         return found
 
     def sensitive_periods(self, *, ending_on_or_after: date | None = None) -> list[SensitiveRow]:
-        stmt = select(sensitive_periods).where(sensitive_periods.c.lifted_at.is_(None))
-        if ending_on_or_after is not None:
-            stmt = stmt.where(sensitive_periods.c.end_date >= ending_on_or_after.isoformat())
+        ending = None if ending_on_or_after is None else ending_on_or_after.isoformat()
         with self._read() as conn:
-            rows = conn.execute(stmt.order_by(sensitive_periods.c.start_date, sensitive_periods.c.id)).all()
+            rows = _SENSITIVE_PERIODS.run(conn, {"ending": ending}, shape=ending is not None).fetchall()
         return [_sensitive(r) for r in rows]
 
     def count_proposals(
@@ -1072,7 +1205,7 @@ class SqlStore:
 
     def event(self, event_id: int) -> EventRow | None:
         with self._read() as conn:
-            row = conn.execute(select(events).where(events.c.id == event_id)).first()
+            row = _SELECT_EVENT.run(conn, {"event_id": event_id}).fetchone()
         return None if row is None else _event(row)
 
     def iter_events(self, *, since: int | None = None) -> Iterator[EventRow]:
@@ -1100,22 +1233,21 @@ class SqlStore:
 
     def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
         with self.transaction() as tx:
-            tx._conn.execute(_UPDATE_PROPOSAL, {"b_id": proposal_id, "message_ts": message_ts})
+            _UPDATE_PROPOSAL.run(tx._conn, {"b_id": proposal_id, "message_ts": message_ts})
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
     def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
-        stmt = _CLAIM_OUTBOX
-        params = {"now": now, "limit": limit}
         with self.transaction() as tx:
             conn = tx._conn
-            found = conn.execute(stmt, params).all()
+            found = _CLAIM_OUTBOX.run(conn, {"now": now, "limit": limit}).fetchall()
             if not found:
                 return []
             ids = [r[0] for r in found]
-            conn.execute(_LEASE_OUTBOX, {"b_ids": ids, "b_until": now + lease_seconds})
+            _LEASE_OUTBOX.run(conn, {**_id_params(ids), "b_until": now + lease_seconds}, shape=len(ids))
             # Each message's proposal, read in the same transaction: the worker needs it for every message.
-            rows = conn.execute(_SELECT_PROPOSALS, {"b_ids": sorted({r[1] for r in found})})
+            wanted = sorted({r[1] for r in found})
+            rows = _SELECT_PROPOSALS.run(conn, _id_params(wanted), shape=len(wanted)).fetchall()
             proposals_by_id = {p.id: p for p in map(_proposal, rows)}
         return [_outbox(r, proposals_by_id.get(r[1])) for r in found]
 
@@ -1131,11 +1263,10 @@ class SqlStore:
         ``message_ts``, set its proposal's parent message in the same transaction."""
         stmt = _UPDATE_OUTBOX_ATTEMPT if attempt else _UPDATE_OUTBOX
         with self.transaction() as tx:
-            result = tx._conn.execute(stmt, {**values, "b_id": message_id})
-            if result.rowcount != 1:
+            if stmt.run(tx._conn, {**values, "b_id": message_id}).rowcount != 1:
                 raise LookupError(f"no outbox message {message_id}")
             if message_ts is not None:
-                tx._conn.execute(_SET_PARENT_OF_MESSAGE, {"b_id": message_id, "b_message_ts": message_ts})
+                _SET_PARENT_OF_MESSAGE.run(tx._conn, {"b_id": message_id, "b_message_ts": message_ts})
 
     def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
         self._set_message(message_id, {"delivered_at": at, "leased_until": None}, message_ts=message_ts)
@@ -1172,19 +1303,14 @@ class SqlStore:
 
     def approvals_at(self, proposal_id: int, *, round: int) -> list[tuple[str, int]]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(approvals.c.approver, approvals.c.at)
-                .where(approvals.c.proposal_id == proposal_id, approvals.c.round == round)
-                .order_by(approvals.c.at, approvals.c.id)
-            )
-            return [(r.approver, r.at) for r in rows]
+            rows = _APPROVALS_AT.run(conn, {"proposal_id": proposal_id, "round": round}).fetchall()
+        return [(approver, at) for approver, at in rows]
 
     def reminders(self, proposal_id: int | None = None) -> list[ReminderRow]:
-        stmt = select(reminders).order_by(reminders.c.post_at, reminders.c.id)
-        if proposal_id is not None:
-            stmt = stmt.where(reminders.c.proposal_id == proposal_id)
+        params = {"proposal_id": proposal_id}
         with self._read() as conn:
-            return [_reminder(r) for r in conn.execute(stmt)]
+            rows = _SELECT_REMINDERS.run(conn, params, shape=proposal_id is not None).fetchall()
+        return [_reminder(r) for r in rows]
 
     def save_reminder(
         self,
@@ -1203,30 +1329,28 @@ class SqlStore:
             "scheduled_at": scheduled_at,
             "refreshed_at": None,
         }
+        which = {"b_proposal_id": proposal_id, "b_kind": kind}
         with self.transaction() as tx:
             conn = tx._conn
-            where = and_(reminders.c.proposal_id == proposal_id, reminders.c.kind == kind)
-            if conn.execute(update(reminders).where(where).values(**values)).rowcount == 0:
-                conn.execute(insert(reminders).values(proposal_id=proposal_id, kind=kind, **values))
-            row = conn.execute(select(reminders).where(where)).one()
-            return _reminder(row)
+            if _UPDATE_REMINDER.run(conn, {**values, **which}).rowcount == 0:
+                _INSERT_REMINDER.run(conn, {**values, "proposal_id": proposal_id, "kind": kind})
+            row = _SELECT_REMINDER.run(conn, which).fetchone()
+        if row is None:  # pragma: no cover - updated or inserted just above, in this transaction
+            raise LookupError(f"no {kind} reminder for proposal {proposal_id}")
+        return _reminder(row)
 
     def drop_reminder(self, reminder_id: int) -> None:
         with self.transaction() as tx:
-            tx._conn.execute(delete(reminders).where(reminders.c.id == reminder_id))
+            _DELETE_REMINDER.run(tx._conn, {"b_id": reminder_id})
 
     def mark_reminder_refreshed(self, reminder_id: int, *, at: int) -> None:
         with self.transaction() as tx:
-            tx._conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(refreshed_at=at))
+            _REMINDER_REFRESHED.run(tx._conn, {"b_id": reminder_id, "b_at": at})
 
     def scheduled_since(self, channel: str, *, since: int) -> list[int]:
         with self._read() as conn:
-            rows = conn.execute(
-                select(reminders.c.scheduled_at).where(
-                    reminders.c.channel == channel, reminders.c.scheduled_at >= since
-                )
-            )
-            return [r.scheduled_at for r in rows]
+            rows = _SCHEDULED_SINCE.run(conn, {"channel": channel, "since": since}).fetchall()
+        return [scheduled_at for (scheduled_at,) in rows]
 
     # -- housekeeping ----------------------------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ def test_duplicate_key_raises_and_the_transaction_stays_usable(store: SqlStore) 
     with store.transaction() as tx:
         with pytest.raises(DuplicateKey):
             tx.insert_proposal(new("k1", title="again"))
-        # The failed insert ran in a savepoint: the same transaction goes on and commits.
+        # The clashing insert inserted nothing and failed nothing in the database: the transaction goes on.
         other = tx.insert_proposal(new("k2"))
         tx.append_event(other.id, ev(), actor="U_PROPOSER", at=T0)
     assert store.proposal_by_key("k1") == first

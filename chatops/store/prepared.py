@@ -1,0 +1,112 @@
+"""Statements the store runs on every request, compiled once per dialect and run on the driver's own connection.
+
+SQLAlchemy Core builds, checks and compiles each statement (its SQL is still written once, for SQLite and
+PostgreSQL alike); what it does again on every execution (the execution context, the compiled-cache key, the
+result proxy, the events) cost ten to fifty times what SQLite takes to run a short statement on these tables
+(``benchmarks/store_ops.py``, ``docs/performance.md``). A :class:`Prepared` statement keeps the compiled SQL
+string, the order of its parameters (SQLite's ``?``) and the values the statement binds itself (``LIMIT 1``,
+``attempts + 1``), and :func:`run` hands them straight to the driver connection inside the transaction SQLAlchemy
+opened (SQLAlchemy still owns the pool, the transaction, the ``BEGIN`` hook and the migrations).
+
+Rows come back as the driver's tuples, in the statement's column order. A driver error is raised as the
+SQLAlchemy exception SQLAlchemy would have raised (``IntegrityError``, ``OperationalError``…), so callers handle
+one family of errors whichever path ran the statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+
+class Ready(NamedTuple):
+    """A statement as the driver takes it."""
+
+    sql: str
+    order: tuple[str, ...] | None  # a positional paramstyle's parameter names, in the order of the SQL
+    defaults: Mapping[str, Any]  # values the statement binds itself (LIMIT 1, attempts + 1)
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        if self.defaults:
+            params = {**self.defaults, **params}
+        if self.order is None:
+            return params
+        try:
+            return tuple(params[name] for name in self.order)
+        except KeyError as exc:  # pragma: no cover - a programming error in the store
+            raise TypeError(f"no value for the statement's parameter {exc.args[0]!r}") from None
+
+
+class Prepared:
+    """A statement, built and compiled once per dialect and shape.
+
+    ``build`` is a Core statement, or a function of ``(dialect, shape)`` returning one, for statements
+    that differ by backend (``ON CONFLICT`` lives in each dialect's ``insert``) or by a shape the caller gives
+    (the number of ids in an ``IN`` list). With ``keyed=True`` the statement's columns are the parameters'
+    keys (an ``INSERT``'s values, an ``UPDATE``'s ``SET``), compiled once per set of keys."""
+
+    __slots__ = ("_build", "_cache", "_keyed")
+
+    def __init__(
+        self, build: ClauseElement | Callable[[Dialect, Any], ClauseElement], *, keyed: bool = False
+    ) -> None:
+        self._build = build
+        self._keyed = keyed
+        self._cache: dict[tuple[str, str, Hashable, frozenset[str] | None], Ready] = {}
+
+    def compiled(self, dialect: Dialect, shape: Hashable = None, keys: frozenset[str] | None = None) -> Ready:
+        key = (dialect.name, dialect.paramstyle, shape, keys)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._compile(dialect, shape, keys)
+        return found
+
+    def _compile(self, dialect: Dialect, shape: Hashable, keys: frozenset[str] | None) -> Ready:
+        stmt = self._build if isinstance(self._build, ClauseElement) else self._build(dialect, shape)
+        compiled = cast(
+            SQLCompiler, stmt.compile(dialect=dialect, column_keys=sorted(keys) if keys is not None else None)
+        )
+        defaults = {
+            name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required
+        }
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return Ready(compiled.string, order, defaults)
+
+    def run(
+        self, conn: Connection, params: Mapping[str, Any] | None = None, *, shape: Hashable = None
+    ) -> Any:
+        """Execute on ``conn``'s driver connection; return the driver's cursor."""
+        params = params or {}
+        ready = self.compiled(conn.dialect, shape, frozenset(params) if self._keyed else None)
+        return run_sql(conn, ready.sql, ready.args(params))
+
+
+def run_sql(conn: Connection, sql: str, args: Any) -> Any:
+    """``sql`` with ``args`` on ``conn``'s driver connection, in its open transaction; driver errors raised as
+    SQLAlchemy's."""
+    driver: Any = conn.connection.driver_connection
+    try:
+        return driver.execute(sql, args)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def returning_id(table: Table, dialect: Dialect) -> ClauseElement:
+    """``INSERT INTO table``, with ``RETURNING id`` where the dialect has it (see :func:`inserted_id`)."""
+    stmt = table.insert()
+    return stmt.returning(table.c.id) if dialect.insert_returning else stmt
+
+
+def inserted_id(conn: Connection, cursor: Any) -> int | None:
+    """The id of the row an ``INSERT`` built by :func:`returning_id` added; None when it added none (``ON
+    CONFLICT DO NOTHING``)."""
+    if conn.dialect.insert_returning:
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+    return None if cursor.rowcount == 0 else int(cursor.lastrowid)
