@@ -41,6 +41,10 @@ class PooledRespond(Respond):
         super().__init__(response_url=response_url, proxy=proxy, ssl=ssl)
         self.pool = pool
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> PooledRespond:
+        """The same object (see ``PooledWebClient.__deepcopy__``): it holds only what it was built with."""
+        return self
+
     def __call__(
         self,
         text: str | dict[str, Any] = "",

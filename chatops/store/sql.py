@@ -563,6 +563,16 @@ _LIST_PROPOSALS = Prepared(
         .limit(bindparam("limit"))
     )
 )
+_COUNT_PROPOSALS = Prepared(
+    lambda dialect, shape: (
+        select(func.count())
+        .select_from(proposals)
+        .where(
+            *([] if shape[0] is None else [proposals.c.status.in_(_values(shape[0]))]),
+            *([proposals.c.end_ts > bindparam("end_after")] if shape[1] else []),
+        )
+    )
+)
 _OVERLAPPING = Prepared(
     lambda dialect, shape: (
         select(proposals)
@@ -1184,13 +1194,13 @@ class SqlStore:
     def count_proposals(
         self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
     ) -> int:
-        stmt = select(func.count()).select_from(proposals)
-        if statuses is not None:
-            stmt = stmt.where(proposals.c.status.in_([Status(s).value for s in statuses]))
-        if end_after is not None:
-            stmt = stmt.where(proposals.c.end_ts > end_after)
+        shape = (
+            None if statuses is None else tuple(sorted({Status(s).value for s in statuses})),
+            end_after is not None,
+        )
         with self._read() as conn:
-            return int(conn.scalar(stmt) or 0)
+            (count,) = _COUNT_PROPOSALS.run(conn, {"end_after": end_after}, shape=shape).fetchone()
+        return int(count)
 
     def approvers(self, proposal_id: int, *, round: int) -> list[str]:
         with self._read() as conn:
