@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--mode", choices=("burst", "person", "both"), default="both")
     parser.add_argument(
-        "--delivery-threads", type=int, default=4, help="CHATOPS_DELIVERY_THREADS (default 4)"
+        "--delivery-threads", type=int, default=16, help="CHATOPS_DELIVERY_THREADS (default 16, as chatops)"
     )
     parser.add_argument("--slack-delay", type=float, default=0.0, help="seconds the stand-in takes to answer")
     parser.add_argument("--worker", action="store_true", help="deliver from a `chatops worker` process")

@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     """The longest wait, in seconds, between two attempts to deliver a message (backoff doubles up to it)."""
     chatops_delivery_lease_seconds: int = Field(default=60, ge=4, le=3600)
     """How long a delivery worker holds the one message it is sending; Slack calls are cut off well before."""
-    chatops_delivery_threads: int = Field(default=4, ge=0, le=64)
-    """Delivery threads per serving process (each sends one message at a time); 0: this process delivers
-    nothing and ``chatops worker`` does it."""
+    chatops_delivery_threads: int = Field(default=16, ge=0, le=64)
+    """Delivery threads per serving process (each sends one message at a time, and waits most of that time for
+    Slack; docs/performance.md measured the default); 0: this process delivers nothing and ``chatops worker``
+    does it."""
     chatops_client_read_timeout: float = Field(default=5.0, gt=0, le=60)
     """Seconds a client may take to send a request's headers, and again its body (slow clients are cut off)."""
     chatops_group_cache_max_age: int = Field(default=600, ge=0, le=86_400)

@@ -53,6 +53,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from chatops.domain.policy import Status
@@ -137,6 +138,13 @@ def _is_memory(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
 
 
+# A process's connections: 5 kept, up to 30 more while every thread that may hold one at once does (request
+# threads, the listeners after the ack, up to CHATOPS_DELIVERY_THREADS delivery threads: a thread holds one only
+# inside a transaction, never across a Slack call). A thread that cannot have one within the lock budget gets
+# "not recorded" (UnavailableError), as one that cannot have a lock does, not a 30 s wait.
+_POOL: dict[str, Any] = {"pool_size": 5, "max_overflow": 30, "pool_timeout": LOCK_TIMEOUT_MS / 1000}
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine configured for the store: psycopg 3 for PostgreSQL; WAL, foreign keys, a busy timeout and
     ``BEGIN IMMEDIATE`` transactions for SQLite."""
@@ -145,7 +153,7 @@ def create_store_engine(url: str) -> Engine:
     if backend == "postgresql":
         if u.drivername in ("postgresql", "postgres"):
             u = u.set(drivername="postgresql+psycopg")
-        return create_engine(u, pool_pre_ping=True)
+        return create_engine(u, pool_pre_ping=True, **_POOL)
     if backend != "sqlite":
         raise ValueError(f"unsupported database URL {u.render_as_string(hide_password=True)!r}")
 
@@ -153,7 +161,7 @@ def create_store_engine(url: str) -> Engine:
     if memory:
         engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_POOL)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -682,7 +690,7 @@ NOT_RECORDED = "not recorded: the database did not answer in time; nothing was c
 def _unavailable() -> Iterator[None]:
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, PoolTimeout) as exc:
         raise UnavailableError(NOT_RECORDED) from exc
 
 

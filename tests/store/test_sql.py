@@ -7,12 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.exc import IntegrityError
 from test_contract import T0, new, run_threads
 from test_contract import ev as _ev
 
 from chatops.domain.records import OutboxKind
+from chatops.errors import UnavailableError
 from chatops.store import NewProposal, open_store
 from chatops.store.sql import LOCK_TIMEOUT_MS, SqlStore, create_store_engine
 
@@ -246,4 +247,24 @@ def test_a_write_turn_not_given_within_the_budget_is_not_recorded(
     finally:
         release.set()
         holder.join(10)
+        store.close()
+
+
+def test_a_connection_not_had_within_the_lock_budget_is_not_recorded(tmp_path: Path) -> None:
+    # The store's engines wait for a pooled connection no longer than for a lock…
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    try:
+        assert engine.pool.timeout() == LOCK_TIMEOUT_MS / 1000
+    finally:
+        engine.dispose()
+    # …and a write that gets none in that time is refused as one that gets no lock is: nothing recorded.
+    url = f"sqlite:///{tmp_path / 'small.db'}"
+    SqlStore.open(url).close()
+    store = SqlStore(create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2))
+    try:
+        held = store.engine.connect()  # the only connection
+        with held, pytest.raises(UnavailableError, match="not recorded"), store.transaction() as tx:
+            tx.insert_proposal(new("k-pool"))
+        assert store.count_proposals() == 0
+    finally:
         store.close()
