@@ -975,6 +975,56 @@ class SqlTx:
         )
 
 
+class WriteTurns:
+    """One writer at a time, urgent ones first: a decision a person waits for (a request's transaction) goes
+    before the delivery threads' bookkeeping (claims, delivery marks) waiting with it. With many delivery threads
+    an approval otherwise queued behind their writes; urgent writers among themselves, and the others among
+    themselves, are served in no set order (as with a plain lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._urgent = threading.Condition(self._lock)
+        self._other = threading.Condition(self._lock)
+        self._held = False
+        self._urgent_waiting = 0
+        self._other_waiting = 0
+
+    def acquire(self, timeout: float, *, urgent: bool) -> bool:
+        """Take the turn within ``timeout`` seconds; False if it was not given in time."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if urgent:
+                self._urgent_waiting += 1
+                try:
+                    while self._held:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            return False
+                        self._urgent.wait(remaining)
+                finally:
+                    self._urgent_waiting -= 1
+            else:
+                self._other_waiting += 1
+                try:
+                    while self._held or self._urgent_waiting:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            return False
+                        self._other.wait(remaining)
+                finally:
+                    self._other_waiting -= 1
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+            if self._urgent_waiting:
+                self._urgent.notify()
+            elif self._other_waiting:
+                self._other.notify()
+
+
 class SqlStore:
     """The :class:`chatops.store.Store` on SQLAlchemy Core. Thread-safe; open one per process."""
 
@@ -988,7 +1038,7 @@ class SqlStore:
         # could wait out the whole lock budget behind delivery threads. Here they take turns on a lock first,
         # each woken as the one before commits, and only then meet other processes in SQLite's busy handler,
         # with what is left of the same budget.
-        self._writers = threading.Lock() if engine.dialect.name == "sqlite" and not serialise else None
+        self._writers = WriteTurns() if engine.dialect.name == "sqlite" and not serialise else None
         self._pinned = threading.local()
         self._postgresql = engine.dialect.name == "postgresql"
         self.audit_key = audit_key
@@ -1014,9 +1064,16 @@ class SqlStore:
         """One write transaction. A lock not granted within ``LOCK_TIMEOUT_MS`` (PostgreSQL ``lock_timeout``,
         SQLite ``busy_timeout``) or a database that cannot be reached rolls it back and raises
         :class:`UnavailableError`: nothing was recorded."""
+        with self._write(urgent=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _write(self, *, urgent: bool) -> Iterator[SqlTx]:
+        """A write transaction; ``urgent=False`` for the delivery's own bookkeeping (claims, marks, reminders),
+        which lets a decision waiting for this process's SQLite write turn go first."""
         if getattr(self._pinned, "conn", None) is not None:
             raise RuntimeError("a write transaction inside reading(): finish the reads first")
-        with self._lock, self._turn(), _unavailable(), self.engine.begin() as conn:
+        with self._lock, self._turn(urgent), _unavailable(), self.engine.begin() as conn:
             if self._postgresql:
                 conn.exec_driver_sql(_SET_LOCK_TIMEOUT)
             tx = SqlTx(conn)
@@ -1025,14 +1082,14 @@ class SqlStore:
                 tx.write_checkpoint(self.audit_key)
 
     @contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self, urgent: bool = True) -> Iterator[None]:
         """On a SQLite file, this process's write turn, within the lock budget (``LOCK_TIMEOUT_MS`` in all)."""
         if self._writers is None:
             yield
             return
         budget = LOCK_TIMEOUT_MS
         started = time.monotonic()
-        if not self._writers.acquire(timeout=budget / 1000):
+        if not self._writers.acquire(budget / 1000, urgent=urgent):
             raise UnavailableError(NOT_RECORDED)
         try:
             waited = int((time.monotonic() - started) * 1000)
@@ -1250,13 +1307,13 @@ class SqlStore:
     # -- writes outside a service transaction ----------------------------------------------------------------
 
     def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             _UPDATE_PROPOSAL.run(tx._conn, {"b_id": proposal_id, "message_ts": message_ts})
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
     def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             conn = tx._conn
             found = _CLAIM_OUTBOX.run(conn, {"now": now, "limit": limit}).fetchall()
             if not found:
@@ -1280,7 +1337,7 @@ class SqlStore:
         """Set ``values`` on one outbox row (and count an attempt); its columns are the parameters' keys. With
         ``message_ts``, set its proposal's parent message in the same transaction."""
         stmt = _UPDATE_OUTBOX_ATTEMPT if attempt else _UPDATE_OUTBOX
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             if stmt.run(tx._conn, {**values, "b_id": message_id}).rowcount != 1:
                 raise LookupError(f"no outbox message {message_id}")
             if message_ts is not None:
@@ -1348,7 +1405,7 @@ class SqlStore:
             "refreshed_at": None,
         }
         which = {"b_proposal_id": proposal_id, "b_kind": kind}
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             conn = tx._conn
             if _UPDATE_REMINDER.run(conn, {**values, **which}).rowcount == 0:
                 _INSERT_REMINDER.run(conn, {**values, "proposal_id": proposal_id, "kind": kind})
@@ -1358,11 +1415,11 @@ class SqlStore:
         return _reminder(row)
 
     def drop_reminder(self, reminder_id: int) -> None:
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             _DELETE_REMINDER.run(tx._conn, {"b_id": reminder_id})
 
     def mark_reminder_refreshed(self, reminder_id: int, *, at: int) -> None:
-        with self.transaction() as tx:
+        with self._write(urgent=False) as tx:
             _REMINDER_REFRESHED.run(tx._conn, {"b_id": reminder_id, "b_at": at})
 
     def scheduled_since(self, channel: str, *, since: int) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from test_contract import ev as _ev
 from chatops.domain.records import OutboxKind
 from chatops.errors import UnavailableError
 from chatops.store import NewProposal, open_store
-from chatops.store.sql import LOCK_TIMEOUT_MS, SqlStore, create_store_engine
+from chatops.store.sql import LOCK_TIMEOUT_MS, SqlStore, WriteTurns, create_store_engine
 
 EVENT = _ev()
 
@@ -248,6 +249,41 @@ def test_a_write_turn_not_given_within_the_budget_is_not_recorded(
         release.set()
         holder.join(10)
         store.close()
+
+
+def test_a_decision_waiting_for_the_write_turn_goes_before_the_deliverys_bookkeeping() -> None:
+    turns = WriteTurns()
+    assert turns.acquire(1, urgent=False)  # a delivery mark holds the turn
+    order: list[str] = []
+
+    def wait_for_turn(name: str, urgent: bool) -> None:
+        assert turns.acquire(5, urgent=urgent)
+        order.append(name)
+        turns.release()
+
+    others = [threading.Thread(target=wait_for_turn, args=(f"mark {n}", False)) for n in range(3)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # the marks are queued first
+    decision = threading.Thread(target=wait_for_turn, args=("decision", True))
+    decision.start()
+    time.sleep(0.2)
+    turns.release()
+    for thread in [*others, decision]:
+        thread.join(5)
+    assert order[0] == "decision"
+    assert sorted(order[1:]) == ["mark 0", "mark 1", "mark 2"]
+
+
+def test_a_write_turn_is_refused_after_its_timeout_whoever_waits() -> None:
+    turns = WriteTurns()
+    assert turns.acquire(1, urgent=True)
+    started = time.monotonic()
+    assert not turns.acquire(0.2, urgent=True)
+    assert not turns.acquire(0.2, urgent=False)
+    assert time.monotonic() - started >= 0.4
+    turns.release()
+    assert turns.acquire(0.2, urgent=False)  # free again: given at once
 
 
 def test_a_connection_not_had_within_the_lock_budget_is_not_recorded(tmp_path: Path) -> None:
