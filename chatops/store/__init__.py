@@ -34,9 +34,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
+from functools import cached_property
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatops.domain.policy import Status
 from chatops.domain.records import EvaluationSnapshot, EventPayload, OutboxKind, parse_payload
@@ -52,7 +53,12 @@ class DuplicateKey(Exception):
 
 
 class ProposalRow(BaseModel):
-    """A stored proposal. Times are POSIX seconds (UTC)."""
+    """A stored proposal. Times are POSIX seconds (UTC).
+
+    The evaluation is kept as the canonical JSON the store holds (``evaluation_json``) and read into a dict the
+    first time :attr:`evaluation` is asked for: most reads of a row (the list, the Home tab, the outbox's
+    claims, locks and updates) never look at it, and a snapshot of a few hundred regions is tens of kilobytes
+    to parse. A row may be built with ``evaluation=`` a dict, which is stored as its canonical JSON."""
 
     model_config = _ROW
 
@@ -73,7 +79,7 @@ class ProposalRow(BaseModel):
     round: int
     version: int
     message_ts: str | None
-    evaluation: dict[str, Any]
+    evaluation_json: str = Field(repr=False)
     created_at: int
     updated_at: int
     services: tuple[str, ...] = ()
@@ -81,6 +87,24 @@ class ProposalRow(BaseModel):
     incident_url: str = ""
     reviewed_by: str | None = None
     reviewed_at: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluation_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "evaluation" in data:
+            data = dict(data)
+            if "evaluation_json" in data:
+                raise ValueError("give evaluation or evaluation_json, not both")
+            data["evaluation_json"] = canonical_json(data.pop("evaluation"))
+        return data
+
+    @cached_property
+    def evaluation(self) -> dict[str, Any]:
+        """The evaluation snapshot stored with the proposal (a JSON object)."""
+        value = json.loads(self.evaluation_json)
+        if not isinstance(value, dict):
+            raise ValueError("stored JSON document is not an object")
+        return value
 
     @property
     def review_open(self) -> bool:

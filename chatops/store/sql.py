@@ -337,7 +337,7 @@ def _proposal(row: Sequence[Any]) -> ProposalRow:
         round=round,
         version=version,
         message_ts=message_ts,
-        evaluation=_loads(evaluation),
+        evaluation_json=evaluation,
         created_at=created_at,
         updated_at=updated_at,
         services=_services(services),
@@ -786,7 +786,7 @@ class SqlTx:
             round=1,
             version=1,
             message_ts=None,
-            evaluation=_loads(evaluation),  # as read back: JSON types (lists, not tuples)
+            evaluation_json=evaluation,  # as stored (read back: JSON types, lists, not tuples)
             created_at=new.created_at,
             updated_at=new.created_at,
             services=_services(services),
