@@ -21,6 +21,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
@@ -975,54 +976,62 @@ class SqlTx:
         )
 
 
-class WriteTurns:
-    """One writer at a time, urgent ones first: a decision a person waits for (a request's transaction) goes
-    before the delivery threads' bookkeeping (claims, delivery marks) waiting with it. With many delivery threads
-    an approval otherwise queued behind their writes; urgent writers among themselves, and the others among
-    themselves, are served in no set order (as with a plain lock)."""
+class _Waiter:
+    __slots__ = ("given", "since")
 
     def __init__(self) -> None:
+        self.given = threading.Event()
+        self.since = time.monotonic()
+
+
+class WriteTurns:
+    """One writer at a time, urgent ones first: a decision a person waits for (a request's transaction) goes
+    before the delivery threads' bookkeeping (claims, delivery marks) waiting with it; with many delivery
+    threads an approval otherwise queued behind their writes. The others yield for ``patience`` seconds at
+    most: then the longest waiting of them goes next, so a stream of decisions cannot starve delivery out of its
+    lock budget. Each kind is served in the order it came, and a turn passes straight from one writer to the
+    next, so a newcomer never slips in between."""
+
+    def __init__(self, *, patience: float = 0.2) -> None:
+        self.patience = patience
         self._lock = threading.Lock()
-        self._urgent = threading.Condition(self._lock)
-        self._other = threading.Condition(self._lock)
         self._held = False
-        self._urgent_waiting = 0
-        self._other_waiting = 0
+        self._urgent: deque[_Waiter] = deque()
+        self._other: deque[_Waiter] = deque()
 
     def acquire(self, timeout: float, *, urgent: bool) -> bool:
         """Take the turn within ``timeout`` seconds; False if it was not given in time."""
-        deadline = time.monotonic() + timeout
+        queue = self._urgent if urgent else self._other
         with self._lock:
-            if urgent:
-                self._urgent_waiting += 1
-                try:
-                    while self._held:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            return False
-                        self._urgent.wait(remaining)
-                finally:
-                    self._urgent_waiting -= 1
-            else:
-                self._other_waiting += 1
-                try:
-                    while self._held or self._urgent_waiting:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            return False
-                        self._other.wait(remaining)
-                finally:
-                    self._other_waiting -= 1
-            self._held = True
+            if not self._held:
+                self._held = True
+                return True
+            waiter = _Waiter()
+            queue.append(waiter)
+        if waiter.given.wait(timeout):
             return True
+        with self._lock:
+            if waiter.given.is_set():  # handed over just as the wait ran out: it is this writer's now
+                return True
+            queue.remove(waiter)
+            return False
 
     def release(self) -> None:
         with self._lock:
-            self._held = False
-            if self._urgent_waiting:
-                self._urgent.notify()
-            elif self._other_waiting:
-                self._other.notify()
+            waiter = self._next()
+            if waiter is None:
+                self._held = False
+            else:
+                waiter.given.set()  # the turn passes to it directly, still held
+
+    def _next(self) -> _Waiter | None:
+        if self._other and time.monotonic() - self._other[0].since >= self.patience:
+            return self._other.popleft()
+        if self._urgent:
+            return self._urgent.popleft()
+        if self._other:
+            return self._other.popleft()
+        return None
 
 
 class SqlStore:

@@ -252,7 +252,7 @@ def test_a_write_turn_not_given_within_the_budget_is_not_recorded(
 
 
 def test_a_decision_waiting_for_the_write_turn_goes_before_the_deliverys_bookkeeping() -> None:
-    turns = WriteTurns()
+    turns = WriteTurns(patience=5)
     assert turns.acquire(1, urgent=False)  # a delivery mark holds the turn
     order: list[str] = []
 
@@ -264,15 +264,14 @@ def test_a_decision_waiting_for_the_write_turn_goes_before_the_deliverys_bookkee
     others = [threading.Thread(target=wait_for_turn, args=(f"mark {n}", False)) for n in range(3)]
     for thread in others:
         thread.start()
-    time.sleep(0.2)  # the marks are queued first
+        time.sleep(0.05)  # the marks are queued first, one after another
     decision = threading.Thread(target=wait_for_turn, args=("decision", True))
     decision.start()
     time.sleep(0.2)
     turns.release()
     for thread in [*others, decision]:
         thread.join(5)
-    assert order[0] == "decision"
-    assert sorted(order[1:]) == ["mark 0", "mark 1", "mark 2"]
+    assert order == ["decision", "mark 0", "mark 1", "mark 2"]  # then the marks, in the order they came
 
 
 def test_a_write_turn_is_refused_after_its_timeout_whoever_waits() -> None:
@@ -304,3 +303,38 @@ def test_a_connection_not_had_within_the_lock_budget_is_not_recorded(tmp_path: P
         assert store.count_proposals() == 0
     finally:
         store.close()
+
+
+def test_the_deliverys_bookkeeping_yields_to_decisions_for_a_while_only() -> None:
+    turns = WriteTurns(patience=0.2)
+    assert turns.acquire(1, urgent=True)
+    stop = threading.Event()
+    got: list[float] = []
+
+    def decisions() -> None:  # one decision after another, each waiting while the last holds the turn
+        while not stop.is_set():
+            if turns.acquire(1, urgent=True):
+                time.sleep(0.01)
+                turns.release()
+
+    def mark() -> None:
+        started = time.monotonic()
+        assert turns.acquire(5, urgent=False)
+        got.append(time.monotonic() - started)
+        turns.release()
+
+    stream = [threading.Thread(target=decisions) for _ in range(2)]
+    waiting = threading.Thread(target=mark)
+    try:
+        waiting.start()
+        for thread in stream:
+            thread.start()
+        time.sleep(0.05)
+        turns.release()
+        waiting.join(5)
+        # Decisions kept coming, yet the mark had its turn soon after its patience ran out, not at its timeout.
+        assert got and 0.15 <= got[0] < 2
+    finally:
+        stop.set()
+        for thread in stream:
+            thread.join(5)
