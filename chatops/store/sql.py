@@ -767,7 +767,9 @@ class SqlTx:
         }
         new_id = inserted_id(self._conn, _INSERT_PROPOSAL.run(self._conn, values))
         if new_id is None:  # the key's unique index: the only one a new row can clash on
-            raise DuplicateKey(new.idempotency_key or "")
+            if new.idempotency_key is None:  # pragma: no cover - no key, nothing to clash with
+                raise RuntimeError("the database inserted no proposal")
+            raise DuplicateKey(new.idempotency_key)
         # The row as stored, without reading it back (the store sets no column the values do not give).
         return ProposalRow(
             id=new_id,
