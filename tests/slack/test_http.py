@@ -19,6 +19,7 @@ import pytest
 from conftest import CHANNEL, PROPOSER
 from dbs import migrated_sqlite_url
 from inprocess import in_process
+from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -425,3 +426,16 @@ def test_a_copied_client_shares_its_pool(slack: SlackStandIn, pool: ConnectionPo
     copied.auth_test()
     client.auth_test()
     assert slack.connections == 1
+
+
+def test_bolts_request_copy_shares_the_client_and_respond(slack: SlackStandIn, pool: ConnectionPool) -> None:
+    """The copy Bolt makes for the lazy listeners holds the very objects, not copies of them (a copy of the
+    client, four times over per request, cost about 0.1 ms and changed nothing)."""
+    client = pooled(slack, pool)
+    respond = PooledRespond(response_url=slack.response_url("r"), pool=pool)
+    request = BoltRequest(body={"type": "block_actions"}, mode="socket_mode")
+    request.context.update({"client": client, "respond": respond, "chatops_note": {"text": "hi"}})
+    copied = copy.deepcopy(request.to_copyable())
+    assert copied.context["client"] is client and copied.context["respond"] is respond
+    assert copied.context["chatops_note"] == {"text": "hi"}
+    assert copied.context["chatops_note"] is not request.context["chatops_note"]  # the rest is still copied
