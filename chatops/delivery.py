@@ -16,8 +16,9 @@ Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts
 
 Exactly once, as far as Slack allows:
 
-- One message per lease: the worker claims a message, sends it and marks it before claiming the next, so a
-  lease (60 s) always covers the one Slack call in hand (10 s client timeout), however slow Slack is.
+- One message per lease: the worker claims a message, sends it and marks it before claiming the next (the mark
+  and the next claim share one transaction), so a lease (60 s) always covers the one Slack call in hand (10 s
+  client timeout), however slow Slack is.
 - Every message posted carries Slack message ``metadata`` (:func:`outbox_metadata`: the outbox message id, the
   change and the event). A message an earlier attempt took (it failed or its lease ran out: a crash or a slow
   Slack) may have reached Slack, so before posting it again the worker looks for it (``conversations.history``
@@ -43,7 +44,7 @@ from chatops.domain.policy import Status
 from chatops.errors import UnavailableError
 from chatops.observability import log_context
 from chatops.slack import blocks
-from chatops.store import EventRow, OutboxRow, ProposalRow, Store
+from chatops.store import EventRow, OutboxRow, Outcome, ProposalRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -182,22 +183,33 @@ class DeliveryWorker:
 
     def run_once(self, batch: int = 20, *, spread: bool = False) -> int:
         """Deliver what is due now, up to ``batch`` messages, each on its own lease; return how many were
-        tried. ``spread``: wake another idle thread for each message found (a backlog found by polling)."""
+        tried. ``spread``: wake another idle thread for each message found (a backlog found by polling). What
+        became of each message is recorded in the transaction that claims the next (one transaction a
+        message), the last one's on its own."""
         tried = 0
-        while tried < batch and not self._stop.is_set():
-            now = int(self._clock())
-            claimed = self.store.claim_outbox(now=now, limit=1, lease_seconds=self.lease_seconds)
-            if not claimed:
-                break
-            if spread:
-                self._hand_on()
-            for message in claimed:
-                with log_context(proposal_id=message.proposal_id):
-                    self._attempt(message)
-            tried += len(claimed)
+        outcome: Outcome | None = None
+        try:
+            while tried < batch and not self._stop.is_set():
+                now = int(self._clock())
+                claimed = self.store.claim_outbox(
+                    now=now, limit=1, lease_seconds=self.lease_seconds, first=outcome
+                )
+                outcome = None
+                if not claimed:
+                    break
+                if spread:
+                    self._hand_on()
+                for message in claimed:
+                    with log_context(proposal_id=message.proposal_id):
+                        outcome = self._attempt(message)
+                tried += len(claimed)
+        finally:
+            if outcome is not None:  # the batch is done or the worker stops: record the last one now
+                self.store.record(outcome)
         return tried
 
-    def _attempt(self, message: OutboxRow) -> None:
+    def _attempt(self, message: OutboxRow) -> Outcome:
+        """Send one message; return what became of it, for the caller to record."""
         try:
             parent_ts = self.deliver(message)
         except SlackApiError as exc:
@@ -205,24 +217,25 @@ class DeliveryWorker:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
             if status == 429:
                 retry_after = _retry_after(exc.response.headers)
-                self._retry(message, f"rate limited (429), retry after {retry_after}s", delay=retry_after)
-            else:
-                self._retry(message, f"Slack answered {status} {error or ''}".strip(), log_error=status < 500)
+                return self._retry(
+                    message, f"rate limited (429), retry after {retry_after}s", delay=retry_after
+                )
+            return self._retry(
+                message, f"Slack answered {status} {error or ''}".strip(), log_error=status < 500
+            )
         except (SlackClientError, OSError) as exc:
-            self._retry(message, f"{exc.__class__.__name__}: {exc}")
+            return self._retry(message, f"{exc.__class__.__name__}: {exc}")
         except reminders.Deferred as exc:
-            self.store.mark_failed(message.id, error=str(exc), retry_at=int(self._clock()) + exc.delay)
+            return Outcome(message_id=message.id, error=str(exc), retry_at=int(self._clock()) + exc.delay)
         except LookupError as exc:
-            self._retry(message, str(exc), log_error=True)
-        else:
-            self.store.mark_delivered(message.id, at=int(self._clock()), message_ts=parent_ts)
+            return self._retry(message, str(exc), log_error=True)
+        return Outcome(message_id=message.id, delivered_at=int(self._clock()), message_ts=parent_ts)
 
     def _retry(
         self, message: OutboxRow, error: str, *, delay: int | None = None, log_error: bool = False
-    ) -> None:
+    ) -> Outcome:
         now = int(self._clock())
         if now - message.created_at >= self.give_up_after:
-            self.store.mark_abandoned(message.id, error=error, at=now)
             logger.error(
                 "gave up delivering outbox message %s (%s) of proposal %s after %s attempts over %ss: %s",
                 message.id,
@@ -232,9 +245,8 @@ class DeliveryWorker:
                 now - message.created_at,
                 error,
             )
-            return
+            return Outcome(message_id=message.id, error=error, abandoned_at=now)
         backoff = delay if delay is not None else min(self.retry_cap, 2 ** min(message.attempts, 16))
-        self.store.mark_failed(message.id, error=error, retry_at=now + max(1, backoff))
         log = logger.error if log_error else logger.warning
         log(
             "delivery of outbox message %s of proposal %s failed (%s); retrying in %ss",
@@ -243,6 +255,7 @@ class DeliveryWorker:
             error,
             backoff,
         )
+        return Outcome(message_id=message.id, error=error, retry_at=now + max(1, backoff))
 
     def deliver(self, message: OutboxRow) -> str | None:
         """Send one message to Slack; raises on failure. Returns the ts of the parent message it posted or found

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -183,18 +184,25 @@ def test_a_parent_posted_whose_delivery_mark_failed_is_adopted_not_posted_again(
     is stored, the message stays leased, and the next attempt finds the parent in Slack and adopts it."""
     clock = Clock()
     pid = propose(service_for(store, clock))
-    mark = store.mark_delivered
+    record, claim = store.record, store.claim_outbox
 
-    def database_gone(message_id: int, **kw: object) -> None:
+    def database_gone(*args: object, **kw: object) -> None:
         raise UnavailableError("the database did not answer")
 
-    monkeypatch.setattr(store, "mark_delivered", database_gone)
+    def claim_then_gone(**kw: Any) -> Any:  # the claim works; recording with the next claim does not
+        if kw.get("first") is not None:
+            database_gone()
+        return claim(**kw)
+
+    monkeypatch.setattr(store, "record", database_gone)
+    monkeypatch.setattr(store, "claim_outbox", claim_then_gone)
     with pytest.raises(UnavailableError):
-        worker_for(store, standin, clock).run_once(batch=1)
+        worker_for(store, standin, clock).run_once(batch=5)
     [posted] = top_level(standin)
     row = store.get_proposal(pid)
     assert row is not None and row.message_ts is None
-    monkeypatch.setattr(store, "mark_delivered", mark)
+    monkeypatch.setattr(store, "record", record)
+    monkeypatch.setattr(store, "claim_outbox", claim)
     clock.now += 120  # the lease runs out
     drain(worker_for(store, standin, clock))
     assert [m.ts for m in top_level(standin)] == [posted.ts]

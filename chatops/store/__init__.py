@@ -225,6 +225,32 @@ class OutboxRow(BaseModel):
     (None elsewhere)."""
 
 
+class Outcome(BaseModel):
+    """What became of a claimed outbox message, to be recorded: delivered (``delivered_at``, and the parent's
+    ``message_ts`` if it posted or found one), to try again (``error``, ``retry_at``) or abandoned (``error``,
+    ``abandoned_at``). :meth:`Store.claim_outbox` records it first, in the transaction of the next claim."""
+
+    model_config = _ROW
+
+    message_id: int
+    delivered_at: int | None = None
+    message_ts: str | None = None
+    error: str | None = None
+    retry_at: int | None = None
+    abandoned_at: int | None = None
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Outcome:
+        delivered = self.delivered_at is not None
+        retried = self.retry_at is not None
+        abandoned = self.abandoned_at is not None
+        if delivered + retried + abandoned != 1:
+            raise ValueError("an outcome is delivered, to retry or abandoned: exactly one")
+        if delivered == (self.error is not None) or (self.message_ts is not None and not delivered):
+            raise ValueError("a delivered message has no error, and only a delivered one has a message_ts")
+        return self
+
+
 class ReminderRow(BaseModel):
     """A reminder of a change: scheduled in Slack (``scheduled_message_id``) or waiting to come within Slack's
     120 days (``scheduled_message_id`` None). ``refreshed_at``: when the parent was refreshed at its moment."""
@@ -446,9 +472,16 @@ class Store(Protocol):
     def set_message_ts(self, proposal_id: int, message_ts: str) -> None:
         """Remember where the proposal's parent message is (does not bump ``version``)."""
 
-    def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
+    def claim_outbox(
+        self, *, now: int, limit: int = 10, lease_seconds: int = 60, first: Outcome | None = None
+    ) -> list[OutboxRow]:
         """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due. Each
-        comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction."""
+        comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction. ``first``: record
+        what became of the message in hand in the same transaction, before looking (as :meth:`record` would):
+        one transaction a message instead of two."""
+
+    def record(self, outcome: Outcome) -> None:
+        """Record what became of a claimed message (see :class:`Outcome`)."""
 
     def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
         """The message is delivered. ``message_ts``: the parent message it posted (or found), stored on its

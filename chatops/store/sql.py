@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from typing import Any
@@ -74,6 +74,7 @@ from chatops.store import (
     EventRow,
     NewProposal,
     OutboxRow,
+    Outcome,
     ProposalRow,
     ReminderRow,
     SensitiveRow,
@@ -605,6 +606,23 @@ _SENSITIVE_PERIODS = Prepared(
         .order_by(sensitive_periods.c.start_date, sensitive_periods.c.id)
     )
 )
+
+
+def _record(conn: Connection, outcome: Outcome) -> None:
+    """Write what became of an outbox message (and, for a parent it posted or found, its proposal's message ts)."""
+    values: dict[str, Any]
+    if outcome.delivered_at is not None:
+        stmt, values = _UPDATE_OUTBOX, {"delivered_at": outcome.delivered_at, "leased_until": None}
+    elif outcome.abandoned_at is not None:  # counts the attempt
+        stmt = _UPDATE_OUTBOX_ATTEMPT
+        values = {"last_error": outcome.error, "abandoned_at": outcome.abandoned_at, "leased_until": None}
+    else:  # to try again at retry_at; counts the attempt
+        stmt = _UPDATE_OUTBOX_ATTEMPT
+        values = {"last_error": outcome.error, "next_attempt_at": outcome.retry_at, "leased_until": None}
+    if stmt.run(conn, {**values, "b_id": outcome.message_id}).rowcount != 1:
+        raise LookupError(f"no outbox message {outcome.message_id}")
+    if outcome.message_ts is not None:
+        _SET_PARENT_OF_MESSAGE.run(conn, {"b_id": outcome.message_id, "b_message_ts": outcome.message_ts})
 
 
 def _ids(count: int) -> list[BindParameter[int]]:
@@ -1323,9 +1341,13 @@ class SqlStore:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def claim_outbox(self, *, now: int, limit: int = 10, lease_seconds: int = 60) -> list[OutboxRow]:
+    def claim_outbox(
+        self, *, now: int, limit: int = 10, lease_seconds: int = 60, first: Outcome | None = None
+    ) -> list[OutboxRow]:
         with self._write(urgent=False) as tx:
             conn = tx._conn
+            if first is not None:
+                _record(conn, first)
             found = _CLAIM_OUTBOX.run(conn, {"now": now, "limit": limit}).fetchall()
             if not found:
                 return []
@@ -1337,47 +1359,18 @@ class SqlStore:
             proposals_by_id = {p.id: p for p in map(_proposal, rows)}
         return [_outbox(r, proposals_by_id.get(r[1])) for r in found]
 
-    def _set_message(
-        self,
-        message_id: int,
-        values: Mapping[str, Any],
-        *,
-        attempt: bool = False,
-        message_ts: str | None = None,
-    ) -> None:
-        """Set ``values`` on one outbox row (and count an attempt); its columns are the parameters' keys. With
-        ``message_ts``, set its proposal's parent message in the same transaction."""
-        stmt = _UPDATE_OUTBOX_ATTEMPT if attempt else _UPDATE_OUTBOX
+    def record(self, outcome: Outcome) -> None:
         with self._write(urgent=False) as tx:
-            if stmt.run(tx._conn, {**values, "b_id": message_id}).rowcount != 1:
-                raise LookupError(f"no outbox message {message_id}")
-            if message_ts is not None:
-                _SET_PARENT_OF_MESSAGE.run(tx._conn, {"b_id": message_id, "b_message_ts": message_ts})
+            _record(tx._conn, outcome)
 
     def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
-        self._set_message(message_id, {"delivered_at": at, "leased_until": None}, message_ts=message_ts)
+        self.record(Outcome(message_id=message_id, delivered_at=at, message_ts=message_ts))
 
     def mark_failed(self, message_id: int, *, error: str, retry_at: int) -> None:
-        self._set_message(
-            message_id,
-            attempt=True,
-            values={
-                "last_error": error,
-                "next_attempt_at": retry_at,
-                "leased_until": None,
-            },
-        )
+        self.record(Outcome(message_id=message_id, error=error, retry_at=retry_at))
 
     def mark_abandoned(self, message_id: int, *, error: str, at: int) -> None:
-        self._set_message(
-            message_id,
-            attempt=True,
-            values={
-                "last_error": error,
-                "abandoned_at": at,
-                "leased_until": None,
-            },
-        )
+        self.record(Outcome(message_id=message_id, error=error, abandoned_at=at))
 
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
         with self._read() as conn:

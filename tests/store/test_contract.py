@@ -14,7 +14,7 @@ from sqlalchemy import event, update
 from chatops.audit import verify_chain
 from chatops.domain.policy import Status
 from chatops.domain.records import OutboxKind, Reopened, WindowDoc
-from chatops.store import DuplicateKey, NewProposal, ProposalRow, canonical_json, event_hash
+from chatops.store import DuplicateKey, NewProposal, Outcome, ProposalRow, canonical_json, event_hash
 from chatops.store.schema import events as events_table
 from chatops.store.sql import SqlStore
 
@@ -399,6 +399,48 @@ def test_claim_hands_out_only_each_proposals_oldest_message_in_id_order(store: S
     store.mark_delivered(a2, at=T0 + 4)
     store.mark_delivered(b1, at=T0 + 4)
     assert claimed(store, T0 + 1000) == []
+
+
+def test_a_claim_records_the_message_in_hand_first(store: SqlStore) -> None:
+    a = insert(store, "a")
+    a1 = enqueue(store, a.id, "post")
+    a2 = enqueue(store, a.id, "reply")
+    [first] = store.claim_outbox(now=T0, limit=1)
+    assert first.id == a1
+    # One transaction: a1 delivered (its parent's ts stored), then a2, which a1 held back, handed out.
+    delivered = Outcome(message_id=a1, delivered_at=T0 + 1, message_ts="1700000000.000100")
+    assert [m.id for m in store.claim_outbox(now=T0 + 1, limit=1, first=delivered)] == [a2]
+    row = store.get_proposal(a.id)
+    assert row is not None and row.message_ts == "1700000000.000100"
+    # A retry recorded with a claim that finds nothing: counted, due again later, and the lease is gone.
+    retry = Outcome(message_id=a2, error="timeout", retry_at=T0 + 50)
+    assert store.claim_outbox(now=T0 + 2, limit=1, first=retry) == []
+    [again] = store.claim_outbox(now=T0 + 50, limit=1)
+    assert (again.id, again.attempts, again.last_error, again.claimed_before) == (a2, 1, "timeout", True)
+    store.record(Outcome(message_id=a2, error="gone", abandoned_at=T0 + 51))
+    assert store.outbox_stats(now=T0 + 52)[0] == 0
+    # Recording a message that does not exist fails the claim with it: nothing is handed out.
+    b = insert(store, "b")
+    b1 = enqueue(store, b.id, "post")
+    with pytest.raises(LookupError):
+        store.claim_outbox(now=T0 + 60, first=Outcome(message_id=999, delivered_at=T0 + 60))
+    assert claimed(store, T0 + 60) == [b1]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"delivered_at": 1, "retry_at": 2, "error": "x"},
+        {"delivered_at": 1, "error": "x"},
+        {"retry_at": 2},
+        {"retry_at": 2, "error": "x", "message_ts": "1.2"},
+        {"abandoned_at": 2},
+    ],
+)
+def test_an_outcome_is_exactly_one_of_delivered_retry_abandoned(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"outcome|message_ts"):
+        Outcome(message_id=1, **fields)
 
 
 def test_a_lease_hides_a_message_until_it_expires(store: SqlStore) -> None:
