@@ -309,6 +309,25 @@ def test_two_chatops_instances_share_one_postgresql_database(compose: dict[str, 
         assert service["environment"]["PGPASSWORD"] == db["POSTGRES_PASSWORD"]
 
 
+def test_the_database_takes_every_connection_the_instances_may_open(
+    compose: dict[str, Any], final: list[Instruction]
+) -> None:
+    from chatops.cli import build_parser
+    from chatops.store.sql import POOL
+
+    command = json.loads(only(final, "CMD").args)
+    assert command[:2] == ["chatops", "serve"] and "--workers" not in command
+    workers = build_parser().parse_args(command[1:]).workers  # the image serves with the default
+    per_process = POOL["pool_size"] + POOL["max_overflow"]
+    db = compose["services"]["db"]["command"]
+    [setting] = [
+        db[i + 1] for i, word in enumerate(db) if word == "-c" and db[i + 1].startswith("max_connections=")
+    ]
+    reserved = 3  # PostgreSQL's superuser_reserved_connections default
+    busiest = len(chatops_services(compose)) * workers * per_process
+    assert busiest <= int(setting.split("=")[1]) - reserved
+
+
 def test_the_regions_file_is_mounted_where_chatops_config_points(compose: dict[str, Any]) -> None:
     for service in chatops_services(compose).values():
         [mount] = [v for v in service["volumes"] if v["target"] == service["environment"]["CHATOPS_CONFIG"]]

@@ -144,7 +144,7 @@ def _is_memory(url: str) -> bool:
 # threads, the listeners after the ack, up to CHATOPS_DELIVERY_THREADS delivery threads: a thread holds one only
 # inside a transaction, never across a Slack call). A thread that cannot have one within the lock budget gets
 # "not recorded" (UnavailableError), as one that cannot have a lock does, not a 30 s wait.
-_POOL: dict[str, Any] = {"pool_size": 5, "max_overflow": 30, "pool_timeout": LOCK_TIMEOUT_MS / 1000}
+POOL: dict[str, Any] = {"pool_size": 5, "max_overflow": 30, "pool_timeout": LOCK_TIMEOUT_MS / 1000}
 
 
 def create_store_engine(url: str) -> Engine:
@@ -155,7 +155,7 @@ def create_store_engine(url: str) -> Engine:
     if backend == "postgresql":
         if u.drivername in ("postgresql", "postgres"):
             u = u.set(drivername="postgresql+psycopg")
-        return create_engine(u, pool_pre_ping=True, **_POOL)
+        return create_engine(u, pool_pre_ping=True, **POOL)
     if backend != "sqlite":
         raise ValueError(f"unsupported database URL {u.render_as_string(hide_password=True)!r}")
 
@@ -163,7 +163,7 @@ def create_store_engine(url: str) -> Engine:
     if memory:
         engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_POOL)
+        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **POOL)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
