@@ -323,7 +323,7 @@ def test_the_deliverys_bookkeeping_yields_to_decisions_for_a_while_only() -> Non
         got.append(time.monotonic() - started)
         turns.release()
 
-    stream = [threading.Thread(target=decisions) for _ in range(2)]
+    stream = [threading.Thread(target=decisions) for _ in range(3)]  # one is always queued behind the others
     waiting = threading.Thread(target=mark)
     try:
         waiting.start()
