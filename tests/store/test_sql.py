@@ -261,13 +261,22 @@ def test_a_decision_waiting_for_the_write_turn_goes_before_the_deliverys_bookkee
         order.append(name)
         turns.release()
 
-    others = [threading.Thread(target=wait_for_turn, args=(f"mark {n}", False)) for n in range(3)]
-    for thread in others:
+    def queued() -> int:
+        return len(turns._urgent) + len(turns._other)
+
+    def start_and_wait_until_queued(thread: threading.Thread) -> None:
+        before = queued()
         thread.start()
-        time.sleep(0.05)  # the marks are queued first, one after another
+        deadline = time.monotonic() + 5
+        while queued() == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    others = [threading.Thread(target=wait_for_turn, args=(f"mark {n}", False)) for n in range(3)]
+    for thread in others:  # the marks are queued first, one after another
+        start_and_wait_until_queued(thread)
     decision = threading.Thread(target=wait_for_turn, args=("decision", True))
-    decision.start()
-    time.sleep(0.2)
+    start_and_wait_until_queued(decision)
+    assert queued() == 4
     turns.release()
     for thread in [*others, decision]:
         thread.join(5)
