@@ -188,24 +188,24 @@ class DeliveryWorker:
         message), the last one's on its own."""
         tried = 0
         outcome: Outcome | None = None
-        try:
-            while tried < batch and not self._stop.is_set():
-                now = int(self._clock())
-                claimed = self.store.claim_outbox(
-                    now=now, limit=1, lease_seconds=self.lease_seconds, first=outcome
-                )
-                outcome = None
-                if not claimed:
-                    break
-                if spread:
-                    self._hand_on()
-                for message in claimed:
-                    with log_context(proposal_id=message.proposal_id):
-                        outcome = self._attempt(message)
-                tried += len(claimed)
-        finally:
-            if outcome is not None:  # the batch is done or the worker stops: record the last one now
-                self.store.record(outcome)
+        while tried < batch and not self._stop.is_set():
+            now = int(self._clock())
+            # Handed over to the claim: if that transaction fails, the message stays leased and the next attempt
+            # finds it in Slack (as after any lost mark); it is not written again here.
+            pending, outcome = outcome, None
+            claimed = self.store.claim_outbox(
+                now=now, limit=1, lease_seconds=self.lease_seconds, first=pending
+            )
+            if not claimed:
+                break
+            if spread:
+                self._hand_on()
+            for message in claimed:
+                with log_context(proposal_id=message.proposal_id):
+                    outcome = self._attempt(message)
+            tried += len(claimed)
+        if outcome is not None:  # the batch is done or the worker stops: record the last one on its own
+            self.store.record(outcome)
         return tried
 
     def _attempt(self, message: OutboxRow) -> Outcome:
