@@ -183,38 +183,49 @@ def idle(runtime: Runtime, standin: SlackStandIn, timed: Timed) -> tuple[float, 
     return 1000 * total, 1000 * (total - harness)
 
 
+def window() -> str:
+    """09:30 in Tehran: flagged, suggestions searched."""
+    return f"{next_monday()} 22:00 America/Los_Angeles 1h"
+
+
+def prepare(
+    runtime: Runtime, standin: SlackStandIn, sim: SlackClientSim, count: int
+) -> dict[str, Callable[[int], Any]]:
+    """Each kind's request ``i`` (``KINDS``). Approvals need their proposals and parent messages first: ``count``
+    clear ones (01:30 in Tehran, approved in one tap) are proposed and delivered here, not measured."""
+    clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
+    for i in range(count):
+        sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
+    settle(runtime, standin)
+    parent_ts = [
+        c.response["ts"]
+        for c in standin.calls_to("chat.postMessage")
+        if c.ok and not c.params.get("thread_ts")
+    ][-count:]
+    flagged = window()
+    return {
+        "propose": lambda i: sim.command(f"propose {flagged} Core network upgrade {i}", user_id=PROPOSER),
+        "check": lambda i: sim.command(f"check {flagged}", user_id=PROPOSER),
+        "list": lambda i: sim.command("list", user_id=PROPOSER),
+        "approve": lambda i: sim.block_action(
+            ids.APPROVE, message=standin.message(CHANNEL, parent_ts[i]), user_id=APPROVER_1
+        ),
+    }
+
+
 def run(count: int, profile: str | None) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    window = f"{next_monday()} 22:00 America/Los_Angeles 1h"  # 09:30 in Tehran: flagged, suggestions searched
-    clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"  # 01:30 in Tehran: clear, approved in one tap
     with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim, timed):
         # Warm-up: every path once, so imports, caches and the directory are filled as in a serving worker.
-        sim.command(f"propose {window} Warm-up", user_id=PROPOSER)
-        sim.command(f"check {window}", user_id=PROPOSER)
+        sim.command(f"propose {window()} Warm-up", user_id=PROPOSER)
+        sim.command(f"check {window()}", user_id=PROPOSER)
         sim.command("list", user_id=PROPOSER)
         settle(runtime, standin)
         results["idle_cpu_ms_per_settle"], results["idle_app_cpu_ms_per_settle"] = idle(
             runtime, standin, timed
         )
 
-        # Approvals need their proposals and parent messages first (not measured).
-        for i in range(count):
-            sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
-        settle(runtime, standin)
-        parent_ts = [
-            c.response["ts"]
-            for c in standin.calls_to("chat.postMessage")
-            if c.ok and not c.params.get("thread_ts")
-        ][-count:]
-
-        senders: dict[str, Callable[[int], Any]] = {
-            "propose": lambda i: sim.command(f"propose {window} Core network upgrade {i}", user_id=PROPOSER),
-            "check": lambda i: sim.command(f"check {window}", user_id=PROPOSER),
-            "list": lambda i: sim.command("list", user_id=PROPOSER),
-            "approve": lambda i: sim.block_action(
-                ids.APPROVE, message=standin.message(CHANNEL, parent_ts[i]), user_id=APPROVER_1
-            ),
-        }
+        senders = prepare(runtime, standin, sim, count)
         for kind in KINDS:
             if profile == kind:
                 profiler = cProfile.Profile()

@@ -21,10 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cpu import KINDS, app, next_monday, settle  # same directory: the harness of cpu.py
+from cpu import KINDS, app, prepare, settle, window  # same directory: the harness of cpu.py
 from sqlalchemy import event
-
-from chatops.slack import ids
 
 _VALUES = re.compile(r"'(?:[^']|'')*'|\b-?\d+\b")
 
@@ -59,28 +57,11 @@ class Counter:
 
 
 def run(count: int, by_statement: bool) -> None:
-    from conftest import APPROVER_1, CHANNEL, PROPOSER  # tests/slack/conftest.py (put on the path by cpu)
+    from conftest import PROPOSER  # tests/slack/conftest.py (put on the path by cpu)
 
-    window = f"{next_monday()} 22:00 America/Los_Angeles 1h"
-    clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
     with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim, _timed):
-        sim.command(f"propose {window} Warm-up", user_id=PROPOSER)
-        for i in range(count):
-            sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
-        settle(runtime, standin)
-        parent_ts = [
-            c.response["ts"]
-            for c in standin.calls_to("chat.postMessage")
-            if c.ok and not c.params.get("thread_ts")
-        ][-count:]
-        senders = {
-            "propose": lambda i: sim.command(f"propose {window} Core network upgrade {i}", user_id=PROPOSER),
-            "check": lambda i: sim.command(f"check {window}", user_id=PROPOSER),
-            "list": lambda i: sim.command("list", user_id=PROPOSER),
-            "approve": lambda i: sim.block_action(
-                ids.APPROVE, message=standin.message(CHANNEL, parent_ts[i]), user_id=APPROVER_1
-            ),
-        }
+        sim.command(f"propose {window()} Warm-up", user_id=PROPOSER)
+        senders = prepare(runtime, standin, sim, count)
         counter = Counter()
         engine = runtime.store.engine  # type: ignore[attr-defined]
         event.listen(engine, "begin", counter.on_begin)
