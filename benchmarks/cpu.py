@@ -18,6 +18,14 @@ The idle cost (the delivery worker polling an empty outbox, the quiet wait) is m
 of stretch and reported beside it; it is not subtracted. The harness floor (a signed request to a WSGI app that
 only answers 200, and one stand-in call over a kept-alive httpx connection, client and server) is reported too.
 
+*Of it ack* is the part of *app* spent in the request thread from the signed request to its 200. The **Bolt
+floor** (``bolt_floor``; skipped with ``--no-floor``) is what the libraries cost for the same work: right after
+each kind, the same requests go to a bare Bolt app configured as chatops configures its own, whose listeners
+ack and then send the very Slack calls chatops made for that kind (the same methods and bodies, through the same
+kept-alive client and ``respond()``), measured the same way. *app - floor* is then chatops's own work: the
+front door, the store, the evaluation and the building of its messages. The run fails if the floor's listeners
+did not run for every request or made another number of Slack calls than chatops did.
+
     .venv/bin/python benchmarks/cpu.py                 # 200 requests a kind
     .venv/bin/python benchmarks/cpu.py --count 50 --profile propose   # cProfile of one kind, top 40
 """
@@ -54,6 +62,7 @@ from conftest import (  # noqa: E402  (tests/slack/conftest.py: the tests' setti
     TOKEN,
     settings_for,
 )
+from floor import Timed, bolt_floor  # noqa: E402  (same directory)
 from slackfake.signing import SlackClientSim  # noqa: E402
 from slackfake.standin import SlackStandIn  # noqa: E402
 
@@ -66,21 +75,6 @@ KINDS = ("propose", "check", "list", "approve")
 def next_monday() -> str:
     day = datetime.now(UTC).date() + timedelta(days=7)
     return str(day + timedelta(days=(0 - day.weekday()) % 7))
-
-
-class Timed:
-    """A WSGI app's CPU time in the calling thread (``time.thread_time``), summed over every call."""
-
-    def __init__(self, app: Callable[[dict[str, Any], Callable[..., Any]], Any]) -> None:
-        self.app = app
-        self.cpu = 0.0
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        started = time.thread_time()
-        try:
-            return list(self.app(environ, start_response))
-        finally:
-            self.cpu += time.thread_time() - started
 
 
 @contextmanager
@@ -164,9 +158,11 @@ def measure(
             raise RuntimeError(f"answered {response.status_code}: {response.text[:200]}")
     settle(runtime, standin)
     wall = time.perf_counter() - wall
-    total, harness = Clocks(standin, timed).since(start)
+    end = Clocks(standin, timed)
+    total, harness = end.since(start)
     return {
         "cpu_ms_per_request": 1000 * total / count,
+        "request_thread_cpu_ms_per_request": 1000 * (end.inside - start.inside) / count,
         "harness_cpu_ms_per_request": 1000 * harness / count,
         "app_cpu_ms_per_request": 1000 * (total - harness) / count,
         "wall_s": wall,
@@ -193,6 +189,11 @@ def prepare(
 ) -> dict[str, Callable[[int], Any]]:
     """Each kind's request ``i`` (``KINDS``). Approvals need their proposals and parent messages first: ``count``
     clear ones (01:30 in Tehran, approved in one tap) are proposed and delivered here, not measured."""
+    return requests(standin, sim, to_approve(runtime, standin, sim, count))
+
+
+def to_approve(runtime: Runtime, standin: SlackStandIn, sim: SlackClientSim, count: int) -> list[str]:
+    """``count`` clear proposals, delivered: their parent messages' ``ts``."""
     clear = f"{next_monday()} 14:00 America/Los_Angeles 1h"
     for i in range(count):
         sim.command(f"propose {clear} Approve me {i}", user_id=PROPOSER)
@@ -202,6 +203,13 @@ def prepare(
         for c in standin.calls_to("chat.postMessage")
         if c.ok and not c.params.get("thread_ts")
     ][-count:]
+    return parent_ts
+
+
+def requests(
+    standin: SlackStandIn, sim: SlackClientSim, parent_ts: list[str]
+) -> dict[str, Callable[[int], Any]]:
+    """Each kind's request ``i``, sent by ``sim``; an Approve click is on the parent message ``parent_ts[i]``."""
     flagged = window()
     return {
         "propose": lambda i: sim.command(f"propose {flagged} Core network upgrade {i}", user_id=PROPOSER),
@@ -213,7 +221,7 @@ def prepare(
     }
 
 
-def run(count: int, profile: str | None) -> dict[str, Any]:
+def run(count: int, profile: str | None, *, with_floor: bool = True) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim, timed):
         # Warm-up: every path once, so imports, caches and the directory are filled as in a serving worker.
@@ -225,16 +233,27 @@ def run(count: int, profile: str | None) -> dict[str, Any]:
             runtime, standin, timed
         )
 
-        senders = prepare(runtime, standin, sim, count)
-        for kind in KINDS:
-            if profile == kind:
-                profiler = cProfile.Profile()
-                profiler.enable()
-                results[kind] = measure(runtime, standin, senders[kind], count, timed)
-                profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-            else:
-                results[kind] = measure(runtime, standin, senders[kind], count, timed)
+        parent_ts = to_approve(runtime, standin, sim, count)
+        senders = requests(standin, sim, parent_ts)
+        with bolt_floor(standin, secret=SECRET, token=TOKEN) as (replay, bare_sim, bare_timed):
+            bare_senders = requests(standin, bare_sim, parent_ts)
+            for kind in KINDS:
+                sent = len(standin.calls)
+                if profile == kind:
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                    results[kind] = measure(runtime, standin, senders[kind], count, timed)
+                    profiler.disable()
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+                else:
+                    results[kind] = measure(runtime, standin, senders[kind], count, timed)
+                if with_floor:
+                    replay.load(standin.calls[sent:], count)
+                    floor_run = measure(None, standin, bare_senders[kind], count, bare_timed)
+                    replay.check_done()
+                    if floor_run["slack_calls_per_request"] != results[kind]["slack_calls_per_request"]:
+                        raise RuntimeError(f"the floor made other Slack calls than chatops for {kind}")
+                    results[kind]["bolt_floor"] = floor_run
         results["open_proposals"] = runtime.store.count_proposals()
 
     results["floor"] = floor(count)
@@ -271,22 +290,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--profile", choices=KINDS)
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the Bolt floor (bare Bolt sending the same Slack calls)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    results = run(args.count, args.profile)
+    results = run(args.count, args.profile, with_floor=not args.no_floor)
     idle_ms = results["idle_cpu_ms_per_settle"]
     idle_app = results["idle_app_cpu_ms_per_settle"]
     print(
         f"CPU ms per request, {args.count} a kind, every party in this process"
         f" (idle settle: {idle_ms:.1f} ms, of which the app {idle_app:.1f} ms)"
     )
-    print(f"{'kind':8} {'total':>8} {'harness':>8} {'app':>8} {'Slack calls/request':>20} {'wall s':>7}")
+    print(
+        f"{'kind':8} {'total':>8} {'harness':>8} {'app':>8} {'of it ack':>10} {'Slack calls':>12} {'wall s':>7}"
+        f" {'floor app':>10} {'of it ack':>10} {'Slack calls':>12} {'app - floor':>12}"
+    )
     for kind in KINDS:
         r = results[kind]
+        bare = r.get("bolt_floor")
         print(
             f"{kind:8} {r['cpu_ms_per_request']:8.2f} {r['harness_cpu_ms_per_request']:8.2f}"
-            f" {r['app_cpu_ms_per_request']:8.2f} {r['slack_calls_per_request']:20.1f} {r['wall_s']:7.1f}"
+            f" {r['app_cpu_ms_per_request']:8.2f} {r['request_thread_cpu_ms_per_request']:10.2f}"
+            f" {r['slack_calls_per_request']:12.2f} {r['wall_s']:7.1f}"
+            + (
+                f" {bare['app_cpu_ms_per_request']:10.2f} {bare['request_thread_cpu_ms_per_request']:10.2f}"
+                f" {bare['slack_calls_per_request']:12.2f}"
+                f" {r['app_cpu_ms_per_request'] - bare['app_cpu_ms_per_request']:12.2f}"
+                if bare
+                else ""
+            )
         )
+    print(
+        "(ms of CPU per request; 'of it ack': the request thread from the signed request to its 200; 'floor':"
+        " bare Bolt acking the same requests and sending the same Slack calls after the ack)"
+    )
     f = results["floor"]
     print(
         f"harness floor: a signed request to an empty WSGI app {f['signed_request_cpu_ms']:.2f} ms; "

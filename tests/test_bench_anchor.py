@@ -15,8 +15,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 from slack_bolt import BoltRequest, BoltResponse
+from slack_sdk import WebClient
 from slackfake.standin import SlackStandIn
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -92,3 +94,31 @@ def test_with_a_token_the_api_refuses_the_listener_is_never_reached(
     assert reached == []
     assert response.body != ""
     assert [call.ok for call in standin.calls if call.method == "auth.test"] == [False]
+
+
+def test_the_bolt_floor_sends_the_calls_it_is_given(standin: SlackStandIn) -> None:
+    """``benchmarks/cpu.py``'s Bolt floor must really reach its listeners and send, after each ack, the Slack
+    calls chatops made (Web API calls, and replies to a ``response_url``, sent to the request's own), or its
+    figure is the cost of a refusal."""
+    floor = _load("floor")
+    web = WebClient(token=ack.TOKEN, base_url=standin.url)
+    parent = web.chat_postMessage(channel=ack.CHANNEL, text="recorded parent")["ts"]
+    web.chat_postMessage(channel=ack.CHANNEL, thread_ts=parent, text="recorded reply")
+    httpx.post(standin.response_url("recorded", channel=ack.CHANNEL), json={"text": "recorded answer"})
+    recorded = [c for c in standin.calls if c.method in ("chat.postMessage", "response_url")]
+    assert len(recorded) == 3
+
+    with floor.bolt_floor(standin, secret=ack.SECRET, token=ack.TOKEN) as (replay, sim, _timed):
+        replay.load(recorded, 2)  # two requests: the first sends the first call, the second the other two
+        for _ in range(2):
+            assert sim.command("list", user_id=ack.PROPOSER).status_code == 200
+        standin.wait_until(
+            lambda: sum(c.method == "response_url" for c in standin.calls) == 2,
+            timeout=10,
+            message="the answer",
+        )
+    replay.check_done()
+    texts = [m.text for m in standin.messages(ack.CHANNEL).values()]
+    assert texts.count("recorded parent") == 2  # once recorded, once sent again by the floor
+    assert texts.count("recorded reply") == 2
+    assert [e.text for e in standin.ephemerals()].count("recorded answer") == 2
