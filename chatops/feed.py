@@ -14,7 +14,7 @@ import icalendar
 
 from chatops.domain.policy import Status
 from chatops.domain.timeline import from_ts, to_ts
-from chatops.store import ProposalRow, Store
+from chatops.store import ProposalSummary, Store
 
 PRODID = "-//chatops//maintenance windows//EN"
 FEED_STATUSES = (Status.PENDING, Status.NEEDS_REAPPROVAL, Status.APPROVED, Status.DONE)
@@ -23,7 +23,7 @@ FEED_HISTORY = timedelta(days=30)
 FEED_LIMIT = 1000
 
 
-def thread_url(row: ProposalRow, *, slack_url: str) -> str | None:
+def thread_url(row: ProposalSummary, *, slack_url: str) -> str | None:
     """The link to a proposal's Slack thread (``https://…slack.com/archives/C…/p…``), once it is posted."""
     if not row.message_ts:
         return None
@@ -31,7 +31,7 @@ def thread_url(row: ProposalRow, *, slack_url: str) -> str | None:
     return f"{base}archives/{row.channel}/p{row.message_ts.replace('.', '')}"
 
 
-def _event(row: ProposalRow, *, slack_url: str, now: datetime) -> icalendar.Event:
+def _event(row: ProposalSummary, *, slack_url: str, now: datetime) -> icalendar.Event:
     state = {Status.APPROVED: "approved", Status.DONE: "done"}.get(row.status, "pending approval")
     flag = ", flagged" if row.flagged else ""
     event = icalendar.Event()
@@ -55,7 +55,7 @@ def _event(row: ProposalRow, *, slack_url: str, now: datetime) -> icalendar.Even
     return event
 
 
-def build_feed(rows: Sequence[ProposalRow], *, slack_url: str, now: datetime) -> bytes:
+def build_feed(rows: Sequence[ProposalSummary], *, slack_url: str, now: datetime) -> bytes:
     """The iCalendar text of these proposals."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
@@ -68,6 +68,6 @@ def build_feed(rows: Sequence[ProposalRow], *, slack_url: str, now: datetime) ->
     return bytes(calendar.to_ical())
 
 
-def feed_rows(store: Store, *, now: datetime) -> list[ProposalRow]:
+def feed_rows(store: Store, *, now: datetime) -> list[ProposalSummary]:
     """Pending and approved windows that ended at most ``FEED_HISTORY`` ago, soonest first."""
-    return store.list_proposals(statuses=FEED_STATUSES, end_after=to_ts(now - FEED_HISTORY), limit=FEED_LIMIT)
+    return store.list_summaries(statuses=FEED_STATUSES, end_after=to_ts(now - FEED_HISTORY), limit=FEED_LIMIT)

@@ -53,6 +53,7 @@ from chatops.store import (
     EventRow,
     NewProposal,
     ProposalRow,
+    ProposalSummary,
     SensitiveRow,
     Store,
     Tx,
@@ -352,19 +353,19 @@ class Service:
         check_window(window, policy=self.config.policy)
         return self.assess(window)
 
-    def upcoming(self) -> list[ProposalRow]:
+    def upcoming(self) -> list[ProposalSummary]:
         """Pending and approved windows that have not ended yet, soonest first."""
-        return self.store.list_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()), limit=50)
+        return self.store.list_summaries(statuses=OPEN_STATUSES, end_after=to_ts(self.now()), limit=50)
 
     def upcoming_count(self) -> int:
         """How many pending and approved windows have not ended yet (``upcoming`` shows the first 50)."""
         return self.store.count_proposals(statuses=OPEN_STATUSES, end_after=to_ts(self.now()))
 
-    def upcoming_page(self) -> tuple[list[ProposalRow], int]:
+    def upcoming_page(self) -> tuple[list[ProposalSummary], int]:
         """``upcoming()`` and ``upcoming_count()`` at one moment, read in one transaction (``/maintenance list``)."""
         at = to_ts(self.now())
         with self.store.reading():
-            shown = self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=50)
+            shown = self.store.list_summaries(statuses=OPEN_STATUSES, end_after=at, limit=50)
             return shown, self.store.count_proposals(statuses=OPEN_STATUSES, end_after=at)
 
     # -- changing --------------------------------------------------------------------------------------------

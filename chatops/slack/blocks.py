@@ -49,7 +49,7 @@ from chatops.domain.timeline import from_ts
 from chatops.domain.windows import format_duration
 from chatops.slack import ids, kit
 from chatops.slack.kit import Block
-from chatops.store import EventRow, ProposalRow, SensitiveRow
+from chatops.store import EventRow, ProposalRow, ProposalSummary, SensitiveRow
 
 SECTION_MAX = 3000
 TEXT_MAX = 3000  # the notification text of a message: what a phone's lock screen and a forwarded copy show
@@ -235,7 +235,7 @@ def _utc(ts: int) -> str:
     return f"{from_ts(ts):%Y-%m-%d %H:%M} UTC"
 
 
-def proposal_ref(row: ProposalRow) -> str:
+def proposal_ref(row: ProposalSummary) -> str:
     return f"CHG-{row.id}"
 
 
@@ -1059,7 +1059,7 @@ def confirmation_message(
 
 
 def list_message(
-    rows: Sequence[ProposalRow], *, total: int | None = None, at: int | None = None
+    rows: Sequence[ProposalSummary], *, total: int | None = None, at: int | None = None
 ) -> dict[str, Any]:
     """Pending and upcoming approved windows, soonest first; says how many are not shown, if any. Given ``at``
     (now), each window says in plain words where it stands: "opens in 3 h", "open, closes in 20 min"."""
@@ -1069,7 +1069,7 @@ def list_message(
         return {"text": text, "blocks": [_section(text)]}
     clashes = all_conflicts([Booking(r.id, r.start_ts, r.end_ts, r.services) for r in rows])
 
-    def clash(r: ProposalRow) -> str:
+    def clash(r: ProposalSummary) -> str:
         found = clashes.get(r.id)
         if not found:
             return ""

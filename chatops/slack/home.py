@@ -28,7 +28,7 @@ from chatops.errors import ChatopsError
 from chatops.service import Service
 from chatops.slack.blocks import SECTION_MAX, clip, clip_lines, escape
 from chatops.slack.directory import Directory
-from chatops.store import ProposalRow
+from chatops.store import ProposalSummary
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ class HomeData:
 
     tz: str
     now: datetime
-    waiting: Sequence[ProposalRow]
-    upcoming: Sequence[ProposalRow]
+    waiting: Sequence[ProposalSummary]
+    upcoming: Sequence[ProposalSummary]
     sensitive: Sequence[RegionResult]
     freezes: Sequence[Freeze]
     calendar_notes: Sequence[str] = ()
@@ -68,7 +68,7 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
 
 
-def _state(row: ProposalRow) -> str:
+def _state(row: ProposalSummary) -> str:
     state = "approved" if row.status is Status.APPROVED else "pending"
     emergency = ""
     if row.emergency:

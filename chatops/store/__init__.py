@@ -52,13 +52,12 @@ class DuplicateKey(Exception):
     """A proposal with this idempotency key exists already."""
 
 
-class ProposalRow(BaseModel):
-    """A stored proposal. Times are POSIX seconds (UTC).
+class ProposalSummary(BaseModel):
+    """A stored proposal without its evaluation snapshot: what lists of changes show (``/maintenance list``, the
+    Home tab, the calendar feed). Times are POSIX seconds (UTC).
 
-    The evaluation is kept as the canonical JSON the store holds (``evaluation_json``) and read into a dict the
-    first time :attr:`evaluation` is asked for: most reads of a row (the list, the Home tab, the outbox's
-    claims, locks and updates) never look at it, and a snapshot of a few hundred regions is tens of kilobytes
-    to parse. A row may be built with ``evaluation=`` a dict, which is stored as its canonical JSON."""
+    A snapshot is stored with every proposal, about 90 KB with the 299 regions the app ships with; a list read
+    without it costs about a fifteenth as much (``docs/performance.md``)."""
 
     model_config = _ROW
 
@@ -79,7 +78,6 @@ class ProposalRow(BaseModel):
     round: int
     version: int
     message_ts: str | None
-    evaluation_json: str = Field(repr=False)
     created_at: int
     updated_at: int
     services: tuple[str, ...] = ()
@@ -87,6 +85,22 @@ class ProposalRow(BaseModel):
     incident_url: str = ""
     reviewed_by: str | None = None
     reviewed_at: int | None = None
+
+    @property
+    def review_open(self) -> bool:
+        """An emergency whose follow-up review nobody has marked done yet."""
+        return self.emergency and self.reviewed_by is None
+
+
+class ProposalRow(ProposalSummary):
+    """A stored proposal, its evaluation snapshot included.
+
+    The evaluation is kept as the canonical JSON the store holds (``evaluation_json``) and read into a dict the
+    first time :attr:`evaluation` is asked for: most reads of a row (the outbox's claims, locks and updates)
+    never look at it, and a snapshot of a few hundred regions is tens of kilobytes to parse. A row may be built
+    with ``evaluation=`` a dict, which is stored as its canonical JSON."""
+
+    evaluation_json: str = Field(repr=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -105,11 +119,6 @@ class ProposalRow(BaseModel):
         if not isinstance(value, dict):
             raise ValueError("stored JSON document is not an object")
         return value
-
-    @property
-    def review_open(self) -> bool:
-        """An emergency whose follow-up review nobody has marked done yet."""
-        return self.emergency and self.reviewed_by is None
 
     @property
     def snapshot(self) -> EvaluationSnapshot:
@@ -432,6 +441,11 @@ class Store(Protocol):
         self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
     ) -> list[ProposalRow]:
         """Proposals in these statuses (and ending after ``end_after``), soonest start first."""
+
+    def list_summaries(
+        self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
+    ) -> list[ProposalSummary]:
+        """:meth:`list_proposals` without the evaluation snapshots (lists that only show the changes)."""
 
     def overlapping(
         self,

@@ -14,7 +14,15 @@ from sqlalchemy import event, update
 from chatops.audit import verify_chain
 from chatops.domain.policy import Status
 from chatops.domain.records import OutboxKind, Reopened, WindowDoc
-from chatops.store import DuplicateKey, NewProposal, Outcome, ProposalRow, canonical_json, event_hash
+from chatops.store import (
+    DuplicateKey,
+    NewProposal,
+    Outcome,
+    ProposalRow,
+    ProposalSummary,
+    canonical_json,
+    event_hash,
+)
 from chatops.store.schema import events as events_table
 from chatops.store.sql import SqlStore
 
@@ -236,6 +244,37 @@ def test_list_proposals_filters_by_status_and_end_and_sorts_by_start(store: SqlS
     assert store.list_proposals(statuses=[Status.REJECTED]) == []
     assert store.list_proposals(statuses=[]) == []
     assert store.list_proposals(statuses=[Status.APPROVED]) == [done]
+
+
+def test_summaries_are_the_listed_proposals_without_their_snapshots(store: SqlStore) -> None:
+    """``list_summaries`` lists what ``list_proposals`` lists, in the same order, every field but the snapshot."""
+    insert(store, "late", start_ts=T0 + 5000, end_ts=T0 + 6000, services=("dns", "edge"))
+    insert(store, "early", start_ts=T0 + 1000, end_ts=T0 + 2000, flagged=False)
+    insert(
+        store,
+        "over",
+        start_ts=T0 - 5000,
+        end_ts=T0 - 4000,
+        emergency=True,
+        incident_url="https://x.example/1",
+    )
+    tie = insert(store, "tie", start_ts=T0 + 1000, end_ts=T0 + 1500)
+    with store.transaction() as tx:
+        tx.update_proposal(tie.id, at=T0 + 9, status=Status.APPROVED, message_ts="1700000000.000200")
+    summary_fields = set(ProposalSummary.model_fields)
+    assert summary_fields == set(ProposalRow.model_fields) - {"evaluation_json"}
+    for statuses, end_after, limit in (
+        ([Status.PENDING], None, 100),
+        ([Status.PENDING, Status.APPROVED], T0, 100),
+        ([Status.PENDING, Status.APPROVED], None, 2),
+        ([Status.REJECTED], None, 100),
+        ([], None, 100),
+    ):
+        full = store.list_proposals(statuses=statuses, end_after=end_after, limit=limit)
+        slim = store.list_summaries(statuses=statuses, end_after=end_after, limit=limit)
+        assert all(type(s) is ProposalSummary for s in slim)
+        assert slim == [ProposalSummary(**row.model_dump(include=summary_fields)) for row in full]
+    assert len(store.list_summaries(statuses=list(Status))) == 4
 
 
 def test_count_proposals_and_ping(store: SqlStore) -> None:
