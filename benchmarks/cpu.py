@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +77,35 @@ def next_monday() -> str:
     return str(day + timedelta(days=(0 - day.weekday()) % 7))
 
 
+def shipped_regions(path: Path, *, today: date) -> Path:
+    """The regions file chatops ships with (299 regions), Iran marked sensitive from yesterday for 60 days as in
+    the tests' own file, so the same windows are flagged for the same reason."""
+    text = (ROOT / "chatops" / "data" / "regions.toml").read_text(encoding="utf-8")
+    blocks = text.split("[[regions]]\n")
+    (iran,) = [i for i, b in enumerate(blocks) if b.startswith('id = "ir"\n')]
+    blocks[iran] = blocks[iran].rstrip("\n") + (
+        f"\n\n[[regions.sensitive_periods]]\nstart = {today - timedelta(days=1)}\n"
+        f'end = {today + timedelta(days=60)}\nreason = "Election protests"\n\n'
+    )
+    path.write_text("[[regions]]\n".join(blocks), encoding="utf-8")
+    return path
+
+
 @contextmanager
-def app(tmp: Path) -> Iterator[tuple[Runtime, SlackStandIn, SlackClientSim, Timed]]:
+def app(tmp: Path, *, regions: str = "test") -> Iterator[tuple[Runtime, SlackStandIn, SlackClientSim, Timed]]:
+    """The app and its harness; ``regions``: ``test`` (the tests' two regions) or ``shipped`` (the app's 299)."""
     with SlackStandIn(token=TOKEN) as standin:
         standin.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
         standin.set_user(APPROVER_1, tz="Europe/Berlin", name="approver one")
         standin.set_user(APPROVER_2, tz="Asia/Kolkata", name="approver two")
         standin.set_user(OUTSIDER, tz="UTC", name="outsider")
         standin.set_usergroup(GROUP, [APPROVER_2])
-        runtime = build_runtime(settings_for(tmp, standin, f"sqlite:///{tmp / 'cpu.db'}"))
+        extra = {}
+        if regions == "shipped":
+            extra["chatops_config"] = str(
+                shipped_regions(tmp / "shipped.toml", today=datetime.now(UTC).date())
+            )
+        runtime = build_runtime(settings_for(tmp, standin, f"sqlite:///{tmp / 'cpu.db'}", **extra))
         timed = Timed(WsgiApp(runtime))
         transport = httpx.WSGITransport(app=timed)
         try:
@@ -221,9 +241,17 @@ def requests(
     }
 
 
-def run(count: int, profile: str | None, *, with_floor: bool = True) -> dict[str, Any]:
+def run(count: int, profile: str | None, *, with_floor: bool = True, regions: str = "test") -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as folder, app(Path(folder)) as (runtime, standin, sim, timed):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        app(Path(folder), regions=regions) as (
+            runtime,
+            standin,
+            sim,
+            timed,
+        ),
+    ):
         # Warm-up: every path once, so imports, caches and the directory are filled as in a serving worker.
         sim.command(f"propose {window()} Warm-up", user_id=PROPOSER)
         sim.command(f"check {window()}", user_id=PROPOSER)
@@ -293,13 +321,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the Bolt floor (bare Bolt sending the same Slack calls)"
     )
+    parser.add_argument(
+        "--regions",
+        choices=("test", "shipped"),
+        default="test",
+        help="the tests' two regions (default) or the 299 the app ships with (snapshots of about 90 KB)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    results = run(args.count, args.profile, with_floor=not args.no_floor)
+    results = run(args.count, args.profile, with_floor=not args.no_floor, regions=args.regions)
     idle_ms = results["idle_cpu_ms_per_settle"]
     idle_app = results["idle_app_cpu_ms_per_settle"]
     print(
-        f"CPU ms per request, {args.count} a kind, every party in this process"
+        f"CPU ms per request, {args.count} a kind, {args.regions} regions, every party in this process"
         f" (idle settle: {idle_ms:.1f} ms, of which the app {idle_app:.1f} ms)"
     )
     print(
