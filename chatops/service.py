@@ -635,7 +635,7 @@ class Service:
                     required=row.approvals_required,
                     flagged=row.flagged,
                     window=_window_doc(row),
-                    flagged_regions=row.snapshot.flagged_ids,
+                    flagged_regions=row.flagged_region_ids,
                     status_after=Status.APPROVED if complete else row.status,
                     justification=justification or None,
                 ),
@@ -1267,7 +1267,7 @@ class Service:
         actor_name = self.name_of(actor)
         for row in self.store.list_proposals(statuses=OPEN_STATUSES, end_after=at, limit=500):
             assessment = self.assess(proposal_window(row), regions=regions)
-            before = row.snapshot.flagged_ids
+            before = row.flagged_region_ids
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
             if assessment.flagged == row.flagged and set(before) == set(after):
                 continue

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from slackfake.app_setup import regions_file
 
+from chatops.config import load_regions
+from chatops.domain import Window, evaluate
 from chatops.domain.policy import Status
+from chatops.domain.records import EvaluationSnapshot
+from chatops.service import Assessment
 from chatops.store import ProposalRow, canonical_json
 
 EVALUATION = {"regions": [{"id": "ir", "flagged": True}], "window": {"start": "2026-01-01T00:00:00+00:00"}}
@@ -63,3 +70,18 @@ def test_a_row_takes_its_evaluation_once() -> None:
 
 def test_the_rows_repr_leaves_the_stored_json_out() -> None:
     assert "evaluation_json" not in repr(ProposalRow(**fields(evaluation=EVALUATION)))
+
+
+def test_flagged_region_ids_are_the_typed_snapshots_without_validating_it(tmp_path: Path) -> None:
+    """An approval records the flagged regions' ids read straight from the stored document: the same ids, in the
+    same order, as the typed snapshot gives, for windows flagged and not."""
+    today = date(2026, 6, 1)
+    config = load_regions(regions_file(tmp_path / "regions.toml", today=today))
+    seen: set[tuple[str, ...]] = set()
+    for hour in range(0, 24, 3):
+        window = Window.of(datetime(2026, 6, 2, hour, 30, tzinfo=UTC), timedelta(hours=2))
+        document = Assessment(evaluation=evaluate(window, regions=config.regions), choices=()).document()
+        row = ProposalRow(**fields(evaluation=document))
+        assert row.flagged_region_ids == EvaluationSnapshot.model_validate(document).flagged_ids
+        seen.add(row.flagged_region_ids)
+    assert () in seen and ("ir",) in seen  # both kinds of window were tried
