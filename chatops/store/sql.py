@@ -972,6 +972,7 @@ class SqlTx:
         # No event at all yet: the chain starts, and so does the change's sequence.
         gseq, prev_hash, last_seq = (1, "", None) if head is None else (head[0] + 1, head[1], head[2])
         seq = 1 if last_seq is None else int(last_seq) + 1
+        data_json = canonical_json(data)  # stored and hashed: encoded once
         digest = event_hash(
             prev_hash=prev_hash,
             gseq=gseq,
@@ -983,6 +984,7 @@ class SqlTx:
             at=at,
             reason=reason,
             data=data,
+            data_json=data_json,
         )
         # No savepoint: a clash on (proposal_id, seq) means the caller did not lock the proposal: fail.
         cursor = _INSERT_EVENT.run(
@@ -996,7 +998,7 @@ class SqlTx:
                 "actor_name": actor_name,
                 "at": at,
                 "reason": reason,
-                "data": canonical_json(data),
+                "data": data_json,
                 "prev_hash": prev_hash,
                 "hash": digest,
                 "hash_version": HASH_VERSION,
