@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import load  # noqa: E402
 from tests.slackfake import SlackStandIn, payloads, sign  # noqa: E402
-from tests.slackfake.app_setup import free_port, regions_file  # noqa: E402
+from tests.slackfake.app_setup import free_port, regions_file, shipped_regions_file  # noqa: E402
 
 SECRET = "bench-signing-secret-8f2a"
 TOKEN = "xoxb-bench-token"
@@ -114,8 +114,12 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, tmp: Path,
     raise SystemExit(f"{name} did not answer within 60 s:\n{log.read_text(errors='replace')}")
 
 
-def chatops_env(tmp: Path, standin: SlackStandIn, *, database_url: str | None = None) -> dict[str, str]:
-    """The environment ``chatops serve`` (and ``chatops worker``) run with in the benchmarks."""
+def chatops_env(
+    tmp: Path, standin: SlackStandIn, *, database_url: str | None = None, regions: str = "test"
+) -> dict[str, str]:
+    """The environment ``chatops serve`` (and ``chatops worker``) run with in the benchmarks; ``regions``:
+    ``test`` (the Slack tests' two regions) or ``shipped`` (the 299 the app ships with, Iran marked the same)."""
+    write = shipped_regions_file if regions == "shipped" else regions_file
     env = _clean_env()
     env.update(
         {
@@ -125,7 +129,7 @@ def chatops_env(tmp: Path, standin: SlackStandIn, *, database_url: str | None = 
             "CHATOPS_CHANNEL": CHANNEL,
             "CHATOPS_APPROVERS": f"{PROPOSER} {APPROVER_1} {GROUP}",
             "CHATOPS_DATABASE_URL": database_url or f"sqlite:///{tmp / 'chatops.db'}",
-            "CHATOPS_CONFIG": str(regions_file(tmp / "regions.toml", today=datetime.now(UTC).date())),
+            "CHATOPS_CONFIG": str(write(tmp / "regions.toml", today=datetime.now(UTC).date())),
             "CHATOPS_DELIVERY_RETRY_CAP": "1",
         }
     )
@@ -138,9 +142,10 @@ def start_chatops(
     *,
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    regions: str = "test",
 ) -> Server:
     port = free_port()
-    env = chatops_env(tmp, standin, database_url=database_url)
+    env = chatops_env(tmp, standin, database_url=database_url, regions=regions)
     env.update(extra_env or {})
     argv = [sys.executable, "-m", "chatops", "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", "2", "--threads", "4"]

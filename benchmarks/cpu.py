@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from conftest import (  # noqa: E402  (tests/slack/conftest.py: the tests' setti
     settings_for,
 )
 from floor import Timed, bolt_floor  # noqa: E402  (same directory)
+from slackfake.app_setup import shipped_regions_file  # noqa: E402
 from slackfake.signing import SlackClientSim  # noqa: E402
 from slackfake.standin import SlackStandIn  # noqa: E402
 
@@ -77,20 +78,6 @@ def next_monday() -> str:
     return str(day + timedelta(days=(0 - day.weekday()) % 7))
 
 
-def shipped_regions(path: Path, *, today: date) -> Path:
-    """The regions file chatops ships with (299 regions), Iran marked sensitive from yesterday for 60 days as in
-    the tests' own file, so the same windows are flagged for the same reason."""
-    text = (ROOT / "chatops" / "data" / "regions.toml").read_text(encoding="utf-8")
-    blocks = text.split("[[regions]]\n")
-    (iran,) = [i for i, b in enumerate(blocks) if b.startswith('id = "ir"\n')]
-    blocks[iran] = blocks[iran].rstrip("\n") + (
-        f"\n\n[[regions.sensitive_periods]]\nstart = {today - timedelta(days=1)}\n"
-        f'end = {today + timedelta(days=60)}\nreason = "Election protests"\n\n'
-    )
-    path.write_text("[[regions]]\n".join(blocks), encoding="utf-8")
-    return path
-
-
 @contextmanager
 def app(tmp: Path, *, regions: str = "test") -> Iterator[tuple[Runtime, SlackStandIn, SlackClientSim, Timed]]:
     """The app and its harness; ``regions``: ``test`` (the tests' two regions) or ``shipped`` (the app's 299)."""
@@ -103,7 +90,7 @@ def app(tmp: Path, *, regions: str = "test") -> Iterator[tuple[Runtime, SlackSta
         extra = {}
         if regions == "shipped":
             extra["chatops_config"] = str(
-                shipped_regions(tmp / "shipped.toml", today=datetime.now(UTC).date())
+                shipped_regions_file(tmp / "shipped.toml", today=datetime.now(UTC).date())
             )
         runtime = build_runtime(settings_for(tmp, standin, f"sqlite:///{tmp / 'cpu.db'}", **extra))
         timed = Timed(WsgiApp(runtime))

@@ -165,15 +165,21 @@ def summary(latencies_s: list[float]) -> dict[str, float]:
 
 @contextmanager
 def running(
-    folder: Path, standin: SlackStandIn, *, threads: int, worker: bool, logs: Path | None = None
+    folder: Path,
+    standin: SlackStandIn,
+    *,
+    threads: int,
+    worker: bool,
+    logs: Path | None = None,
+    regions: str = "test",
 ) -> Iterator[str]:
     """``chatops serve`` (and with ``worker``, ``chatops worker`` beside it); yields the events URL."""
     serve_env = {"CHATOPS_DELIVERY_THREADS": "0" if worker else str(threads)}
-    server = start_chatops(folder, standin, extra_env=serve_env)
+    server = start_chatops(folder, standin, extra_env=serve_env, regions=regions)
     process = None
     try:
         if worker:
-            env = chatops_env(folder, standin)
+            env = chatops_env(folder, standin, regions=regions)
             env["CHATOPS_DELIVERY_THREADS"] = str(threads)
             log = (folder / "worker.log").open("wb")
             process = subprocess.Popen(
@@ -200,7 +206,15 @@ def running(
 
 
 def run(
-    count: int, clients: int, *, mode: str, threads: int, delay: float, worker: bool, logs: Path | None = None
+    count: int,
+    clients: int,
+    *,
+    mode: str,
+    threads: int,
+    delay: float,
+    worker: bool,
+    logs: Path | None = None,
+    regions: str = "test",
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, SlackStandIn(token=TOKEN) as standin:
         standin.set_user(PROPOSER, tz="America/Los_Angeles", name="proposer")
@@ -211,7 +225,9 @@ def run(
             standin.slow_next(None, 10**9, delay=delay)  # every call, for the whole run
         arrivals = Arrivals(standin)
         person = mode == "person"
-        with running(Path(folder), standin, threads=threads, worker=worker, logs=logs) as url:
+        with running(
+            Path(folder), standin, threads=threads, worker=worker, logs=logs, regions=regions
+        ) as url:
             # Proposals: signed command -> parent message at the stand-in.
             requests = [command(standin, f"propose {window_text()} E2E {i}") for i in range(count)]
 
@@ -279,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--slack-delay", type=float, default=0.0, help="seconds the stand-in takes to answer")
     parser.add_argument("--worker", action="store_true", help="deliver from a `chatops worker` process")
+    parser.add_argument(
+        "--regions",
+        choices=("test", "shipped"),
+        default="test",
+        help="the tests' two regions (default) or the 299 the app ships with (snapshots of about 90 KB)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--logs", type=Path, help="copy the servers' logs into this directory")
     args = parser.parse_args(argv)
@@ -292,12 +314,13 @@ def main(argv: list[str] | None = None) -> int:
             delay=args.slack_delay,
             worker=args.worker,
             logs=args.logs / mode if args.logs else None,
+            regions=args.regions,
         )
         results.append(result)
         where = "a worker process" if args.worker else "each serving process"
         print(
             f"{mode}, {args.clients} clients, {args.delivery_threads} delivery thread(s) in {where}, "
-            f"stand-in delay {1000 * args.slack_delay:.0f} ms:"
+            f"stand-in delay {1000 * args.slack_delay:.0f} ms, {args.regions} regions:"
         )
         for name in ("propose_to_parent", "approve_to_reply"):
             r = result[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,7 +20,11 @@ import httpx
 import pytest
 from slack_bolt import BoltRequest, BoltResponse
 from slack_sdk import WebClient
+from slackfake.app_setup import regions_file, shipped_regions_file
 from slackfake.standin import SlackStandIn
+
+from chatops.config import load_regions
+from chatops.domain import Window, evaluate
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -122,3 +127,17 @@ def test_the_bolt_floor_sends_the_calls_it_is_given(standin: SlackStandIn) -> No
     assert texts.count("recorded parent") == 2  # once recorded, once sent again by the floor
     assert texts.count("recorded reply") == 2
     assert [e.text for e in standin.ephemerals()].count("recorded answer") == 2
+
+
+def test_the_shipped_regions_the_benchmarks_run_with_flag_what_the_tests_regions_flag(tmp_path: Path) -> None:
+    """``--regions shipped`` runs the benchmarks with every region the app ships with and Iran marked sensitive as
+    in the tests' own file: the same window must be flagged for the same region, among all the others."""
+    today = datetime.now(UTC).date()
+    shipped = load_regions(shipped_regions_file(tmp_path / "shipped.toml", today=today))
+    small = load_regions(regions_file(tmp_path / "small.toml", today=today))
+    assert len(shipped.regions) == len(load_regions().regions) > 200
+    assert shipped.policy == small.policy
+    start = datetime.combine(today + timedelta(days=3), time(6, 0), tzinfo=UTC)  # 09:30 in Tehran
+    window = Window.of(start, timedelta(hours=1))
+    for config in (shipped, small):
+        assert [r.id for r in evaluate(window, regions=config.regions).flagged_regions] == ["ir"]

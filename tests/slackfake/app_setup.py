@@ -1,5 +1,5 @@
-"""What the app under test is started with: the regions file the Slack tests (and the ack benchmark) use, and a
-free loopback port."""
+"""What the app under test is started with: the regions file the Slack tests (and the ack benchmark) use, the
+regions the app ships with marked the same way (for benchmarks), and a free loopback port."""
 
 from __future__ import annotations
 
@@ -35,6 +35,22 @@ peak_hours = ["mon-fri 07:00-23:00"]
 """,
         encoding="utf-8",
     )
+    return path
+
+
+def shipped_regions_file(path: Path, *, today: date) -> Path:
+    """The regions file chatops ships with (299 regions), Iran marked sensitive from yesterday for 60 days as in
+    :func:`regions_file`, so the same windows are flagged for the same reason; its policy is the same too."""
+    text = (Path(__file__).resolve().parents[2] / "chatops" / "data" / "regions.toml").read_text(
+        encoding="utf-8"
+    )
+    blocks = text.split("[[regions]]\n")
+    (iran,) = [i for i, b in enumerate(blocks) if b.startswith('id = "ir"\n')]
+    blocks[iran] = blocks[iran].rstrip("\n") + (
+        f"\n\n[[regions.sensitive_periods]]\nstart = {today - timedelta(days=1)}\n"
+        f'end = {today + timedelta(days=60)}\nreason = "Election protests"\n\n'
+    )
+    path.write_text("[[regions]]\n".join(blocks), encoding="utf-8")
     return path
 
 
