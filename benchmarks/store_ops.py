@@ -6,6 +6,10 @@ operation's own cost). It runs against older versions of the store too (put thei
 
     .venv/bin/python benchmarks/store_ops.py
     .venv/bin/python benchmarks/store_ops.py --backend postgresql   # CHATOPS_BENCH_POSTGRES_URL, as scale.py
+    .venv/bin/python benchmarks/store_ops.py --snapshot shipped     # proposals carry a 299-region evaluation
+
+The proposals' stored evaluation is a 1 KB stand-in by default; ``--snapshot shipped`` stores a real one of the
+regions the app ships with (about 90 KB), as every proposal carries in a deployment that keeps them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from chatops.domain.policy import Status
 from chatops.domain.records import OutboxKind
-from chatops.store import NewProposal, OutboxRow
+from chatops.store import NewProposal, OutboxRow, canonical_json
 from chatops.store.sql import SqlStore
 
 EVALUATION = {
@@ -28,7 +32,19 @@ EVALUATION = {
 }
 
 
-def new(i: int) -> NewProposal:
+def shipped_snapshot() -> dict[str, Any]:
+    """A proposal's stored evaluation with the 299 regions the app ships with (a clear hour: no suggestions)."""
+    from datetime import UTC, datetime, timedelta
+
+    from chatops.config import load_regions
+    from chatops.domain import Window, evaluate
+    from chatops.service import Assessment
+
+    window = Window.of(datetime(2026, 6, 16, 5, 0, tzinfo=UTC), timedelta(hours=1))
+    return Assessment(evaluation=evaluate(window, regions=load_regions().regions), choices=()).document()
+
+
+def new(i: int, evaluation: dict[str, Any]) -> NewProposal:
     return NewProposal(
         idempotency_key=f"k{i}-{time.time_ns()}",
         title=f"Change {i}",
@@ -39,7 +55,7 @@ def new(i: int) -> NewProposal:
         end_ts=2_000_000_000 + i * 3600 + 3600,
         flagged=False,
         approvals_required=1,
-        evaluation=EVALUATION,
+        evaluation=evaluation,
         created_at=1_700_000_000,
     )
 
@@ -59,7 +75,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--snapshot", choices=("small", "shipped"), default="small")
     args = parser.parse_args()
+    evaluation = shipped_snapshot() if args.snapshot == "shipped" else EVALUATION
     # Imported after chatops: scale.py puts this checkout first on sys.path, and an older chatops given on
     # PYTHONPATH must stay the one measured.
     from scale import database  # same directory: a fresh SQLite file or PostgreSQL schema
@@ -68,7 +86,7 @@ def main() -> int:
         store = SqlStore.open(url)
         try:
             with store.transaction() as tx:
-                ids = [tx.insert_proposal(new(i)).id for i in range(60)]
+                ids = [tx.insert_proposal(new(i, evaluation)).id for i in range(60)]
             pid = ids[0]
 
             def write_tx() -> None:
@@ -101,12 +119,21 @@ def main() -> int:
                 "get_proposal": lambda: store.get_proposal(pid),
                 "approvers": lambda: store.approvers(pid, round=1),
                 "list_proposals (50)": lambda: store.list_proposals(statuses=(Status.PENDING,), limit=50),
+                **(
+                    {
+                        "list_summaries (50)": lambda: store.list_summaries(
+                            statuses=(Status.PENDING,), limit=50
+                        )
+                    }
+                    if hasattr(store, "list_summaries")
+                    else {}
+                ),
                 "claim_outbox, empty": lambda: store.claim_outbox(now=0, limit=1),
                 "write tx: lock + approvers": write_tx,
                 "enqueue, claim, mark delivered": deliver_one,
                 "a parent, store side": parent_store_side,
             }
-            print(f"{'operation':34} {'CPU us':>8}")
+            print(f"{'operation':34} {'CPU us':>8}   (snapshot: {len(canonical_json(evaluation)):,} bytes)")
             for name, fn in ops.items():
                 print(f"{name:34} {timed(fn, args.repeat):8.1f}")
         finally:
