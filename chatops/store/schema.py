@@ -54,7 +54,6 @@ proposals = Table(
     Column("round", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("message_ts", String(32), nullable=True),
-    Column("evaluation", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     # The services the change touches, comma-separated ("" when none).
@@ -64,6 +63,10 @@ proposals = Table(
     Column("incident_url", Text, nullable=False, server_default=text("''")),
     Column("reviewed_by", String(64), nullable=True),
     Column("reviewed_at", BigInteger, nullable=True),
+    # The evaluation snapshot (about 90 KB with the shipped regions) is last: on SQLite the columns before it are
+    # read without walking its overflow pages (migration 0007). '{}' only because SQLite appends a NOT NULL
+    # column with a default; every proposal is stored with its evaluation.
+    Column("evaluation", Text, nullable=False, server_default=text("'{}'")),
     # NULLs never collide in a unique index (SQLite and PostgreSQL alike): the key is unique where it is set.
     Index("ix_proposals_idempotency_key", "idempotency_key", unique=True),
     Index("ix_proposals_status_start_ts", "status", "start_ts"),

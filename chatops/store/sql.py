@@ -221,7 +221,6 @@ _PROPOSAL_COLUMNS = (
     "round",
     "version",
     "message_ts",
-    "evaluation",
     "created_at",
     "updated_at",
     "services",
@@ -229,6 +228,7 @@ _PROPOSAL_COLUMNS = (
     "incident_url",
     "reviewed_by",
     "reviewed_at",
+    "evaluation",
 )
 _OUTBOX_COLUMNS = (
     "id",
@@ -313,7 +313,6 @@ def _proposal(row: Sequence[Any]) -> ProposalRow:
         round,
         version,
         message_ts,
-        evaluation,
         created_at,
         updated_at,
         services,
@@ -321,6 +320,7 @@ def _proposal(row: Sequence[Any]) -> ProposalRow:
         incident_url,
         reviewed_by,
         reviewed_at,
+        evaluation,
     ) = row
     return ProposalRow(
         id=id,

@@ -9,12 +9,14 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from chatops.domain.policy import Status
 from chatops.store import NewProposal
-from chatops.store.migrate import current_revision, head_revision, upgrade
+from chatops.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from chatops.store.schema import metadata
 from chatops.store.sql import SqlStore, create_store_engine
 
@@ -39,7 +41,52 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (migrations / "versions" / "0004_audit_chain.py").is_file()
     assert (migrations / "versions" / "0005_services_emergencies.py").is_file()
     assert (migrations / "versions" / "0006_reminders.py").is_file()
-    assert head_revision() == "0006_reminders"
+    assert (migrations / "versions" / "0007_evaluation_last.py").is_file()
+    assert head_revision() == "0007_evaluation_last"
+
+
+def test_moving_the_evaluation_last_keeps_every_proposal_and_what_points_at_it(db_url: str) -> None:
+    """0007 moves ``proposals.evaluation`` to the end of the row on SQLite (copy, drop, rename): stored
+    snapshots, the rows that point at a proposal and the foreign keys must come through whole."""
+    snapshot = '{"regions":[{"flagged":true,"id":"ir"}],"x":"' + "y" * 20_000 + '"}'
+    engine = create_store_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0006_reminders")
+            conn.execute(
+                text(
+                    "INSERT INTO proposals (id, idempotency_key, title, description, rollback_plan, ticket_url,"
+                    " proposer, channel, input_tz, start_ts, end_ts, status, flagged, approvals_required, round,"
+                    " version, message_ts, evaluation, created_at, updated_at) VALUES (1, 'k', 't', '', '', '',"
+                    " 'U1', 'C1', 'UTC', 10, 20, 'pending', :yes, 1, 1, 1, NULL, :snapshot, 5, 5)"
+                ),
+                {"yes": True, "snapshot": snapshot},
+            )
+            conn.execute(
+                text("INSERT INTO approvals (proposal_id, round, approver, at) VALUES (1, 1, 'U2', 6)")
+            )
+        assert current_revision(engine) == "0006_reminders"
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT evaluation FROM proposals WHERE id = 1")).scalar_one() == snapshot
+            )
+            columns = [c["name"] for c in inspect(conn).get_columns("proposals")]
+            assert columns.count("evaluation") == 1 and "evaluation_last" not in columns
+            if engine.dialect.name == "sqlite":
+                assert columns[-1] == "evaluation"
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        store = SqlStore(engine)
+        row = store.get_proposal(1)
+        assert row is not None and row.evaluation_json == snapshot and row.flagged_region_ids == ("ir",)
+        assert store.approvers(1, round=1) == ["U2"]
+        [summary] = store.list_summaries(statuses=[Status.PENDING])
+        assert (summary.id, summary.title, summary.created_at) == (1, "t", 5)
+    finally:
+        engine.dispose()
 
 
 def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
