@@ -250,6 +250,7 @@ def run(
             fire(url, setup, clients)
             arrivals.wait(lambda: len(arrivals.by_change) + refused() >= 2 * count)
             targets = sorted(p for p in arrivals.by_change if p not in stored_before)[:count]
+            refused_setup = refused() - refused_proposals  # not stored: fewer clicks than proposals
             count = len(targets)
             ts_of = {pid: arrivals.by_change[pid][0] for pid in targets}
             # Let each "proposed" reply land before the clicks.
@@ -281,6 +282,7 @@ def run(
         "errors": errors[:5],
         "error_count": len(errors),
         "refused_proposals": refused_proposals,
+        "refused_setup_proposals": refused_setup,
         "refused_clicks": refused_clicks,
     }
 
@@ -331,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(
             f"  errors: {result['error_count']} {result['errors']}; answered 'not recorded': "
-            f"{result['refused_proposals']} proposals, {result['refused_clicks']} clicks"
+            f"{result['refused_proposals']} proposals, {result['refused_setup_proposals']} proposals to approve"
+            f" (sent as a burst, untimed), {result['refused_clicks']} clicks"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -453,6 +453,8 @@ class Service:
         assessment = self.assess(window, regions=regions)
         at = to_ts(now)
         snapshot = assessment.document()
+        # Typed before the write lock is taken, not while it is held (a millisecond with the shipped regions).
+        typed_snapshot = EvaluationSnapshot.model_validate(snapshot)
         local = ZoneInfo(input_tz)
         actor_name = self.name_of(proposer)
         policy = self.config.policy
@@ -472,7 +474,7 @@ class Service:
                 payload = Proposed(
                     window=WindowDoc.model_validate(snapshot["window"]),
                     input_tz=input_tz,
-                    evaluation=EvaluationSnapshot.model_validate(snapshot),
+                    evaluation=typed_snapshot,
                     title=title,
                     description=description,
                     rollback_plan=rollback_plan,
