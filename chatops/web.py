@@ -610,11 +610,12 @@ def _gunicorn_logger_class() -> type:
 
 def freeze_startup_objects() -> None:
     """Once a process has built its runtime: what start-up made (modules, the regions, the Bolt app, pydantic's
-    validators, the compiled statements; about 120,000 objects) is moved out of the cyclic garbage collector's
-    sight (``gc.freeze``). A full collection walked all of it, tens of milliseconds in whichever request thread
-    it fell on, every few proposals with the shipped regions (each reads and writes documents of thousands of
-    objects). What is made later is collected as before; what start-up made is still freed when nothing refers
-    to it. Only for the process entry points: a test process building many runtimes must not call it."""
+    validators, the compiled statements; over 100,000 objects) is moved out of the cyclic garbage collector's
+    sight (``gc.freeze``). A full collection walked all of it, tens of milliseconds in whichever request or
+    delivery thread it fell on, every few dozen proposals with the shipped regions (each reads and writes
+    documents of thousands of objects). What is made later is collected as before; what start-up made is still
+    freed when nothing refers to it. Only for the process entry points: a test process building many runtimes
+    must not call it."""
     import gc
 
     gc.collect()

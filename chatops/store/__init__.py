@@ -56,8 +56,8 @@ class ProposalSummary(BaseModel):
     """A stored proposal without its evaluation snapshot: what lists of changes show (``/maintenance list``, the
     Home tab, the calendar feed). Times are POSIX seconds (UTC).
 
-    A snapshot is stored with every proposal, about 90 KB with the 299 regions the app ships with; a list read
-    without it costs about a fifteenth as much (``docs/performance.md``)."""
+    A snapshot is stored with every proposal, about 90 KB with the 299 regions the app ships with; a list of 50
+    read without it costs a tenth as much (``benchmarks/store_ops.py --snapshot shipped``)."""
 
     model_config = _ROW
 
@@ -128,8 +128,8 @@ class ProposalRow(ProposalSummary):
     @property
     def flagged_region_ids(self) -> tuple[str, ...]:
         """``snapshot.flagged_ids`` (the flagged regions' ids, in order), read from the stored document without
-        validating it: an approval records them, and typing every region of a snapshot of 299 regions cost
-        twice as much as parsing it."""
+        validating it: an approval records them before its 200, and typing every region of a snapshot of 299
+        regions cost more than parsing it."""
         return tuple(r["id"] for r in self.evaluation.get("regions", ()) if r.get("flagged"))
 
 

@@ -633,8 +633,8 @@ _LIST_PROPOSALS = Prepared(
         .limit(bindparam("limit"))
     )
 )
-# The same, without the evaluation snapshots: sorting the open rows with them (about 90 KB each with the regions
-# the app ships with) cost fifteen times as much as the list itself.
+# The same, without the evaluation snapshots: with them (about 90 KB each with the regions the app ships with) a
+# list of 50 cost ten times as much on SQLite and PostgreSQL (benchmarks/store_ops.py --snapshot shipped).
 _LIST_SUMMARIES = Prepared(
     lambda dialect, shape: (
         select(*(proposals.c[name] for name in _SUMMARY_COLUMNS))
