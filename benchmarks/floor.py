@@ -88,6 +88,7 @@ def bolt_floor(
     and then send, after the ack, the Slack calls chatops made for the same kind of request (:class:`Replay`):
     no store, no evaluation, no message building, no front door."""
     replay = Replay()
+    listeners = ThreadPoolExecutor(max_workers=5)
     bolt = App(
         client=WebClient(token=token, base_url=standin.url),
         signing_secret=secret,
@@ -95,7 +96,7 @@ def bolt_floor(
         request_verification_enabled=True,
         raise_error_for_unhandled_request=False,
         process_before_response=True,
-        listener_executor=ThreadPoolExecutor(max_workers=5),
+        listener_executor=listeners,
     )
     kept.install(bolt)
 
@@ -110,12 +111,15 @@ def bolt_floor(
     bolt.command("/maintenance")(ack=now, lazy=[later])
     bolt.action(ids.APPROVE)(ack=now, lazy=[later])
     timed = Timed(SlackRequestHandler(bolt))
-    with SlackClientSim(
-        "http://floor.test/slack/events",
-        signing_secret=secret,
-        standin=standin,
-        transport=httpx.WSGITransport(app=timed),
-    ) as sim:
+    with (
+        listeners,
+        SlackClientSim(
+            "http://floor.test/slack/events",
+            signing_secret=secret,
+            standin=standin,
+            transport=httpx.WSGITransport(app=timed),
+        ) as sim,
+    ):
         # Warm-up: Bolt asks auth.test once, on its first request; chatops's was asked before it was measured.
         replay.load([], 1)
         if sim.command("help").status_code != 200:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
 
 
@@ -41,9 +42,9 @@ peak_hours = ["mon-fri 07:00-23:00"]
 def shipped_regions_file(path: Path, *, today: date) -> Path:
     """The regions file chatops ships with (299 regions), Iran marked sensitive from yesterday for 60 days as in
     :func:`regions_file`, so the same windows are flagged for the same reason; its policy is the same too."""
-    text = (Path(__file__).resolve().parents[2] / "chatops" / "data" / "regions.toml").read_text(
-        encoding="utf-8"
-    )
+    text = (
+        resources.files("chatops.data").joinpath("regions.toml").read_text(encoding="utf-8")
+    )  # as load_regions
     blocks = text.split("[[regions]]\n")
     (iran,) = [i for i, b in enumerate(blocks) if b.startswith('id = "ir"\n')]
     blocks[iran] = blocks[iran].rstrip("\n") + (
