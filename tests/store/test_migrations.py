@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -9,6 +10,7 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -93,6 +95,39 @@ def test_a_fresh_database_has_no_revision_until_upgraded(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     assert current_revision(db_url) == head_revision()
+
+
+def test_before_sqlite_3_35_the_evaluation_stays_where_it_is_and_the_store_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0007 needs ``DROP COLUMN`` (SQLite 3.35); the store runs on 3.24 and later, so an older SQLite keeps the
+    column in the middle of the row (lists are slower, nothing else changes)."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as conn:
+            columns = [c["name"] for c in inspect(conn).get_columns("proposals")]
+        assert columns[-1] != "evaluation" and columns.count("evaluation") == 1
+        with store.transaction() as tx:
+            new = NewProposal(
+                idempotency_key="k",
+                title="t",
+                proposer="U",
+                channel="C",
+                input_tz="UTC",
+                start_ts=1,
+                end_ts=2,
+                flagged=False,
+                approvals_required=1,
+                evaluation={"regions": [{"id": "ir", "flagged": True}]},
+                created_at=0,
+            )
+            stored = tx.insert_proposal(new)
+        assert store.get_proposal(stored.id) == stored
+        assert [s.id for s in store.list_summaries(statuses=[Status.PENDING])] == [stored.id]
+    finally:
+        store.close()
 
 
 def test_open_migrates_to_head_and_the_schema_matches_schema_py(db_url: str) -> None:

@@ -8,7 +8,8 @@ of 0.6 ms (``benchmarks/store_ops.py --snapshot shipped``). Moved last, a row's 
 first page.
 
 SQLite appends a column, so the snapshot is copied into a new last column, the old one dropped and the new one
-renamed (``ALTER TABLE … DROP COLUMN`` needs SQLite 3.35, ``RENAME COLUMN`` 3.25); the table itself is kept,
+renamed (``ALTER TABLE … DROP COLUMN`` needs SQLite 3.35, ``RENAME COLUMN`` 3.25; with an older SQLite the
+column stays where it is); the table itself is kept,
 so the foreign keys that point at it are untouched (a table rebuild would trip them). SQLite cannot append a
 NOT NULL column without a default: the column's default is ``'{}'``, an empty snapshot, which no insert relies
 on (every proposal is stored with its evaluation); schema.py and PostgreSQL declare the same default. PostgreSQL
@@ -21,6 +22,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,6 +35,10 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            # No DROP COLUMN before 3.35 (the store itself runs on 3.24 and later): the snapshot stays where it
+            # is, and only lists read without snapshots are slower; every query names its columns.
+            return
         op.execute("ALTER TABLE proposals ADD COLUMN evaluation_last TEXT NOT NULL DEFAULT '{}'")
         op.execute("UPDATE proposals SET evaluation_last = evaluation")
         op.execute("ALTER TABLE proposals DROP COLUMN evaluation")
