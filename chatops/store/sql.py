@@ -294,7 +294,14 @@ for _table, _columns in (
         )
 
 
-def _proposal(row: Sequence[Any]) -> ProposalRow:
+# The snapshot is the last column (migration 0007): a summary is a proposal row without its last value.
+_SUMMARY_COLUMNS = _PROPOSAL_COLUMNS[:-1]
+if _PROPOSAL_COLUMNS[-1] != "evaluation":  # pragma: no cover - the converters below rely on it
+    raise RuntimeError("the proposals table's last column must be its evaluation (migration 0007)")
+
+
+def _summary_fields(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a row of ``_SUMMARY_COLUMNS`` (a proposal's columns but its evaluation)."""
     (
         id,
         idempotency_key,
@@ -320,94 +327,44 @@ def _proposal(row: Sequence[Any]) -> ProposalRow:
         incident_url,
         reviewed_by,
         reviewed_at,
-        evaluation,
     ) = row
-    return ProposalRow(
-        id=id,
-        idempotency_key=idempotency_key,
-        title=title,
-        description=description,
-        rollback_plan=rollback_plan,
-        ticket_url=ticket_url,
-        proposer=proposer,
-        channel=channel,
-        input_tz=input_tz,
-        start_ts=start_ts,
-        end_ts=end_ts,
-        status=Status(status),
-        flagged=bool(flagged),
-        approvals_required=approvals_required,
-        round=round,
-        version=version,
-        message_ts=message_ts,
-        evaluation_json=evaluation,
-        created_at=created_at,
-        updated_at=updated_at,
-        services=_services(services),
-        emergency=bool(emergency),
-        incident_url=incident_url,
-        reviewed_by=reviewed_by,
-        reviewed_at=reviewed_at,
-    )
-
-
-_SUMMARY_COLUMNS = tuple(c for c in _PROPOSAL_COLUMNS if c != "evaluation")
+    return {
+        "id": id,
+        "idempotency_key": idempotency_key,
+        "title": title,
+        "description": description,
+        "rollback_plan": rollback_plan,
+        "ticket_url": ticket_url,
+        "proposer": proposer,
+        "channel": channel,
+        "input_tz": input_tz,
+        "start_ts": start_ts,
+        "end_ts": end_ts,
+        "status": Status(status),
+        "flagged": bool(flagged),
+        "approvals_required": approvals_required,
+        "round": round,
+        "version": version,
+        "message_ts": message_ts,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "services": _services(services),
+        "emergency": bool(emergency),
+        "incident_url": incident_url,
+        "reviewed_by": reviewed_by,
+        "reviewed_at": reviewed_at,
+    }
 
 
 def _summary(row: Sequence[Any]) -> ProposalSummary:
-    """A row of ``_SUMMARY_COLUMNS``: a proposal's columns but its evaluation."""
-    (
-        id,
-        idempotency_key,
-        title,
-        description,
-        rollback_plan,
-        ticket_url,
-        proposer,
-        channel,
-        input_tz,
-        start_ts,
-        end_ts,
-        status,
-        flagged,
-        approvals_required,
-        round,
-        version,
-        message_ts,
-        created_at,
-        updated_at,
-        services,
-        emergency,
-        incident_url,
-        reviewed_by,
-        reviewed_at,
-    ) = row
-    return ProposalSummary(
-        id=id,
-        idempotency_key=idempotency_key,
-        title=title,
-        description=description,
-        rollback_plan=rollback_plan,
-        ticket_url=ticket_url,
-        proposer=proposer,
-        channel=channel,
-        input_tz=input_tz,
-        start_ts=start_ts,
-        end_ts=end_ts,
-        status=Status(status),
-        flagged=bool(flagged),
-        approvals_required=approvals_required,
-        round=round,
-        version=version,
-        message_ts=message_ts,
-        created_at=created_at,
-        updated_at=updated_at,
-        services=_services(services),
-        emergency=bool(emergency),
-        incident_url=incident_url,
-        reviewed_by=reviewed_by,
-        reviewed_at=reviewed_at,
-    )
+    return ProposalSummary.model_validate(_summary_fields(row))
+
+
+def _proposal(row: Sequence[Any]) -> ProposalRow:
+    """A row of ``_PROPOSAL_COLUMNS``: the summary's fields, then the evaluation as stored."""
+    fields = _summary_fields(row[:-1])
+    fields["evaluation_json"] = row[-1]
+    return ProposalRow.model_validate(fields)
 
 
 def _services(text: str) -> tuple[str, ...]:
@@ -429,7 +386,7 @@ def _overlapping(
     wanted = set(services)
     if not wanted or not statuses:
         return []
-    shape = (tuple(sorted({Status(s).value for s in statuses})), exclude is not None)
+    shape = (_status_values(statuses), exclude is not None)
     params = {"start_ts": start_ts, "end_ts": end_ts, "exclude": exclude}
     found = []
     services_at = _PROPOSAL_COLUMNS.index("services")
@@ -620,11 +577,15 @@ _LEASE_OUTBOX = Prepared(
         update(outbox).where(outbox.c.id.in_(_ids(count))).values(leased_until=bindparam("b_until"))
     )
 )
+
+
 # /maintenance list and the conflict check: shape is the statuses asked for (and, for overlapping, whether one
 # change is left out).
-_LIST_PROPOSALS = Prepared(
-    lambda dialect, shape: (
-        select(proposals)
+def _listing(*columns: Any) -> Any:
+    """``columns`` of the proposals in the statuses of the shape (and ending after ``end_after`` when the shape
+    says so), soonest start first, at most ``limit``."""
+    return lambda dialect, shape: (
+        select(*columns)
         .where(
             proposals.c.status.in_(_values(shape[0])),
             *([proposals.c.end_ts > bindparam("end_after")] if shape[1] else []),
@@ -632,20 +593,12 @@ _LIST_PROPOSALS = Prepared(
         .order_by(proposals.c.start_ts, proposals.c.id)
         .limit(bindparam("limit"))
     )
-)
-# The same, without the evaluation snapshots: with them (about 90 KB each with the regions the app ships with) a
-# list of 50 cost ten times as much on SQLite and PostgreSQL (benchmarks/store_ops.py --snapshot shipped).
-_LIST_SUMMARIES = Prepared(
-    lambda dialect, shape: (
-        select(*(proposals.c[name] for name in _SUMMARY_COLUMNS))
-        .where(
-            proposals.c.status.in_(_values(shape[0])),
-            *([proposals.c.end_ts > bindparam("end_after")] if shape[1] else []),
-        )
-        .order_by(proposals.c.start_ts, proposals.c.id)
-        .limit(bindparam("limit"))
-    )
-)
+
+
+_LIST_PROPOSALS = Prepared(_listing(proposals))
+# Without the evaluation snapshots: with them (about 90 KB each with the regions the app ships with) a list of 50
+# cost ten times as much on SQLite and PostgreSQL (benchmarks/store_ops.py --snapshot shipped).
+_LIST_SUMMARIES = Prepared(_listing(*(proposals.c[name] for name in _SUMMARY_COLUMNS)))
 _COUNT_PROPOSALS = Prepared(
     lambda dialect, shape: (
         select(func.count())
@@ -696,6 +649,11 @@ def _record(conn: Connection, outcome: Outcome) -> None:
         raise LookupError(f"no outbox message {outcome.message_id}")
     if outcome.message_ts is not None:
         _SET_PARENT_OF_MESSAGE.run(conn, {"b_id": outcome.message_id, "b_message_ts": outcome.message_ts})
+
+
+def _status_values(statuses: Sequence[Status]) -> tuple[str, ...]:
+    """Statuses as a statement's shape: each once, in one order, whatever order they were asked in."""
+    return tuple(sorted({Status(s).value for s in statuses}))
 
 
 def _ids(count: int) -> list[BindParameter[int]]:
@@ -1243,22 +1201,21 @@ class SqlStore:
     def list_proposals(
         self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
     ) -> list[ProposalRow]:
-        if not statuses:
-            return []
-        shape = (tuple(sorted({Status(s).value for s in statuses})), end_after is not None)
-        with self._read() as conn:
-            rows = _LIST_PROPOSALS.run(conn, {"end_after": end_after, "limit": limit}, shape=shape).fetchall()
-        return [_proposal(r) for r in rows]
+        return [_proposal(r) for r in self._listed(_LIST_PROPOSALS, statuses, end_after, limit)]
 
     def list_summaries(
         self, *, statuses: Sequence[Status], end_after: int | None = None, limit: int = 100
     ) -> list[ProposalSummary]:
+        return [_summary(r) for r in self._listed(_LIST_SUMMARIES, statuses, end_after, limit)]
+
+    def _listed(
+        self, stmt: Prepared, statuses: Sequence[Status], end_after: int | None, limit: int
+    ) -> list[Sequence[Any]]:
         if not statuses:
             return []
-        shape = (tuple(sorted({Status(s).value for s in statuses})), end_after is not None)
+        shape = (_status_values(statuses), end_after is not None)
         with self._read() as conn:
-            rows = _LIST_SUMMARIES.run(conn, {"end_after": end_after, "limit": limit}, shape=shape).fetchall()
-        return [_summary(r) for r in rows]
+            return list(stmt.run(conn, {"end_after": end_after, "limit": limit}, shape=shape).fetchall())
 
     def overlapping(
         self,
@@ -1374,7 +1331,7 @@ class SqlStore:
         self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
     ) -> int:
         shape = (
-            None if statuses is None else tuple(sorted({Status(s).value for s in statuses})),
+            None if statuses is None else _status_values(statuses),
             end_after is not None,
         )
         with self._read() as conn:

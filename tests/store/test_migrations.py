@@ -9,6 +9,7 @@ import threading
 import time
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -32,6 +33,22 @@ TABLES = {
     "reminders",
     "alembic_version",
 }
+
+
+def _new_proposal(evaluation: dict[str, Any]) -> NewProposal:
+    return NewProposal(
+        idempotency_key="k",
+        title="t",
+        proposer="U",
+        channel="C",
+        input_tz="UTC",
+        start_ts=1,
+        end_ts=2,
+        flagged=False,
+        approvals_required=1,
+        evaluation=evaluation,
+        created_at=0,
+    )
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
@@ -110,20 +127,7 @@ def test_before_sqlite_3_35_the_evaluation_stays_where_it_is_and_the_store_works
             columns = [c["name"] for c in inspect(conn).get_columns("proposals")]
         assert columns[-1] != "evaluation" and columns.count("evaluation") == 1
         with store.transaction() as tx:
-            new = NewProposal(
-                idempotency_key="k",
-                title="t",
-                proposer="U",
-                channel="C",
-                input_tz="UTC",
-                start_ts=1,
-                end_ts=2,
-                flagged=False,
-                approvals_required=1,
-                evaluation={"regions": [{"id": "ir", "flagged": True}]},
-                created_at=0,
-            )
-            stored = tx.insert_proposal(new)
+            stored = tx.insert_proposal(_new_proposal({"regions": [{"id": "ir", "flagged": True}]}))
         assert store.get_proposal(stored.id) == stored
         assert [s.id for s in store.list_summaries(statuses=[Status.PENDING])] == [stored.id]
     finally:
@@ -146,21 +150,7 @@ def test_upgrading_again_is_a_no_op(db_url: str) -> None:
     store = SqlStore.open(db_url)
     try:
         with store.transaction() as tx:
-            tx.insert_proposal(
-                NewProposal(
-                    idempotency_key="k",
-                    title="t",
-                    proposer="U",
-                    channel="C",
-                    input_tz="UTC",
-                    start_ts=1,
-                    end_ts=2,
-                    flagged=False,
-                    approvals_required=1,
-                    evaluation={},
-                    created_at=0,
-                )
-            )
+            tx.insert_proposal(_new_proposal({}))
         upgrade(store.engine)
         upgrade(db_url)
         assert current_revision(store.engine) == head_revision()
