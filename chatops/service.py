@@ -50,6 +50,7 @@ from chatops.domain.timeline import from_ts, to_ts
 from chatops.errors import ConflictError, InputError, NotAllowedError, NotFoundError
 from chatops.store import (
     DuplicateKey,
+    Encoded,
     EventRow,
     NewProposal,
     ProposalRow,
@@ -452,9 +453,10 @@ class Service:
     ) -> Outcome:
         assessment = self.assess(window, regions=regions)
         at = to_ts(now)
-        snapshot = assessment.document()
-        # Typed before the write lock is taken, not while it is held (a millisecond with the shipped regions).
-        typed_snapshot = EvaluationSnapshot.model_validate(snapshot)
+        # Encoded once for the row and the event, and typed, before the write lock is taken, not while it is
+        # held (about a millisecond each with the shipped regions).
+        snapshot = Encoded.of(assessment.document())
+        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
         local = ZoneInfo(input_tz)
         actor_name = self.name_of(proposer)
         policy = self.config.policy
@@ -472,7 +474,7 @@ class Service:
                     required = policy.approvals_for(flagged=assessment.flagged, conflicting=bool(others))
                 status = Status.APPROVED if required == 0 else Status.PENDING
                 payload = Proposed(
-                    window=WindowDoc.model_validate(snapshot["window"]),
+                    window=WindowDoc.model_validate(snapshot.value["window"]),
                     input_tz=input_tz,
                     evaluation=typed_snapshot,
                     title=title,
@@ -506,7 +508,7 @@ class Service:
                         end_ts=to_ts(window.end),
                         flagged=assessment.flagged,
                         approvals_required=required,
-                        evaluation=snapshot,
+                        evaluation_json=snapshot.text,
                         created_at=at,
                         services=services,
                         emergency=emergency is not None,
@@ -514,7 +516,9 @@ class Service:
                         status=status,
                     )
                 )
-                event = tx.append_event(row.id, payload, actor=proposer, actor_name=actor_name, at=at)
+                event = tx.append_event(
+                    row.id, payload, actor=proposer, actor_name=actor_name, at=at, evaluation=snapshot
+                )
                 tx.enqueue(row.id, kind=OutboxKind.POST_PARENT, at=at)
                 tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
                 if status is Status.APPROVED:  # an emergency with no approver to wait for: its end reminder
@@ -800,7 +804,8 @@ class Service:
         window = Window.of(start, duration)
         check_window(window, policy=self.config.policy, at=now)
         assessment = self.assess(window)
-        snapshot = assessment.document()
+        snapshot = Encoded.of(assessment.document())
+        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
         approvers, oncall = self._approvers(), self._oncall()
         at = to_ts(now)
         actor_name = self.name_of(actor)
@@ -848,11 +853,11 @@ class Service:
                 Postponed.model_validate(
                     {
                         "from": _window_doc(row),
-                        "to": WindowDoc.model_validate(snapshot["window"]),
+                        "to": WindowDoc.model_validate(snapshot.value["window"]),
                         "approvals_reset": len(dropped),
                         "round": row.round + 1,
                         "required": required,
-                        "evaluation": EvaluationSnapshot.model_validate(snapshot),
+                        "evaluation": typed_snapshot,
                         "regions_sha256": self.regions_sha256,
                         "conflicts": tuple(_conflict_doc(o, row.services) for o in others) or None,
                     }
@@ -861,6 +866,7 @@ class Service:
                 actor_name=actor_name,
                 at=at,
                 reason=reason,
+                evaluation=snapshot,
             )
             row = tx.update_proposal(
                 row.id,
@@ -938,7 +944,8 @@ class Service:
             raise InputError("the extended window would still have ended; postpone the change instead")
         extra_assessment = self.assess(extra_window)
         assessment = self.assess(whole)
-        snapshot = assessment.document()
+        snapshot = Encoded.of(assessment.document())
+        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
@@ -968,13 +975,14 @@ class Service:
                         "round": new_round,
                         "required": required,
                         "status_after": status,
-                        "evaluation": EvaluationSnapshot.model_validate(snapshot),
+                        "evaluation": typed_snapshot,
                     }
                 ),
                 actor=actor,
                 actor_name=actor_name,
                 at=at,
                 reason=reason,
+                evaluation=snapshot,
             )
             row = tx.update_proposal(
                 row.id,
@@ -1273,7 +1281,8 @@ class Service:
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
             if assessment.flagged == row.flagged and set(before) == set(after):
                 continue
-            snapshot = assessment.document()
+            snapshot = Encoded.of(assessment.document())
+            typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
             with self.store.transaction() as tx:
                 current = tx.lock_proposal(row.id)
                 if current is None or current.version != row.version:
@@ -1309,7 +1318,7 @@ class Service:
                         approvals_required_after=required,
                         flagged_before=before,
                         flagged_after=after,
-                        evaluation=EvaluationSnapshot.model_validate(snapshot),
+                        evaluation=typed_snapshot,
                         period=period,
                         change=change,
                     ),
@@ -1317,6 +1326,7 @@ class Service:
                     actor_name=actor_name,
                     at=at,
                     reason=why,
+                    evaluation=snapshot,
                 )
                 tx.update_proposal(
                     row.id,

@@ -389,9 +389,12 @@ def parse_payload(kind: str, data: dict[str, Any]) -> EventPayload:
     return _PAYLOAD.validate_python({**data, "kind": kind})
 
 
-def payload_data(payload: EventPayload) -> dict[str, Any]:
+def payload_data(payload: EventPayload, *, without: str | None = None) -> dict[str, Any]:
     """The JSON document stored (and hashed) for a payload: its fields without ``kind`` (a column of its own),
-    leaving out optional fields that are not set, so an old-shaped event stays byte-for-byte what it was."""
-    data: dict[str, Any] = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
+    leaving out optional fields that are not set, so an old-shaped event stays byte-for-byte what it was.
+    ``without``: a field left out too (the caller has it encoded already)."""
+    data: dict[str, Any] = payload.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude={without} if without else None
+    )
     data.pop("kind", None)
     return data

@@ -33,6 +33,7 @@ import hmac
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Any, Protocol
@@ -50,6 +51,16 @@ HASH_VERSION = 2
 
 class DuplicateKey(Exception):
     """A proposal with this idempotency key exists already."""
+
+
+def _evaluation_as_json(data: Any) -> Any:
+    """A row built with ``evaluation=`` a dict keeps it as its canonical JSON (``evaluation_json``)."""
+    if isinstance(data, dict) and "evaluation" in data:
+        data = dict(data)
+        if "evaluation_json" in data:
+            raise ValueError("give evaluation or evaluation_json, not both")
+        data["evaluation_json"] = canonical_json(data.pop("evaluation"))
+    return data
 
 
 class ProposalSummary(BaseModel):
@@ -105,12 +116,7 @@ class ProposalRow(ProposalSummary):
     @model_validator(mode="before")
     @classmethod
     def _evaluation_given(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "evaluation" in data:
-            data = dict(data)
-            if "evaluation_json" in data:
-                raise ValueError("give evaluation or evaluation_json, not both")
-            data["evaluation_json"] = canonical_json(data.pop("evaluation"))
-        return data
+        return _evaluation_as_json(data)
 
     @cached_property
     def evaluation(self) -> dict[str, Any]:
@@ -148,12 +154,18 @@ class NewProposal(BaseModel):
     end_ts: int
     flagged: bool
     approvals_required: int
-    evaluation: dict[str, Any]
+    evaluation_json: str = Field(repr=False)
+    """The evaluation snapshot's canonical JSON (``Encoded.text``); or give ``evaluation=`` a dict."""
     created_at: int
     services: tuple[str, ...] = ()
     emergency: bool = False
     incident_url: str = ""
     status: Status = Status.PENDING
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluation_given(cls, data: Any) -> Any:
+        return _evaluation_as_json(data)
 
 
 class EventRow(BaseModel):
@@ -318,6 +330,20 @@ def canonical_json_with(value: dict[str, Any], key: str, given: str) -> str:
     return head + given + tail
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A JSON object and its canonical text (``canonical_json(value)``), encoded once for every place that stores
+    it: a proposal's evaluation snapshot (about 90 KB with the shipped regions) goes into the proposal's row and
+    into the audit event that set it. Build it with :meth:`of`; the two must not disagree."""
+
+    value: dict[str, Any]
+    text: str
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> Encoded:
+        return cls(value, canonical_json(value))
+
+
 def event_hash_v1(
     *,
     prev_hash: str,
@@ -402,8 +428,8 @@ class Tx(Protocol):
         Raises DuplicateKey."""
 
     def update_proposal(self, proposal_id: int, *, at: int, **fields: Any) -> ProposalRow:
-        """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation,
-        message_ts…), bump ``version``, set ``updated_at`` to ``at``; returns the new row."""
+        """Set columns (status, start_ts, end_ts, flagged, approvals_required, round, evaluation (a dict or an
+        :class:`Encoded`), message_ts…), bump ``version``, set ``updated_at`` to ``at``; returns the new row."""
 
     def add_approval(self, proposal_id: int, *, round: int, approver: str, at: int) -> bool:
         """Record an approval; False (and nothing written) when this approver already approved this round."""
@@ -432,8 +458,11 @@ class Tx(Protocol):
         at: int,
         reason: str = "",
         actor_name: str | None = None,
+        evaluation: Encoded | None = None,
     ) -> EventRow:
-        """Append an audit event to the one chain (``proposal_id`` None: about no single change)."""
+        """Append an audit event to the one chain (``proposal_id`` None: about no single change).
+        ``evaluation``: the payload's ``evaluation``, encoded already (as the proposal's row stores it); its
+        text goes into the event as it is, not dumped and encoded again."""
 
     def enqueue(
         self,

@@ -71,6 +71,7 @@ from chatops.store import (
     HASH_VERSION,
     CheckpointRow,
     DuplicateKey,
+    Encoded,
     EventRow,
     NewProposal,
     OutboxRow,
@@ -81,6 +82,7 @@ from chatops.store import (
     SensitiveRow,
     audit_key_id,
     canonical_json,
+    canonical_json_with,
     checkpoint_mac,
     event_hash,
 )
@@ -789,7 +791,7 @@ class SqlTx:
         """Insert a pending proposal. On a duplicate ``idempotency_key`` raise :class:`DuplicateKey`; the
         insert then inserts nothing and raises nothing in the database (``ON CONFLICT DO NOTHING``), so the
         transaction stays usable either way."""
-        evaluation, services = canonical_json(new.evaluation), ",".join(new.services)
+        evaluation, services = new.evaluation_json, ",".join(new.services)
         values = {
             "idempotency_key": new.idempotency_key,
             "title": new.title,
@@ -854,7 +856,8 @@ class SqlTx:
         if "status" in values:
             values["status"] = Status(values["status"]).value
         if "evaluation" in values:
-            values["evaluation"] = canonical_json(values["evaluation"])
+            given = values["evaluation"]
+            values["evaluation"] = given.text if isinstance(given, Encoded) else canonical_json(given)
         if "services" in values:
             values["services"] = ",".join(values["services"])
         values["updated_at"] = at
@@ -918,9 +921,16 @@ class SqlTx:
         at: int,
         reason: str = "",
         actor_name: str | None = None,
+        evaluation: Encoded | None = None,
     ) -> EventRow:
         kind = payload.kind.value
-        data = payload_data(payload)
+        if evaluation is None:
+            data = payload_data(payload)
+            data_json = canonical_json(data)  # stored and hashed: encoded once
+        else:  # the snapshot's text as the proposal's row has it, spliced in
+            data = payload_data(payload, without="evaluation")
+            data_json = canonical_json_with(data, "evaluation", evaluation.text)
+            data["evaluation"] = evaluation.value
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(_CHAIN_LOCK, {"cls": CHAIN_LOCK_CLASS})
         if proposal_id is None:
@@ -930,7 +940,6 @@ class SqlTx:
         # No event at all yet: the chain starts, and so does the change's sequence.
         gseq, prev_hash, last_seq = (1, "", None) if head is None else (head[0] + 1, head[1], head[2])
         seq = 1 if last_seq is None else int(last_seq) + 1
-        data_json = canonical_json(data)  # stored and hashed: encoded once
         digest = event_hash(
             prev_hash=prev_hash,
             gseq=gseq,

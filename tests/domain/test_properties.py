@@ -6,6 +6,7 @@ the engine's ``ceil(seconds / 60)`` peak minutes and the oracle's count of peak 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatops.domain import evaluate, suggest
-from chatops.domain.models import HoursRange, Region, SensitivePeriod, Team, Window
+from chatops.domain.models import Freeze, HoursRange, Region, SensitivePeriod, Team, Window
+from chatops.domain.records import EvaluationSnapshot
 from chatops.domain.suggest import ChoiceKind, choose
+from chatops.service import Assessment
+from chatops.store import canonical_json
 
 ZONES = sorted(zoneinfo.available_timezones())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -186,3 +190,20 @@ def test_a_one_day_sensitive_period_is_reported_exactly_when_the_window_touches_
     )
     touched = {t.astimezone(zoneinfo.ZoneInfo(zone)).date() for t in oracle.minutes_of(window)}
     assert evaluate(window, regions=[region]).regions[0].sensitive == (day in touched)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(searches(), st.booleans())
+def test_an_evaluation_document_is_the_text_its_typed_snapshot_stores(
+    search: tuple[Window, list[Region], Team | None, timedelta], frozen: bool
+) -> None:
+    # A proposal's snapshot is encoded once, from the document, for its row and for its audit event; the event
+    # stored the typed snapshot's dump before. Both must be the same text, so events are stored as they were.
+    window, regs, team, horizon = search
+    evaluation = evaluate(window, regions=regs)
+    if frozen:
+        freeze = Freeze(start=window.start, end=window.end, summary="Year-end freeze", calendar="ops")
+        evaluation = dataclasses.replace(evaluation, freezes=(freeze,))
+    document = Assessment(evaluation, choose(window, regions=regs, team=team, horizon=horizon)).document()
+    typed = EvaluationSnapshot.model_validate(document)
+    assert canonical_json(typed.model_dump(mode="json", exclude_none=True)) == canonical_json(document)

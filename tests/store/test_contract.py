@@ -13,9 +13,10 @@ from sqlalchemy import event, update
 
 from chatops.audit import verify_chain
 from chatops.domain.policy import Status
-from chatops.domain.records import OutboxKind, Reopened, WindowDoc
+from chatops.domain.records import EvaluationSnapshot, OutboxKind, Postponed, Reopened, WindowDoc
 from chatops.store import (
     DuplicateKey,
+    Encoded,
     NewProposal,
     Outcome,
     ProposalRow,
@@ -338,6 +339,56 @@ def test_events_are_numbered_per_change_and_chained_globally(store: SqlStore) ->
     assert stored == [e1, e2, e3]
     assert stored[0].actor_name == "Ann Example" and stored[0].payload == ev(1)
     assert store.event(f1.id) == f1
+    assert chain_is_intact(store)
+
+
+SNAPSHOT: dict[str, Any] = {
+    "window": WINDOW.model_dump(),
+    "flagged": True,
+    "regions": [
+        {
+            "id": "ir",
+            "name": "Tehran – Iran",
+            "timezone": "Asia/Tehran",
+            "local_start": "2026-01-01T03:30:00+03:30",
+            "local_end": "2026-01-01T04:30:00+03:30",
+            "sensitive": True,
+            "peak_overlap_minutes": 60,
+            "sensitive_peak_minutes": 60,
+            "flagged": True,
+            "reasons": ["election (2026-01-01 – 2026-01-02)"],
+            "peak_hours": ["00:00-24:00"],
+        }
+    ],
+    "suggestions": [{"start": "2026-01-01T22:00:00+00:00", "end": "2026-01-01T23:00:00+00:00"}],
+    "tzdata": {"source": "package", "version": "2026a"},
+}
+
+
+def test_an_event_given_its_evaluation_encoded_stores_the_same_document(store: SqlStore) -> None:
+    # A proposal's snapshot is encoded once for its row and its event: the event's data is the same text, hash
+    # and all, as when the store dumps and encodes the payload itself.
+    payload = Postponed.model_validate(
+        {
+            "from": WINDOW,
+            "to": WINDOW,
+            "approvals_reset": 1,
+            "round": 2,
+            "required": 2,
+            "evaluation": EvaluationSnapshot.model_validate(SNAPSHOT),
+        }
+    )
+    a, b = insert(store, "a"), insert(store, "b")
+    snapshot = Encoded.of(SNAPSHOT)
+    with store.transaction() as tx:
+        plain = tx.append_event(a.id, payload, actor="U1", at=T0)
+        given = tx.append_event(b.id, payload, actor="U1", at=T0, evaluation=snapshot)
+        row = tx.update_proposal(b.id, at=T0, evaluation=snapshot)
+    assert given.data == plain.data and given.data["evaluation"] == SNAPSHOT
+    stored = store.events(b.id)
+    assert stored == [given] and stored[0].payload == payload
+    assert canonical_json(stored[0].data) == canonical_json(store.events(a.id)[0].data)
+    assert row.evaluation_json == snapshot.text and store.get_proposal(b.id) == row
     assert chain_is_intact(store)
 
 
