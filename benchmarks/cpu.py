@@ -248,8 +248,8 @@ def run(
         sim.command(f"check {window()}", user_id=PROPOSER)
         sim.command("list", user_id=PROPOSER)
         settle(runtime, standin)
-        if gc_freeze:  # as `chatops serve` does once a worker has built its runtime
-            freeze = getattr(web, "freeze_startup_objects", None)
+        if gc_freeze:  # as `chatops serve` does once a worker has built its runtime (older code: freezing)
+            freeze = getattr(web, "tune_gc_for_serving", None) or getattr(web, "freeze_startup_objects", None)
             if freeze is None:  # older code measured with this harness: the same two calls
                 gc.collect()
                 gc.freeze()
@@ -328,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-gc-freeze",
         action="store_true",
-        help="leave the garbage collector as it is after the warm-up (chatops serve freezes what start-up made)",
+        help="leave the garbage collector as it is after the warm-up (chatops serve freezes what start-up made"
+        " and collects young objects in larger batches)",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)

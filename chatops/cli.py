@@ -848,7 +848,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
             f"chatops worker needs 1 to 64 delivery threads, not {threads} (--threads or CHATOPS_DELIVERY_THREADS)"
         )
     _start(settings, f"worker starting ({threads} delivery threads)")
-    from chatops.web import build_runtime, freeze_startup_objects
+    from chatops.web import build_runtime, tune_gc_for_serving
 
     logger = logging.getLogger("chatops")
     stopping = threading.Event()
@@ -859,7 +859,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     runtime = build_runtime(
         settings.model_copy(update={"chatops_delivery_threads": threads}), poll_interval=args.poll_interval
     )
-    freeze_startup_objects()
+    tune_gc_for_serving()
     try:
         while not stopping.wait(0.5):  # a timed wait: the signal handler runs in this thread
             pass

@@ -608,18 +608,28 @@ def _gunicorn_logger_class() -> type:
     return _Logger
 
 
-def freeze_startup_objects() -> None:
+GC_YOUNG_THRESHOLD = 10_000
+"""Container objects allocated (net) before the collector's youngest generation is collected; Python's default
+is 700. A proposal with the shipped regions holds a few thousand at once (its evaluation, its snapshot as a
+document), so at 700 every proposal paid for seven young and one older collection, each walking what the
+request still held: about 1.8 ms of its CPU, against 0.2-0.4 ms at 10,000 (``benchmarks/cpu.py``)."""
+
+
+def tune_gc_for_serving() -> None:
     """Once a process has built its runtime: what start-up made (modules, the regions, the Bolt app, pydantic's
     validators, the compiled statements; over 100,000 objects) is moved out of the cyclic garbage collector's
-    sight (``gc.freeze``). A full collection walked all of it, tens of milliseconds in whichever request or
-    delivery thread it fell on, every few dozen proposals with the shipped regions (each reads and writes
-    documents of thousands of objects). What is made later is collected as before; what start-up made is still
-    freed when nothing refers to it. Only for the process entry points: a test process building many runtimes
-    must not call it."""
+    sight (``gc.freeze``), and the youngest generation is collected less often (:data:`GC_YOUNG_THRESHOLD`).
+    A full collection walked all of start-up's objects, tens of milliseconds in whichever request or delivery
+    thread it fell on, every few dozen proposals with the shipped regions (each reads and writes documents of
+    thousands of objects). What is made later is collected as before, only in larger batches; what start-up
+    made is still freed when nothing refers to it. Only for the process entry points: a test process building
+    many runtimes must not call it."""
     import gc
 
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def serve_http(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
@@ -670,7 +680,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
             runtime = build_runtime(settings)
             runtimes.append(runtime)
             app = WsgiApp(runtime, read_timeout=settings.chatops_client_read_timeout)
-            freeze_startup_objects()
+            tune_gc_for_serving()
             return app
 
     _Server().run()
@@ -688,7 +698,7 @@ def serve_socket_mode(settings: Settings) -> None:
     import sys
 
     runtime = build_runtime(settings)
-    freeze_startup_objects()
+    tune_gc_for_serving()
     # SIGTERM (docker stop) ends the process through ``finally``: the worker stops and the store closes.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:

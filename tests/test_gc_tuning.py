@@ -1,6 +1,7 @@
 """A serving process moves what start-up made out of the cyclic garbage collector's sight once its runtime is
-built (``chatops.web.freeze_startup_objects``): a full collection otherwise walks every module, validator and
-region in whichever request thread it falls on."""
+built, and collects its youngest generation less often (``chatops.web.tune_gc_for_serving``): a full collection
+otherwise walks every module, validator and region in whichever request thread it falls on, and a proposal with
+the shipped regions paid for several young collections."""
 
 from __future__ import annotations
 
@@ -16,28 +17,32 @@ from pydantic import SecretStr
 from chatops import web
 
 
-def test_freezing_moves_the_start_up_objects_out_of_the_collectors_sight() -> None:
+def test_tuning_freezes_the_start_up_objects_and_collects_young_objects_in_larger_batches() -> None:
     # In a process of its own: freezing this test process would keep its garbage cycles for good.
     code = (
         "import gc\n"
-        "from chatops.web import freeze_startup_objects\n"
+        "from chatops.web import GC_YOUNG_THRESHOLD, tune_gc_for_serving\n"
         "assert gc.get_freeze_count() == 0\n"
-        "freeze_startup_objects()\n"
+        "older = gc.get_threshold()[1:]\n"
+        "tune_gc_for_serving()\n"
         "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
         "assert gc.get_count()[0] < 50\n"  # nothing left waiting in the youngest generation
+        "assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *older) and GC_YOUNG_THRESHOLD > 700\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_a_serving_worker_freezes_once_its_runtime_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_serving_worker_tunes_the_collector_once_its_runtime_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     order: list[str] = []
     runtime = SimpleNamespace(settings=SimpleNamespace(slack_signing_secret=SecretStr("s")))
     monkeypatch.setattr(web, "build_runtime", lambda settings: order.append("built") or runtime)
-    monkeypatch.setattr(web, "freeze_startup_objects", lambda: order.append("frozen"))
+    monkeypatch.setattr(web, "tune_gc_for_serving", lambda: order.append("tuned"))
     loaded: list[Any] = []
     # gunicorn's run() would fork workers that each call load(); call it here instead.
     monkeypatch.setattr(BaseApplication, "run", lambda self: loaded.append(self.load()))
     settings: Any = SimpleNamespace(chatops_client_read_timeout=5.0)
     web.serve_http(settings, host="127.0.0.1", port=0, workers=1, threads=1)
-    assert order == ["built", "frozen"]
+    assert order == ["built", "tuned"]
     assert isinstance(loaded[0], web.WsgiApp) and loaded[0].runtime is runtime
