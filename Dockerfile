@@ -33,9 +33,12 @@ RUN groupadd --system --gid 10001 chatops \
 
 COPY --from=builder /opt/venv /opt/venv
 
+# MALLOC_ARENA_MAX: a serving worker runs about 25 threads and glibc gives threads that allocate at once arenas
+# of their own (up to 8 per core); with two, a worker grew 1.4-1.8 times slower (docs/performance.md, Memory).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MALLOC_ARENA_MAX=2 \
     CHATOPS_DATABASE_URL=sqlite:////data/chatops.db \
     CHATOPS_CALENDAR_CACHE=/data/calendars
 

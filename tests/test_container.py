@@ -233,6 +233,12 @@ def test_the_database_defaults_to_the_data_volume(final: list[Instruction]) -> N
     assert only(final, "VOLUME").args in ("/data", '["/data"]')
 
 
+def test_the_serving_process_keeps_to_two_malloc_arenas(final: list[Instruction]) -> None:
+    # Read by glibc when the process starts: it must be in the image's environment, not set by the app.
+    env = " ".join(i.args for i in final if i.keyword == "ENV")
+    assert "MALLOC_ARENA_MAX=2" in env
+
+
 def _dockerignored(path: str) -> bool:
     patterns = [
         line.strip()
