@@ -612,7 +612,8 @@ GC_YOUNG_THRESHOLD = 10_000
 """Container objects allocated (net) before the collector's youngest generation is collected; Python's default
 is 700. A proposal with the shipped regions holds a few thousand at once (its evaluation, its snapshot as a
 document), so at 700 every proposal paid for seven young and one older collection, each walking what the
-request still held: about 1.8 ms of its CPU, against 0.2-0.4 ms at 10,000 (``benchmarks/cpu.py``)."""
+request still held: 1.8-2.0 ms of its CPU, against 0.2-0.4 ms at 10,000 (a ``gc.callbacks`` timer per thread in
+the in-process harness; ``docs/performance.md``, issue 16's fifth round)."""
 
 
 def tune_gc_for_serving() -> None:
