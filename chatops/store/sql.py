@@ -928,6 +928,8 @@ class SqlTx:
             data = payload_data(payload)
             data_json = canonical_json(data)  # stored and hashed: encoded once
         else:  # the snapshot's text as the proposal's row has it, spliced in
+            if "evaluation" not in type(payload).model_fields:
+                raise TypeError(f"a {kind} event has no evaluation to give")
             data = payload_data(payload, without="evaluation")
             data_json = canonical_json_with(data, "evaluation", evaluation.text)
             data["evaluation"] = evaluation.value

@@ -390,6 +390,9 @@ def test_an_event_given_its_evaluation_encoded_stores_the_same_document(store: S
     assert canonical_json(stored[0].data) == canonical_json(store.events(a.id)[0].data)
     assert row.evaluation_json == snapshot.text and store.get_proposal(b.id) == row
     assert chain_is_intact(store)
+    with pytest.raises(TypeError), store.transaction() as tx:  # a kind without an evaluation: nothing written
+        tx.append_event(a.id, ev(), actor="U1", at=T0 + 1, evaluation=snapshot)
+    assert len(store.events(a.id)) == 1
 
 
 def test_events_about_no_change_join_the_same_chain(store: SqlStore) -> None:
