@@ -221,6 +221,14 @@ def _no_name(_user: str) -> str | None:
     return None
 
 
+def _snapshot(assessment: Assessment) -> tuple[Encoded, EvaluationSnapshot]:
+    """The assessment's snapshot, encoded once for the proposal's row and its audit event, and typed for the
+    event's payload: called before the write lock is taken, not while it is held (about a millisecond each with
+    the shipped regions)."""
+    snapshot = Encoded.of(assessment.document())
+    return snapshot, EvaluationSnapshot.model_validate(snapshot.value)
+
+
 def _window_doc(row: ProposalRow) -> WindowDoc:
     return WindowDoc(start=from_ts(row.start_ts).isoformat(), end=from_ts(row.end_ts).isoformat())
 
@@ -453,10 +461,7 @@ class Service:
     ) -> Outcome:
         assessment = self.assess(window, regions=regions)
         at = to_ts(now)
-        # Encoded once for the row and the event, and typed, before the write lock is taken, not while it is
-        # held (about a millisecond each with the shipped regions).
-        snapshot = Encoded.of(assessment.document())
-        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
+        snapshot, typed_snapshot = _snapshot(assessment)
         local = ZoneInfo(input_tz)
         actor_name = self.name_of(proposer)
         policy = self.config.policy
@@ -804,8 +809,7 @@ class Service:
         window = Window.of(start, duration)
         check_window(window, policy=self.config.policy, at=now)
         assessment = self.assess(window)
-        snapshot = Encoded.of(assessment.document())
-        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
+        snapshot, typed_snapshot = _snapshot(assessment)
         approvers, oncall = self._approvers(), self._oncall()
         at = to_ts(now)
         actor_name = self.name_of(actor)
@@ -944,8 +948,7 @@ class Service:
             raise InputError("the extended window would still have ended; postpone the change instead")
         extra_assessment = self.assess(extra_window)
         assessment = self.assess(whole)
-        snapshot = Encoded.of(assessment.document())
-        typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
+        snapshot, typed_snapshot = _snapshot(assessment)
         with self.store.transaction() as tx:
             row = self._lock(tx, proposal_id)
             decision = may_act(
@@ -1281,8 +1284,7 @@ class Service:
             after = tuple(r.id for r in assessment.evaluation.regions if r.flagged)
             if assessment.flagged == row.flagged and set(before) == set(after):
                 continue
-            snapshot = Encoded.of(assessment.document())
-            typed_snapshot = EvaluationSnapshot.model_validate(snapshot.value)
+            snapshot, typed_snapshot = _snapshot(assessment)
             with self.store.transaction() as tx:
                 current = tx.lock_proposal(row.id)
                 if current is None or current.version != row.version:

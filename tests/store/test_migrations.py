@@ -9,16 +9,15 @@ import threading
 import time
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from test_contract import new
 
 from chatops.domain.policy import Status
-from chatops.store import NewProposal
 from chatops.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from chatops.store.schema import metadata
 from chatops.store.sql import SqlStore, create_store_engine
@@ -33,22 +32,6 @@ TABLES = {
     "reminders",
     "alembic_version",
 }
-
-
-def _new_proposal(evaluation: dict[str, Any]) -> NewProposal:
-    return NewProposal(
-        idempotency_key="k",
-        title="t",
-        proposer="U",
-        channel="C",
-        input_tz="UTC",
-        start_ts=1,
-        end_ts=2,
-        flagged=False,
-        approvals_required=1,
-        evaluation=evaluation,
-        created_at=0,
-    )
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
@@ -127,7 +110,7 @@ def test_before_sqlite_3_35_the_evaluation_stays_where_it_is_and_the_store_works
             columns = [c["name"] for c in inspect(conn).get_columns("proposals")]
         assert columns[-1] != "evaluation" and columns.count("evaluation") == 1
         with store.transaction() as tx:
-            stored = tx.insert_proposal(_new_proposal({"regions": [{"id": "ir", "flagged": True}]}))
+            stored = tx.insert_proposal(new("k", evaluation={"regions": [{"id": "ir", "flagged": True}]}))
         assert store.get_proposal(stored.id) == stored
         assert [s.id for s in store.list_summaries(statuses=[Status.PENDING])] == [stored.id]
     finally:
@@ -150,7 +133,7 @@ def test_upgrading_again_is_a_no_op(db_url: str) -> None:
     store = SqlStore.open(db_url)
     try:
         with store.transaction() as tx:
-            tx.insert_proposal(_new_proposal({}))
+            tx.insert_proposal(new("k", evaluation={}))
         upgrade(store.engine)
         upgrade(db_url)
         assert current_revision(store.engine) == head_revision()

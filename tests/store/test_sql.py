@@ -15,7 +15,7 @@ from test_contract import ev as _ev
 
 from chatops.domain.records import OutboxKind
 from chatops.errors import UnavailableError
-from chatops.store import NewProposal, open_store
+from chatops.store import open_store
 from chatops.store.sql import LOCK_TIMEOUT_MS, SqlStore, WriteTurns, create_store_engine
 
 EVENT = _ev()
@@ -102,21 +102,7 @@ def test_two_in_memory_stores_are_separate_databases() -> None:
     b = SqlStore.open("sqlite://")
     try:
         with a.transaction() as tx:
-            tx.insert_proposal(
-                NewProposal(
-                    idempotency_key=None,
-                    title="t",
-                    proposer="U",
-                    channel="C",
-                    input_tz="UTC",
-                    start_ts=1,
-                    end_ts=2,
-                    flagged=False,
-                    approvals_required=1,
-                    evaluation={},
-                    created_at=0,
-                )
-            )
+            tx.insert_proposal(new(None))
         assert (a.count_proposals(), b.count_proposals()) == (1, 0)
     finally:
         a.close()
