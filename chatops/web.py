@@ -36,6 +36,7 @@ from chatops.slack.app import build_app, web_client
 from chatops.slack.directory import Directory, Workspace
 from chatops.slack.http import PooledWebClient
 from chatops.slack.names import DisplayNames
+from chatops.slack.refresh import warm_up
 from chatops.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,12 @@ class Runtime:
     worker: DeliveryWorker
     app: App
     stop_refreshing: Callable[[], None] = lambda: None
+    warm_up: Callable[[], None] = lambda: None
+
+    def start_warm_up(self) -> None:
+        """Ask Slack now, in the background, what the first requests would otherwise wait for
+        (:func:`chatops.slack.refresh.warm_up`): a serving process calls it once it is built."""
+        threading.Thread(target=self.warm_up, name="chatops-warm-up", daemon=True).start()
 
     def close(self) -> None:
         """Stop the delivery worker (after the message in hand) and close the store; what is undelivered stays
@@ -110,6 +117,15 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         oncall_ids=settings.oncall_ids,
         max_age=settings.chatops_group_cache_max_age,
     )
+    # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
+    names = DisplayNames(
+        PooledWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=1,
+            retry_handlers=[],
+        )
+    )
     calendars = runtime_calendars(settings, config)
     service = Service(
         calendars=calendars,
@@ -123,24 +139,11 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         # Woken once the response that committed the change has been sent (chatops.deferred).
         on_enqueue=lambda: after_response(worker.wake),
         on_event=_record_decision,
-        # Asked inside a decision, before Slack's 3 s ack: a short timeout and no retries (None keeps the id).
-        display_name=DisplayNames(
-            PooledWebClient(
-                token=settings.slack_bot_token.get_secret_value(),
-                base_url=settings.slack_api_url,
-                timeout=1,
-                retry_handlers=[],
-            )
-        ),
+        display_name=names,
     )
     worker.sweeper = service.sweep  # approval expiry, reminders coming within range, parent refreshes
-    app = build_app(
-        settings,
-        service,
-        directory,
-        client=client,
-        workspace=Workspace(client, team_id=settings.chatops_team_id),
-    )
+    workspace = Workspace(client, team_id=settings.chatops_team_id)
+    app = build_app(settings, service, directory, client=client, workspace=workspace)
     stop_refreshing = _nothing
     if start_worker:
         worker.start()
@@ -154,6 +157,7 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         worker=worker,
         app=app,
         stop_refreshing=stop_refreshing,
+        warm_up=functools.partial(warm_up, workspace=workspace, directory=directory, names=names),
     )
 
 
@@ -682,6 +686,7 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int, thread
             runtimes.append(runtime)
             app = WsgiApp(runtime, read_timeout=settings.chatops_client_read_timeout)
             tune_gc_for_serving()
+            runtime.start_warm_up()
             return app
 
     _Server().run()
@@ -700,6 +705,7 @@ def serve_socket_mode(settings: Settings) -> None:
 
     runtime = build_runtime(settings)
     tune_gc_for_serving()
+    runtime.start_warm_up()
     # SIGTERM (docker stop) ends the process through ``finally``: the worker stops and the store closes.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:

@@ -36,7 +36,10 @@ def test_a_serving_worker_tunes_the_collector_once_its_runtime_is_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order: list[str] = []
-    runtime = SimpleNamespace(settings=SimpleNamespace(slack_signing_secret=SecretStr("s")))
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(slack_signing_secret=SecretStr("s")),
+        start_warm_up=lambda: order.append("warming"),
+    )
     monkeypatch.setattr(web, "build_runtime", lambda settings: order.append("built") or runtime)
     monkeypatch.setattr(web, "tune_gc_for_serving", lambda: order.append("tuned"))
     loaded: list[Any] = []
@@ -44,5 +47,5 @@ def test_a_serving_worker_tunes_the_collector_once_its_runtime_is_built(
     monkeypatch.setattr(BaseApplication, "run", lambda self: loaded.append(self.load()))
     settings: Any = SimpleNamespace(chatops_client_read_timeout=5.0)
     web.serve_http(settings, host="127.0.0.1", port=0, workers=1, threads=1)
-    assert order == ["built", "tuned"]
+    assert order == ["built", "tuned", "warming"]  # warm-up's lookups are not frozen as start-up's objects
     assert isinstance(loaded[0], web.WsgiApp) and loaded[0].runtime is runtime

@@ -289,6 +289,7 @@ def build_app(
         return BoltResponse(status=200, body="")
 
     if workspace is not None:
+        workspace.share_with(app)  # one auth.test for Bolt's authorization and this check
 
         @app.middleware
         def only_this_workspace(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:

@@ -8,10 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from slack_bolt import App
+from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
 
 from chatops.errors import InputError
+from chatops.slack.refresh import Refresher
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +33,16 @@ class Directory:
     """Approvers and admins named in ``CHATOPS_APPROVERS``/``CHATOPS_ADMINS`` (``U…``/``W…`` users, ``S…``
     groups) and users' Slack zones.
 
-    Group members come from ``usergroups.users.list`` and are kept for ``ttl`` seconds. When Slack cannot be
-    asked, the group is asked again with exponential backoff (``retry_base`` doubling up to ``retry_cap``
-    seconds, not on every click), the outage is logged once as a warning, and the last members seen keep
-    counting only while they are younger than ``max_age`` seconds; after that, or for a group never seen, the
-    group counts as empty, so an outage never widens who may approve and never keeps a removed member
-    approving for long. :meth:`unreadable_note` says why to a person who was refused meanwhile.
+    Group members come from ``usergroups.users.list``. Once they are ``ttl`` seconds old the group is asked again
+    in the background (``refresher``) while the members seen last keep answering, so no click waits for Slack
+    but the first one a process sees (:func:`chatops.slack.refresh.warm_up` asks before that); a change to a
+    group counts from the answer after it. When Slack cannot be asked, the group is asked again with exponential
+    backoff (``retry_base`` doubling up to ``retry_cap`` seconds, not on every click), the outage is logged once
+    as a warning, and the last members seen keep counting only while they are younger than ``max_age`` seconds;
+    after that, or for a group never seen, the group is asked while the click waits and counts as empty if
+    Slack still cannot say, so an outage never widens who may approve and never keeps a removed member approving
+    for long. :meth:`unreadable_note` says why to a person who was refused meanwhile. Zones are refreshed the
+    same way after ``10 * ttl`` seconds.
     """
 
     def __init__(
@@ -49,8 +57,10 @@ class Directory:
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        refresher: Refresher | None = None,
     ) -> None:
         self._client = client
+        self._refresher = refresher or Refresher()
         self._approver_ids = approver_ids
         self._admin_ids = admin_ids
         self._oncall_ids = oncall_ids
@@ -88,22 +98,33 @@ class Directory:
             outage = self._outages.get(group)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
-        if outage is None or now >= outage.retry_at:
-            try:
-                response = self._client.usergroups_users_list(usergroup=group)
-                members = frozenset(str(u) for u in response.get("users") or [])
-            except (SlackApiError, SlackClientError, OSError) as exc:
-                self._failed(group, now, exc, cached)
-            else:
-                with self._lock:
-                    self._members[group] = (now, members)
-                    ended = self._outages.pop(group, None)
-                if ended is not None:
-                    logger.info("user group %s can be read again (after %.0fs)", group, now - ended.since)
-                return members
+        may_ask = outage is None or now >= outage.retry_at
         if cached and now - cached[0] < self._max_age:
+            if may_ask:  # the members seen last answer now; the next lookup gets Slack's answer
+                self._refresher(("group", group), lambda: self._read_group(group, now, cached))
             return cached[1]
+        if may_ask:
+            members = self._read_group(group, now, cached)
+            if members is not None:
+                return members
         return frozenset()
+
+    def _read_group(
+        self, group: str, now: float, cached: tuple[float, frozenset[str]] | None
+    ) -> frozenset[str] | None:
+        """Ask Slack for the group's members and remember them; None (the outage noted) if Slack cannot say."""
+        try:
+            response = self._client.usergroups_users_list(usergroup=group)
+            members = frozenset(str(u) for u in response.get("users") or [])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            self._failed(group, now, exc, cached)
+            return None
+        with self._lock:
+            self._members[group] = (self._clock(), members)
+            ended = self._outages.pop(group, None)
+        if ended is not None:
+            logger.info("user group %s can be read again (after %.0fs)", group, now - ended.since)
+        return members
 
     def _failed(
         self, group: str, now: float, exc: Exception, cached: tuple[float, frozenset[str]] | None
@@ -154,8 +175,18 @@ class Directory:
         now = self._clock()
         with self._lock:
             cached = self._zones.get(user_id)
-        if cached and now - cached[0] < self._ttl * 10:
+        if cached:
+            if now - cached[0] >= self._ttl * 10:  # the zone known answers; the next lookup gets Slack's
+                self._refresher(("zone", user_id), lambda: self._read_zone(user_id))
             return cached[1]
+        tz = self._read_zone(user_id)
+        if tz is None:
+            raise InputError(
+                "your Slack time zone could not be read; give a zone, e.g. `UTC` or `Europe/Berlin`"
+            )
+        return tz
+
+    def _read_zone(self, user_id: str) -> str | None:
         try:
             response = self._client.users_info(user=user_id)
             user = response.get("user") or {}
@@ -167,13 +198,11 @@ class Directory:
                 exc.__class__.__name__,
                 _first_line(exc),
             )
-            tz = None
+            return None
         if not tz:
-            raise InputError(
-                "your Slack time zone could not be read; give a zone, e.g. `UTC` or `Europe/Berlin`"
-            )
+            return None
         with self._lock:
-            self._zones[user_id] = (now, tz)
+            self._zones[user_id] = (self._clock(), str(tz))
         return str(tz)
 
 
@@ -184,25 +213,54 @@ def _first_line(exc: BaseException) -> str:
 
 class Workspace:
     """The one workspace (and Enterprise Grid organisation) the app is installed in: ``team_id`` when given
-    (``CHATOPS_TEAM_ID``), else what ``auth.test`` says, asked once (again only if it failed)."""
+    (``CHATOPS_TEAM_ID``), else what ``auth.test`` says, asked once (again only if it failed).
+
+    Bolt's single-workspace authorization asks ``auth.test`` too, on the first request it sees; after
+    :meth:`share_with` the two share one answer, whichever asks first (:meth:`warm` asks before any request)."""
 
     def __init__(self, client: WebClient, *, team_id: str | None = None) -> None:
         self._client = client
         self._lock = threading.Lock()
         self._installed: tuple[str, str | None] | None = (team_id, None) if team_id else None
+        self._bolt: SingleTeamAuthorization | None = None
+
+    def share_with(self, app: App) -> None:
+        """Share ``auth.test``'s answer with ``app``'s single-workspace authorization. Bolt keeps that middleware
+        in a private list; if a later Bolt keeps it elsewhere, nothing is shared and each asks once, as before."""
+        found = [m for m in getattr(app, "_middleware_list", ()) if isinstance(m, SingleTeamAuthorization)]
+        self._bolt = found[0] if len(found) == 1 else None
+
+    def warm(self) -> None:
+        """Ask ``auth.test`` now, for this and for Bolt, unless both already know (a serving process at start)."""
+        if self._bolt is None or self._bolt.auth_test_result is not None:
+            self.installed()
+        else:
+            self._ask()
 
     def installed(self) -> tuple[str, str | None] | None:
         """(team id, enterprise id or None); None while Slack cannot say."""
         with self._lock:
             if self._installed is not None:
                 return self._installed
+        shared = self._bolt.auth_test_result if self._bolt is not None else None
+        return self._ask() if shared is None else self._learn(shared)
+
+    def _ask(self) -> tuple[str, str | None] | None:
         try:
             response = self._client.auth_test()
-            team = response.get("team_id")
-            enterprise = response.get("enterprise_id") or None
         except (SlackApiError, SlackClientError, OSError) as exc:
             logger.warning("could not ask Slack which workspace this is (%s)", exc.__class__.__name__)
             return None
+        if self._bolt is not None and self._bolt.auth_test_result is None:
+            self._bolt.auth_test_result = response
+        return self._learn(response)
+
+    def _learn(self, response: SlackResponse) -> tuple[str, str | None] | None:
+        with self._lock:
+            if self._installed is not None:  # configured (CHATOPS_TEAM_ID), or learnt meanwhile
+                return self._installed
+        team = response.get("team_id")
+        enterprise = response.get("enterprise_id") or None
         if not isinstance(team, str) or not team:
             logger.warning("auth.test named no team")
             return None

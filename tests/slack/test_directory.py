@@ -1,21 +1,27 @@
-"""Approver lookups when Slack cannot list a user group (issue case 6): asked again with backoff, not on every
-click; one warning without a traceback; the last members seen stop counting after a bounded age, and the person
-refused is told why."""
+"""Approver lookups: a group past its time to live answers with the members seen last while Slack is asked
+again in the background; when Slack cannot list a user group (issue case 6) it is asked again with backoff, not
+on every click; one warning without a traceback; the last members seen stop counting after a bounded age, and
+the person refused is told why."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import APPROVER_2, GROUP, PROPOSER, next_week, parent_of
 from inprocess import in_process
+from refreshers import Held, inline
 from slack_sdk import WebClient
 from slackfake.standin import SlackStandIn
 
+from chatops.errors import InputError
 from chatops.slack import ids
 from chatops.slack.directory import Directory, Workspace
+from chatops.slack.refresh import Refresher
 
 
 class Clock:
@@ -30,7 +36,10 @@ class Clock:
 def directory(standin: SlackStandIn) -> Iterator[tuple[Directory, Clock]]:
     clock = Clock()
     client = WebClient(token=standin.token, base_url=standin.url)
-    yield Directory(client, frozenset({"U0DIRECT", GROUP}), ttl=60, max_age=600, clock=clock), clock
+    directory = Directory(
+        client, frozenset({"U0DIRECT", GROUP}), ttl=60, max_age=600, clock=clock, refresher=inline()
+    )
+    yield directory, clock
 
 
 def lookups(standin: SlackStandIn) -> int:
@@ -46,6 +55,55 @@ def test_members_are_cached_for_the_ttl(directory: tuple[Directory, Clock], stan
     clock.now += 31
     d.approvers()
     assert lookups(standin) == 2
+
+
+def test_past_the_ttl_the_members_seen_answer_while_slack_is_asked_in_the_background(
+    standin: SlackStandIn,
+) -> None:
+    clock, held = Clock(), Held()
+    client = WebClient(token=standin.token, base_url=standin.url)
+    d = Directory(client, frozenset({GROUP}), ttl=60, max_age=600, clock=clock, refresher=held.refresher)
+    assert d.approvers() == {APPROVER_2}  # nothing known: asked while the click waits
+    assert lookups(standin) == 1 and held.pending == []
+
+    standin.set_usergroup(GROUP, [APPROVER_2, "U0JOINED"])
+    clock.now += 61
+    assert d.approvers() == {APPROVER_2}  # answered from what was seen: Slack not asked yet
+    assert d.approvers() == {APPROVER_2}
+    assert lookups(standin) == 1 and len(held.pending) == 1  # one question in flight, not one a click
+
+    assert held.run() == 1
+    assert lookups(standin) == 2
+    assert d.approvers() == {APPROVER_2, "U0JOINED"}  # the answer counts from the next lookup
+    assert held.pending == []
+
+    # Too old to count (past max_age): asked while the click waits, so a removed member stops at once.
+    standin.set_usergroup(GROUP, ["U0JOINED"])
+    clock.now += 601
+    assert d.approvers() == {"U0JOINED"}
+    assert lookups(standin) == 3 and held.pending == []
+
+
+def test_a_refresh_runs_in_a_thread_of_its_own(standin: SlackStandIn) -> None:
+    clock = Clock()
+    client = WebClient(token=standin.token, base_url=standin.url)
+    refresher = Refresher()
+    d = Directory(client, frozenset({GROUP}), ttl=60, clock=clock, refresher=refresher)
+    assert d.approvers() == {APPROVER_2}
+    standin.set_usergroup(GROUP, ["U0OTHER"])
+    clock.now += 61
+    asked_from: list[str] = []
+    real = client.usergroups_users_list
+
+    def spy(**kwargs: Any) -> Any:
+        asked_from.append(threading.current_thread().name)
+        return real(**kwargs)
+
+    client.usergroups_users_list = spy  # type: ignore[method-assign]
+    assert d.approvers() == {APPROVER_2}
+    assert refresher.wait()
+    assert asked_from == ["chatops-refresh"]
+    assert d.approvers() == {"U0OTHER"}
 
 
 def test_an_unreadable_group_is_retried_with_backoff_and_its_members_expire(
@@ -124,3 +182,25 @@ def test_without_auth_test_nothing_is_let_in(standin: SlackStandIn) -> None:
     w = Workspace(WebClient(token=standin.token, base_url=standin.url))
     assert w.refusal(team_id="T0000TEST", enterprise_id=None) is not None
     assert w.refusal(team_id="T0000TEST", enterprise_id=None) is None  # asked again, and it answers
+
+
+def test_a_zone_known_answers_past_its_age_and_when_slack_is_down(standin: SlackStandIn) -> None:
+    clock, held = Clock(), Held()
+    client = WebClient(token=standin.token, base_url=standin.url, retry_handlers=[])
+    d = Directory(client, frozenset(), ttl=60, clock=clock, refresher=held.refresher)
+    standin.set_user("U0TRAVEL", tz="Europe/Berlin", name="traveller")
+    assert d.user_tz("U0TRAVEL") == "Europe/Berlin"
+    standin.set_user("U0TRAVEL", tz="Asia/Tokyo", name="traveller")
+    clock.now += 601
+    assert d.user_tz("U0TRAVEL") == "Europe/Berlin" and len(held.pending) == 1
+    held.run()
+    assert d.user_tz("U0TRAVEL") == "Asia/Tokyo"
+
+    clock.now += 601
+    standin.fail_next("users.info", 1, status=500)
+    assert d.user_tz("U0TRAVEL") == "Asia/Tokyo"
+    held.run()  # fails: the zone known still answers
+    assert d.user_tz("U0TRAVEL") == "Asia/Tokyo"
+    standin.fail_next("users.info", 1, status=500)
+    with pytest.raises(InputError, match="time zone could not be read"):
+        d.user_tz("U0NEVERSEEN")

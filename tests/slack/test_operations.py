@@ -63,6 +63,9 @@ def test_logs_are_json_lines_with_request_ids_and_proposal_ids(
     server = start_server(tmp_path, standin, database_url)
     try:
         assert httpx.get(server.url + "/readyz").text == "ready\n"
+        # The worker warms up as it starts, before any request: one auth.test (Bolt's and the workspace
+        # check's), the approver group, approvers' names.
+        standin.wait_until(lambda: standin.calls_to("usergroups.users.list"), message="the warm-up")
         with SlackClientSim(server.events_url, signing_secret=SECRET, standin=standin) as slack:
             standin.fail_next(
                 "chat.postMessage", 1, status=500
@@ -87,6 +90,7 @@ def test_logs_are_json_lines_with_request_ids_and_proposal_ids(
     assert not any("exc_info" in d for d in docs)
     assert metric(metrics, "chatops_decisions_total", kind="proposed") == 1
     assert metric(metrics, "chatops_slack_ack_seconds_count") == 1
+    assert len(standin.calls_to("auth.test")) == 1
 
 
 def test_metrics_add_up_over_every_worker_process(

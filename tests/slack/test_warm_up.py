@@ -1,0 +1,69 @@
+"""A serving process asks Slack at start what its first requests would otherwise wait for (which workspace it is
+in, the approver groups' members, approvers' names), and Bolt's authorization and the workspace check share one
+``auth.test``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import APPROVER_1, APPROVER_2, GROUP, PROPOSER, next_week, parent_of
+from inprocess import in_process
+from slackfake.standin import SlackStandIn
+
+from chatops.slack import ids
+
+LOOKUPS = frozenset({"auth.test", "usergroups.users.list", "users.info"})
+
+
+def lookups_since(standin: SlackStandIn, index: int) -> list[str]:
+    return [c.method for c in standin.calls[index:] if c.method in LOOKUPS]
+
+
+def test_a_warmed_up_process_asks_slack_nothing_more_for_its_first_decisions(
+    tmp_path: Path, standin: SlackStandIn, database_url: str
+) -> None:
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        runtime.warm_up()
+        assert len(standin.calls_to("auth.test")) == 1  # for Bolt and the workspace check both
+        assert [c.params.get("usergroup") for c in standin.calls_to("usergroups.users.list")] == [GROUP]
+        # The approvers named (the proposer is one in these settings) and the group's member.
+        assert {c.params.get("user") for c in standin.calls_to("users.info")} == {
+            PROPOSER,
+            APPROVER_1,
+            APPROVER_2,
+        }
+
+        asked = len(standin.calls)
+        slack.command(f"propose {next_week(0)} 14:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER)
+        parent = parent_of(standin)
+        slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_2)  # an approver through the group
+        assert runtime.store.approvers(1, round=1) == [APPROVER_2]
+        assert lookups_since(standin, asked) == []
+
+
+def test_bolt_and_the_workspace_check_share_one_auth_test(
+    tmp_path: Path, standin: SlackStandIn, database_url: str
+) -> None:
+    with in_process(tmp_path, standin, database_url) as (_, slack):  # not warmed: the first request asks
+        assert slack.command("list", user_id=PROPOSER).status_code == 200
+        assert slack.command("list", user_id=PROPOSER).status_code == 200
+        standin.wait_until(lambda: len(standin.ephemerals()) + len(standin.calls_to("response_url")) >= 2)
+    assert len(standin.calls_to("auth.test")) == 1
+
+
+def test_a_warm_up_slack_does_not_answer_leaves_the_lookups_to_the_requests(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        standin.go_down()
+        with caplog.at_level(logging.WARNING):
+            runtime.warm_up()  # returns: each lookup gave up with a warning
+        ours = [r for r in caplog.records if r.name.startswith("chatops")]
+        assert ours and not [r for r in ours if r.levelno >= logging.ERROR or r.exc_info]
+        standin.come_back()
+        asked = len(standin.calls)
+        slack.command(f"propose {next_week(0)} 14:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER)
+        parent_of(standin)
+        assert "auth.test" in lookups_since(standin, asked)
