@@ -60,8 +60,9 @@ class Runtime:
     warm_up: Callable[[], None] = lambda: None
 
     def start_warm_up(self) -> None:
-        """Ask Slack now, in the background, what the first requests would otherwise wait for
-        (:func:`chatops.slack.refresh.warm_up`): a serving process calls it once it is built."""
+        """In the background, ask Slack now what the first requests would otherwise wait for
+        (:func:`chatops.slack.refresh.warm_up`) and build the engine's tables (:meth:`Service.warm_up`): a
+        serving process calls it once it is built."""
         threading.Thread(target=self.warm_up, name="chatops-warm-up", daemon=True).start()
 
     def close(self) -> None:
@@ -157,12 +158,25 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
         worker=worker,
         app=app,
         stop_refreshing=stop_refreshing,
-        warm_up=functools.partial(warm_up, workspace=workspace, directory=directory, names=names),
+        warm_up=functools.partial(
+            _warm_up,
+            service,
+            functools.partial(warm_up, workspace=workspace, directory=directory, names=names),
+        ),
     )
 
 
 def _nothing() -> None:
     pass
+
+
+def _warm_up(service: Service, lookups: Callable[[], None]) -> None:
+    """A serving process's warm-up: Slack's answers first (they wait on the network), then the engine's tables."""
+    lookups()
+    try:
+        service.warm_up()
+    except Exception:
+        logger.exception("warming up the engine failed; the first proposal will build its tables itself")
 
 
 def runtime_calendars(settings: Settings, config: RegionsConfig) -> Calendars:

@@ -4,6 +4,7 @@ in, the approver groups' members, approvers' names), and Bolt's authorization an
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from conftest import APPROVER_1, APPROVER_2, GROUP, PROPOSER, next_week, parent_
 from inprocess import in_process
 from slackfake.standin import SlackStandIn
 
+from chatops.domain import timeline
 from chatops.slack import ids
+
+evaluate_module = importlib.import_module("chatops.domain.evaluate")  # the package's name is its function
 
 LOOKUPS = frozenset({"auth.test", "usergroups.users.list", "users.info"})
 
@@ -67,3 +71,22 @@ def test_a_warm_up_slack_does_not_answer_leaves_the_lookups_to_the_requests(
         slack.command(f"propose {next_week(0)} 14:00 America/Los_Angeles 1h Clear change", user_id=PROPOSER)
         parent_of(standin)
         assert "auth.test" in lookups_since(standin, asked)
+
+
+def test_the_warm_up_builds_the_engine_tables_a_first_proposal_needs(
+    tmp_path: Path, standin: SlackStandIn, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tables other tests in this process built would hide what the warm-up does: start from none.
+    monkeypatch.setattr(timeline, "_BLOCKS", {})
+    monkeypatch.setattr(evaluate_module, "_FIXED", {})
+    scans: list[str] = []
+    real_scan = timeline.scan
+    monkeypatch.setattr(timeline, "scan", lambda zone, *a: scans.append(zone.key) or real_scan(zone, *a))
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        runtime.warm_up()
+        assert {"Asia/Tehran", "America/Los_Angeles"} <= set(scans)
+        built, scans[:] = len(evaluate_module._FIXED), []
+        slack.command(f"propose {next_week(0)} 22:00 America/Los_Angeles 1h Flagged change", user_id=PROPOSER)
+        parent_of(standin)
+        assert scans == []  # the window, and the suggestions searched for it, found every table built
+        assert len(evaluate_module._FIXED) == built == len(runtime.config.regions)
