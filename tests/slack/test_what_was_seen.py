@@ -37,6 +37,11 @@ def flagged_proposal(slack: SlackClientSim, standin: SlackStandIn) -> Message:
     return parent_of(standin)
 
 
+def parent_ts(runtime: Runtime) -> str | None:
+    row = runtime.store.get_proposal(1)
+    return row.message_ts if row is not None else None
+
+
 def postpone_to_clear(runtime: Runtime) -> None:
     row = runtime.store.get_proposal(1)
     assert row is not None
@@ -70,6 +75,8 @@ def test_a_click_on_the_message_before_a_postponement_approves_nothing(
 ) -> None:
     runtime, slack = app
     old = flagged_proposal(slack, standin)  # as the approver saw it: flagged, 22:00
+    # The parent has reached Slack; its ts is stored with the delivery mark, just after Slack answers.
+    standin.wait_until(lambda: parent_ts(runtime) is not None, message="the parent's ts stored")
     standin.fail_next("chat.update", 50, status=500)  # and the channel keeps showing it
     postpone_to_clear(runtime)
     before = len(standin.ephemerals())
