@@ -11,6 +11,13 @@ instances. A commit wakes one idle thread (:meth:`DeliveryWorker.wake`); a threa
 more, so a backlog is shared out; thread 0 also polls (for messages that came due, or that another process wrote)
 and runs the sweep.
 
+Reminders: bringing a change's reminders in line (``sync_reminders``: up to three ``chat.scheduleMessage`` calls)
+holds a thread three times as long as a reply, and is never what a person is waiting for. At most
+``reminder_threads`` of a worker's threads (one by default) sync reminders at a time; the others leave those
+messages for it, so a burst of approvals cannot take every thread while the thread replies people wait for queue
+behind it. Syncing one at a time also keeps this worker's count of the channel's recently scheduled messages
+(Slack allows 30 per 5 minutes) true while it schedules.
+
 Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
 ``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
 
@@ -41,6 +48,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from chatops import reminders
 from chatops.audit import EVENT_METADATA_TYPE
 from chatops.domain.policy import Status
+from chatops.domain.records import OutboxKind
 from chatops.errors import UnavailableError
 from chatops.observability import log_context
 from chatops.slack import blocks
@@ -67,13 +75,15 @@ class DeliveryWorker:
         sweep: Callable[[], object] | None = None,
         sweep_interval: float = 60.0,
         threads: int = 1,
+        reminder_threads: int = 1,
     ) -> None:
         """``mention``: approver users and groups to mention while a change waits for them; ``owners_of``: the
         owners of some services (from the regions file), named on a change that touches them.
         ``reminder_before_minutes``: when the first reminder of an approved window is posted (see
         :mod:`chatops.reminders`). ``sweep``: called every ``sweep_interval`` seconds by the running worker
         (the service's sweep: approval expiry, reminders coming within Slack's range, parent refreshes).
-        ``threads``: how many delivery threads :meth:`start` runs, each sending one message at a time."""
+        ``threads``: how many delivery threads :meth:`start` runs, each sending one message at a time;
+        ``reminder_threads``: how many of them may sync reminders at once."""
         self.store = store
         self.reminder_before_minutes = reminder_before_minutes
         self.sweeper = sweep
@@ -96,6 +106,9 @@ class DeliveryWorker:
         self._idling = 0  # threads waiting for work
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.reminder_threads = max(1, reminder_threads)
+        self._syncing = 0  # threads holding a turn to sync reminders
+        self._turns = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -193,20 +206,46 @@ class DeliveryWorker:
             # Handed over to the claim: if that transaction fails, the message stays leased and the next attempt
             # finds it in Slack (as after any lost mark); it is not written again here.
             pending, outcome = outcome, None
-            claimed = self.store.claim_outbox(
-                now=now, limit=1, lease_seconds=self.lease_seconds, first=pending
-            )
-            if not claimed:
-                break
-            if spread:
-                self._hand_on()
-            for message in claimed:
-                with log_context(proposal_id=message.proposal_id):
-                    outcome = self._attempt(message)
+            turn = self._take_sync_turn()
+            try:
+                claimed = self.store.claim_outbox(
+                    now=now,
+                    limit=1,
+                    lease_seconds=self.lease_seconds,
+                    first=pending,
+                    except_kind="" if turn else OutboxKind.SYNC_REMINDERS.value,
+                )
+                if turn and not any(m.kind == OutboxKind.SYNC_REMINDERS for m in claimed):
+                    turn = self._end_sync_turn()  # not needed for this message: given back at once
+                if not claimed:
+                    break
+                if spread:
+                    self._hand_on()
+                for message in claimed:
+                    with log_context(proposal_id=message.proposal_id):
+                        outcome = self._attempt(message)
+            finally:
+                if turn:
+                    self._end_sync_turn()
             tried += len(claimed)
         if outcome is not None:  # the batch is done or the worker stops: record the last one on its own
             self.store.record(outcome)
         return tried
+
+    def _take_sync_turn(self) -> bool:
+        """A turn to sync reminders, if fewer than ``reminder_threads`` threads hold one; taken before the claim
+        so that two threads cannot both claim a sync past the limit."""
+        with self._turns:
+            if self._syncing >= self.reminder_threads:
+                return False
+            self._syncing += 1
+            return True
+
+    def _end_sync_turn(self) -> bool:
+        """Give the turn back; False (no turn held any more)."""
+        with self._turns:
+            self._syncing -= 1
+        return False
 
     def _attempt(self, message: OutboxRow) -> Outcome:
         """Send one message; return what became of it, for the caller to record."""

@@ -223,3 +223,37 @@ def test_a_busy_database_is_a_warning_and_the_thread_goes_on(
         store.close()
     busy = [r for r in caplog.records if "could not reach the database" in r.getMessage()]
     assert len(busy) == 1 and busy[0].levelno == logging.WARNING and busy[0].exc_info is None
+
+
+def test_reminders_are_synced_by_one_thread_at_a_time_and_replies_go_past_them(
+    tmp_path: Path, standin: SlackStandIn
+) -> None:
+    slow = 0.3
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'r.db'}")
+    worker = worker_for(store, standin, threads=2, poll_interval=0.05)
+    service = service_for(store, worker)
+    worker.start()
+    try:
+        changes = [propose(service, n) for n in range(4)]
+        standin.wait_for("chat.postMessage", 2 * len(changes), timeout=10)  # parents and "proposed" replies
+        standin.slow_next("chat.scheduleMessage", 10_000, delay=slow)
+        for pid in changes:
+            service.approve(
+                pid, actor="UA"
+            )  # each: its "approved" reply, the parent updated, a reminder sync
+        scheduled = standin.wait_for("chat.scheduleMessage", 3 * len(changes), timeout=30)
+    finally:
+        worker.stop()
+        store.close()
+    # One sync at a time: each scheduling call arrived after the one before it was answered.
+    arrivals = sorted(c.at for c in scheduled)
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= slow * 0.9
+    # Meanwhile the other thread delivered every "approved" reply, not one held behind a sync: all arrived
+    # before the first sync's last call (with every thread free to sync, two syncs took both threads first).
+    approved = [
+        c
+        for c in standin.calls_to("chat.postMessage")
+        if c.params.get("thread_ts") and "approved" in str(c.params.get("text", "")).lower()
+    ]
+    assert len(approved) == len(changes)
+    assert max(c.at for c in approved) < arrivals[2]

@@ -541,12 +541,19 @@ class Store(Protocol):
         """Remember where the proposal's parent message is (does not bump ``version``)."""
 
     def claim_outbox(
-        self, *, now: int, limit: int = 10, lease_seconds: int = 60, first: Outcome | None = None
+        self,
+        *,
+        now: int,
+        limit: int = 10,
+        lease_seconds: int = 60,
+        first: Outcome | None = None,
+        except_kind: str = "",
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due. Each
         comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction. ``first``: record
         what became of the message in hand in the same transaction, before looking (as :meth:`record` would):
-        one transaction a message instead of two."""
+        one transaction a message instead of two. ``except_kind``: leave messages of that kind (and, as always,
+        the later messages of their proposals) for another claim."""
 
     def record(self, outcome: Outcome) -> None:
         """Record what became of a claimed message (see :class:`Outcome`)."""

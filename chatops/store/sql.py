@@ -751,7 +751,8 @@ _PENDING = and_(outbox.c.delivered_at.is_(None), outbox.c.abandoned_at.is_(None)
 
 def _claim_outbox_statement() -> Select[Any]:
     """What :meth:`SqlStore.claim_outbox` asks, built once (the delivery worker polls it several times a second):
-    due, unleased pending messages that no earlier pending message of the same proposal blocks, oldest first."""
+    due, unleased pending messages not of the kind left out (``''``: none is) that no earlier pending message of
+    the same proposal blocks, oldest first."""
     earlier = outbox.alias("earlier")
     blocked = exists().where(
         earlier.c.proposal_id == outbox.c.proposal_id,
@@ -766,6 +767,7 @@ def _claim_outbox_statement() -> Select[Any]:
             _PENDING,
             outbox.c.next_attempt_at <= now,
             or_(outbox.c.leased_until.is_(None), outbox.c.leased_until <= now),
+            outbox.c.kind != bindparam("except_kind", type_=String),
             ~blocked,
         )
         .order_by(outbox.c.id)
@@ -1395,13 +1397,20 @@ class SqlStore:
     # -- outbox ----------------------------------------------------------------------------------------------
 
     def claim_outbox(
-        self, *, now: int, limit: int = 10, lease_seconds: int = 60, first: Outcome | None = None
+        self,
+        *,
+        now: int,
+        limit: int = 10,
+        lease_seconds: int = 60,
+        first: Outcome | None = None,
+        except_kind: str = "",
     ) -> list[OutboxRow]:
         with self._write(urgent=False) as tx:
             conn = tx._conn
             if first is not None:
                 _record(conn, first)
-            found = _CLAIM_OUTBOX.run(conn, {"now": now, "limit": limit}).fetchall()
+            params = {"now": now, "limit": limit, "except_kind": except_kind}
+            found = _CLAIM_OUTBOX.run(conn, params).fetchall()
             if not found:
                 return []
             ids = [r[0] for r in found]

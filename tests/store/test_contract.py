@@ -75,7 +75,12 @@ def ev(i: int = 1) -> Reopened:
     return Reopened(round=i, required=1, window=WINDOW)
 
 
-OUTBOX_KINDS = {"post": OutboxKind.POST_PARENT, "reply": OutboxKind.REPLY, "update": OutboxKind.UPDATE_PARENT}
+OUTBOX_KINDS = {
+    "post": OutboxKind.POST_PARENT,
+    "reply": OutboxKind.REPLY,
+    "update": OutboxKind.UPDATE_PARENT,
+    "sync": OutboxKind.SYNC_REMINDERS,
+}
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> None:
@@ -492,6 +497,19 @@ def test_claim_hands_out_only_each_proposals_oldest_message_in_id_order(store: S
     store.mark_delivered(a2, at=T0 + 4)
     store.mark_delivered(b1, at=T0 + 4)
     assert claimed(store, T0 + 1000) == []
+
+
+def test_a_claim_may_leave_one_kind_and_what_it_holds_back_for_another(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b")
+    a1 = enqueue(store, a.id, "sync")
+    b1 = enqueue(store, b.id, "reply")
+    a2 = enqueue(store, a.id, "reply")  # after a1: held back while a1 waits
+    assert claimed(store, T0, except_kind="sync_reminders") == [b1]
+    assert claimed(store, T0, except_kind="sync_reminders") == []  # b1 leased; a1 left, a2 behind it
+    assert claimed(store, T0) == [a1]
+    store.mark_delivered(a1, at=T0 + 1)
+    assert claimed(store, T0 + 1, except_kind="sync_reminders") == [a2]
 
 
 def test_a_claim_records_the_message_in_hand_first(store: SqlStore) -> None:
