@@ -257,3 +257,27 @@ def test_reminders_are_synced_by_one_thread_at_a_time_and_replies_go_past_them(
     ]
     assert len(approved) == len(changes)
     assert max(c.at for c in approved) < arrivals[2]
+
+
+def test_a_burst_of_approvals_schedules_no_more_than_slack_allows_in_the_channel(
+    tmp_path: Path, standin: SlackStandIn
+) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'burst.db'}")
+    worker = worker_for(store, standin, threads=4, poll_interval=0.05)
+    service = service_for(store, worker)
+    worker.start()
+    try:
+        changes = [propose(service, n) for n in range(12)]  # 36 reminders wanted, 30 allowed in 5 minutes
+        for pid in changes:
+            service.approve(pid, actor="UA")
+        deadline = time.monotonic() + 30
+        while (
+            sum(1 for r in store.reminders() if r.scheduled_message_id) < 30 and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        time.sleep(0.3)  # anything past the limit would be on its way by now
+    finally:
+        worker.stop()
+        store.close()
+    # Before syncs took turns, four threads each read the channel's count before the others had scheduled.
+    assert len(standin.calls_to("chat.scheduleMessage")) == 30
