@@ -125,8 +125,10 @@ def build_runtime(settings: Settings, *, start_worker: bool = True, poll_interva
             base_url=settings.slack_api_url,
             timeout=1,
             retry_handlers=[],
-        )
+        ),
+        on_user=directory.learn,
     )
+    directory.on_user = names.learn  # one users.info answers both: a person's zone and their name
     calendars = runtime_calendars(settings, config)
     service = Service(
         calendars=calendars,

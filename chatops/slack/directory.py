@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.middleware.authorization import SingleTeamAuthorization
@@ -58,8 +59,12 @@ class Directory:
         retry_cap: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         refresher: Refresher | None = None,
+        on_user: Callable[[str, Mapping[str, Any]], None] | None = None,
     ) -> None:
+        """``on_user(user_id, user)``: told every ``users.info`` answer, so the name in it is not asked again
+        (:meth:`chatops.slack.names.DisplayNames.learn`)."""
         self._client = client
+        self.on_user = on_user
         self._refresher = refresher or Refresher()
         self._approver_ids = approver_ids
         self._admin_ids = admin_ids
@@ -186,10 +191,19 @@ class Directory:
             )
         return tz
 
+    def learn(self, user_id: str, info: Mapping[str, Any]) -> None:
+        """Remember the zone in a ``users.info`` answer someone else asked for."""
+        tz = info.get("tz")
+        if tz:
+            with self._lock:
+                self._zones[user_id] = (self._clock(), str(tz))
+
     def _read_zone(self, user_id: str) -> str | None:
         try:
             response = self._client.users_info(user=user_id)
             user = response.get("user") or {}
+            if self.on_user is not None:
+                self.on_user(user_id, user)
             tz = user.get("tz")
         except (SlackApiError, SlackClientError, OSError) as exc:
             logger.warning(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -29,13 +30,22 @@ class DisplayNames:
         ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         refresher: Refresher | None = None,
+        on_user: Callable[[str, Mapping[str, Any]], None] | None = None,
     ) -> None:
+        """``on_user(user_id, user)``: told every ``users.info`` answer, so the zone in it is not asked again
+        (:meth:`chatops.slack.directory.Directory.learn`)."""
         self._client = client
         self._ttl = ttl
         self._clock = clock
         self._refresher = refresher or Refresher()
+        self._on_user = on_user
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, str | None]] = {}
+
+    def learn(self, user: str, info: Mapping[str, Any]) -> None:
+        """Remember the name in a ``users.info`` answer someone else asked for."""
+        with self._lock:
+            self._cache[user] = (self._clock(), _name_in(info))
 
     def __call__(self, user: str) -> str | None:
         with self._lock:
@@ -57,15 +67,18 @@ class DisplayNames:
             with self._lock:
                 hit = self._cache.get(user)
             return hit[1] if hit is not None else None
-        profile = info.get("profile") or {}
-        name = (
-            profile.get("display_name")
-            or profile.get("real_name")
-            or info.get("real_name")
-            or info.get("name")
-            or None
-        )
-        name = str(name)[:200] if name else None
+        name = _name_in(info)
         with self._lock:
             self._cache[user] = (self._clock(), name)
+        if self._on_user is not None:
+            self._on_user(user, info)
         return name
+
+
+def _name_in(info: Mapping[str, Any]) -> str | None:
+    """A ``users.info`` user's display name, else real name, else handle (None if it has none)."""
+    profile = info.get("profile") or {}
+    name = (
+        profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name")
+    )
+    return str(name)[:200] if name else None

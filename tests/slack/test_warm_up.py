@@ -44,7 +44,24 @@ def test_a_warmed_up_process_asks_slack_nothing_more_for_its_first_decisions(
         parent = parent_of(standin)
         slack.block_action(ids.APPROVE, message=parent, user_id=APPROVER_2)  # an approver through the group
         assert runtime.store.approvers(1, round=1) == [APPROVER_2]
+        # An approver's zone came with their name: a check without a zone reads times in it, asking nothing.
+        assert slack.command(f"check {next_week(0)} 22:00 1h", user_id=APPROVER_1).status_code == 200
+        standin.wait_until(lambda: any("your Slack time zone" in str(c.body) for c in standin.calls[asked:]))
         assert lookups_since(standin, asked) == []
+
+
+def test_one_users_info_gives_a_newcomer_both_their_zone_and_their_name(
+    tmp_path: Path, standin: SlackStandIn, database_url: str
+) -> None:
+    standin.set_user("U0NEWCOMER", tz="Asia/Kolkata", name="Newcomer")
+    with in_process(tmp_path, standin, database_url) as (runtime, slack):
+        # No zone given: the times are read in the proposer's Slack zone, and the audit record has their name.
+        slack.command(f"propose {next_week(0)} 10:00 1h Newcomer's change", user_id="U0NEWCOMER")
+        parent_of(standin)
+        [event] = [e for e in runtime.store.iter_events() if e.kind == "proposed"]
+        assert event.actor_name == "Newcomer"
+        assert event.data["window_local"]["start"].endswith("+05:30")
+    assert [c.params.get("user") for c in standin.calls_to("users.info")] == ["U0NEWCOMER"]
 
 
 def test_bolt_and_the_workspace_check_share_one_auth_test(
