@@ -433,7 +433,12 @@ def event(row: ProposalRow, payload: Any, *, actor: str = "U0APPROVER", reason: 
     )
 
 
-def _replies() -> dict[str, Callable[[], dict[str, Any]]]:
+def reply_events() -> dict[str, EventRow]:
+    """The audit event of every reply case (every event kind): name -> event."""
+    return {name: event(r, p, actor=a, reason=why) for name, (r, p, a, why) in _reply_cases().items()}
+
+
+def _reply_cases() -> dict[str, tuple[ProposalRow, Any, str, str]]:
     row = readme_flagged()
     big = row_for(world(), input_tz="Asia/Kolkata", services=("api",))
     emergency = row_for(
@@ -699,9 +704,15 @@ def _replies() -> dict[str, Callable[[], dict[str, Any]]]:
             "",
         ),
     }
+    return cases
+
+
+def _replies() -> dict[str, Callable[[], dict[str, Any]]]:
+    row = readme_flagged()
+    here = _window(row.start_ts)
     out: dict[str, Callable[[], dict[str, Any]]] = {
         name: lambda r=r, p=p, a=a, why=why: blocks.thread_reply(r, event(r, p, actor=a, reason=why))
-        for name, (r, p, a, why) in cases.items()
+        for name, (r, p, a, why) in _reply_cases().items()
     }
     broken = event(row, Rejected(round=1, approvals=0, window=here), reason="a <b>").model_copy(
         update={"kind": "approved"}

@@ -3,13 +3,15 @@ abbreviation and offset, in UTC, and as a reader-local token), and every decisio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from corpus import reply_events
 
 from chatops.config import parse_regions
-from chatops.domain.records import EventKind
+from chatops.domain.records import EventKind, parse_payload
 from chatops.service import ProposalRequest, Service
 from chatops.slack.blocks import SECTION_MAX, thread_reply
 from chatops.store import EventRow
@@ -126,3 +128,18 @@ def test_the_first_reply_names_every_flagged_region_of_a_large_world(store: SqlS
     assert all(f"Sensitive Region Number {i:02d}" in text for i in range(60)), text
     assert "and 50 more: " in text
     assert len(text) < 40_000  # Slack's limit for a message's text
+
+
+def test_an_events_payload_typed_from_its_text_is_the_one_typed_from_its_document() -> None:
+    events = reply_events()
+    assert {e.kind for e in events.values()} == {k.value for k in EventKind}  # every kind of event
+    for name, stored in events.items():
+        assert stored.payload == parse_payload(stored.kind, json.loads(stored.data_json)), name
+    # A document that does not fit its kind fails the same way from either.
+    wrong = next(iter(events.values())).model_copy(update={"kind": "rejected"})
+    with pytest.raises(ValueError):
+        wrong.payload  # noqa: B018
+    with pytest.raises(ValueError):
+        parse_payload("rejected", json.loads(wrong.data_json))
+    with pytest.raises(ValueError):
+        wrong.model_copy(update={"kind": "no_such_kind"}).payload  # noqa: B018

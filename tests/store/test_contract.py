@@ -393,6 +393,9 @@ def test_an_event_given_its_evaluation_encoded_stores_the_same_document(store: S
     stored = store.events(b.id)
     assert stored == [given] and stored[0].payload == payload
     assert canonical_json(stored[0].data) == canonical_json(store.events(a.id)[0].data)
+    # Read back, an event holds the stored text as written, and its payload typed from it is the one given.
+    assert stored[0].data_json == given.data_json == canonical_json(given.data)
+    assert store.event(given.id) == given and store.event(given.id).payload == payload  # type: ignore[union-attr]
     assert row.evaluation_json == snapshot.text and store.get_proposal(b.id) == row
     assert chain_is_intact(store)
     with pytest.raises(TypeError), store.transaction() as tx:  # a kind without an evaluation: nothing written
