@@ -16,7 +16,7 @@ holds a thread three times as long as a reply, and is never what a person is wai
 ``reminder_threads`` of a worker's threads (one by default) sync reminders at a time; the others leave those
 messages for it, so a burst of approvals cannot take every thread while the thread replies people wait for queue
 behind it. Syncing one at a time also keeps this worker's count of the channel's recently scheduled messages
-(Slack allows 30 per 5 minutes) true while it schedules.
+(``chatops.reminders`` keeps to 30 per 5 minutes, its reading of Slack's limit) true while it schedules.
 
 Retries: HTTP 429 waits for ``Retry-After``; 5xx, connection errors and timeouts back off exponentially up to
 ``retry_cap`` seconds; after ``give_up_after`` seconds a message is abandoned and the log says so loudly.
@@ -216,7 +216,8 @@ class DeliveryWorker:
                     except_kind="" if turn else OutboxKind.SYNC_REMINDERS.value,
                 )
                 if turn and not any(m.kind == OutboxKind.SYNC_REMINDERS for m in claimed):
-                    turn = self._end_sync_turn()  # not needed for this message: given back at once
+                    self._end_sync_turn()  # not needed for this message: given back at once
+                    turn = False
                 if not claimed:
                     break
                 if spread:
@@ -241,11 +242,9 @@ class DeliveryWorker:
             self._syncing += 1
             return True
 
-    def _end_sync_turn(self) -> bool:
-        """Give the turn back; False (no turn held any more)."""
+    def _end_sync_turn(self) -> None:
         with self._turns:
             self._syncing -= 1
-        return False
 
     def _attempt(self, message: OutboxRow) -> Outcome:
         """Send one message; return what became of it, for the caller to record."""
