@@ -59,14 +59,22 @@ class DuplicateKey(Exception):
     """A proposal with this idempotency key exists already."""
 
 
-def _evaluation_as_json(data: Any) -> Any:
-    """A row built with ``evaluation=`` a dict keeps it as its canonical JSON (``evaluation_json``)."""
-    if isinstance(data, dict) and "evaluation" in data:
-        data = dict(data)
-        if "evaluation_json" in data:
-            raise ValueError("give evaluation or evaluation_json, not both")
-        data["evaluation_json"] = canonical_json(data.pop("evaluation"))
-    return data
+def _given_as_text(values: Any, given: str, text: str) -> Any:
+    """A row built with ``given=`` a dict keeps it as its canonical JSON, in its field ``text``."""
+    if isinstance(values, dict) and given in values:
+        values = dict(values)
+        if text in values:
+            raise ValueError(f"give {given} or {text}, not both")
+        values[text] = canonical_json(values.pop(given))
+    return values
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A stored JSON document, which must be an object."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("stored JSON document is not an object")
+    return value
 
 
 class ProposalSummary(BaseModel):
@@ -122,15 +130,12 @@ class ProposalRow(ProposalSummary):
     @model_validator(mode="before")
     @classmethod
     def _evaluation_given(cls, data: Any) -> Any:
-        return _evaluation_as_json(data)
+        return _given_as_text(data, "evaluation", "evaluation_json")
 
     @cached_property
     def evaluation(self) -> dict[str, Any]:
         """The evaluation snapshot stored with the proposal (a JSON object)."""
-        value = json.loads(self.evaluation_json)
-        if not isinstance(value, dict):
-            raise ValueError("stored JSON document is not an object")
-        return value
+        return json_object(self.evaluation_json)
 
     @property
     def snapshot(self) -> EvaluationSnapshot:
@@ -171,7 +176,7 @@ class NewProposal(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _evaluation_given(cls, data: Any) -> Any:
-        return _evaluation_as_json(data)
+        return _given_as_text(data, "evaluation", "evaluation_json")
 
 
 class EventRow(BaseModel):
@@ -202,20 +207,12 @@ class EventRow(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _data_given(cls, values: Any) -> Any:
-        if isinstance(values, dict) and "data" in values:
-            values = dict(values)
-            if "data_json" in values:
-                raise ValueError("give data or data_json, not both")
-            values["data_json"] = canonical_json(values.pop("data"))
-        return values
+        return _given_as_text(values, "data", "data_json")
 
     @cached_property
     def data(self) -> dict[str, Any]:
         """The event's document (a JSON object)."""
-        value = json.loads(self.data_json)
-        if not isinstance(value, dict):
-            raise ValueError("stored JSON document is not an object")
-        return value
+        return json_object(self.data_json)
 
     @property
     def payload(self) -> EventPayload:

@@ -17,7 +17,6 @@ Transactions and locking:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -85,6 +84,7 @@ from chatops.store import (
     canonical_json_with,
     checkpoint_mac,
     event_hash,
+    json_object,
 )
 from chatops.store.prepared import Prepared, inserted_id, returning_id
 from chatops.store.schema import (
@@ -480,7 +480,7 @@ def _outbox(row: Sequence[Any], proposal: ProposalRow | None = None) -> OutboxRo
         id=id,
         proposal_id=proposal_id,
         kind=OutboxKind(kind),
-        payload=_loads(payload),
+        payload=json_object(payload),
         created_at=created_at,
         attempts=attempts,
         next_attempt_at=next_attempt_at,
@@ -496,13 +496,6 @@ def _new_id(result: CursorResult[Any]) -> int:
     if key is None:  # pragma: no cover - every insert here has an autoincrement key
         raise RuntimeError("the database did not report the new row's id")
     return int(key[0])
-
-
-def _loads(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("stored JSON document is not an object")
-    return value
 
 
 # The statements every request runs, built once with bound parameters and run on the driver
