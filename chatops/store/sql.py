@@ -8,7 +8,8 @@ Transactions and locking:
   instances never lease the same message.
 - SQLite: the driver's own transaction handling is switched off and every write transaction begins with
   ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe), which takes the write lock up front, so concurrent
-  writers queue on ``busy_timeout`` instead of failing with "database is locked" when a reader turns writer.
+  writers wait for it (:func:`_begin_immediate`) instead of failing with "database is locked" when a reader
+  turns writer.
   Reads begin ``DEFERRED`` and, in WAL mode, never block on writers. ``FOR UPDATE`` renders as nothing on
   SQLite.
 - An in-memory SQLite database lives in one connection (``StaticPool``) shared by every thread, so the store
@@ -107,11 +108,10 @@ CHAIN_LOCK_CLASS = 0x63686174  # "chat"
 # separate schemas of one PostgreSQL database (and parallel test runs) never wait on each other's chain.
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(coalesce(current_schema(), '')))")
 _BEGIN_MODE = "chatops_sqlite_begin"
-_BUSY_MS = "chatops_busy_ms"  # the busy timeout a pooled SQLite connection was last given
-# The SQLite busy timeout the next write transaction of this thread begins with (what its write turn left).
+_BUSY_MS = "chatops_busy_ms"  # the busy timeout a pooled SQLite connection was last given (0 while it writes)
+# How long the next write transaction of this thread may wait for SQLite's write lock (what its turn left).
 _budget = threading.local()
 _SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
-_BEGIN_SQL = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}
 
 # Columns update_proposal may set (id, idempotency_key, version, created_at and updated_at are the store's).
 UPDATABLE = frozenset(
@@ -186,21 +186,56 @@ def create_store_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Straight to the driver: through exec_driver_sql, this BEGIN cost as much as the statement after it.
-        begin = _BEGIN_SQL[conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE")]
-        driver = conn.connection.driver_connection
+        immediate = conn.get_execution_options().get(_BEGIN_MODE, "IMMEDIATE") == "IMMEDIATE"
+        driver: Any = conn.connection.driver_connection
+        info = conn.connection.info
         # What is left of the lock budget after waiting for this process's write turn (see SqlStore._turn).
-        busy_ms = getattr(_budget, "ms", SQLITE_BUSY_TIMEOUT_MS)
-        if conn.connection.info.get(_BUSY_MS) != busy_ms:
-            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")  # type: ignore[union-attr]
-            conn.connection.info[_BUSY_MS] = busy_ms
+        budget_ms = getattr(_budget, "ms", SQLITE_BUSY_TIMEOUT_MS)
+        # A writer asks for the lock itself (no busy handler); a reader keeps SQLite's, with the budget.
+        busy_ms = 0 if immediate else budget_ms
+        if info.get(_BUSY_MS) != busy_ms:
+            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            info[_BUSY_MS] = busy_ms
+        if immediate:
+            _begin_immediate(driver, budget_ms)
+            return
         try:
-            driver.execute(begin)  # type: ignore[union-attr]
+            driver.execute("BEGIN DEFERRED")
         except (
             sqlite3.OperationalError
         ) as exc:  # "database is locked" past busy_timeout: as SQLAlchemy says it
-            raise OperationalError(begin, None, exc) from exc
+            raise OperationalError("BEGIN DEFERRED", None, exc) from exc
 
     return engine
+
+
+WRITE_LOCK_POLL = (0.0005, 0.005)
+"""How often a SQLite writer asks again for the write lock another process holds: every half millisecond at
+first, the interval growing by half each time up to 5 ms."""
+
+
+def _begin_immediate(driver: sqlite3.Connection, budget_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` within ``budget_ms``, asking again for the write lock while another process holds it.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries: a
+    writer that finds the lock taken sleeps past its release, and the other process's next writer, which does
+    not sleep, takes it first. With two serving processes and their delivery threads, requests' transactions
+    waited 33, 53, 78 ms and more at ``BEGIN`` (one in four runs of ``benchmarks/e2e.py``: 300-650 ms). Asked
+    again every 0.5-5 ms, a writer gets the lock soon after it is released. Once held, a WAL database's write
+    lock makes no statement of the transaction wait, so the connection keeps ``busy_timeout = 0`` meanwhile."""
+    deadline = time.monotonic() + budget_ms / 1000
+    delay, longest = WRITE_LOCK_POLL
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            left = deadline - time.monotonic()
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY or left <= 0:
+                # "database is locked" past the budget (or another error): as SQLAlchemy says it
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        time.sleep(min(delay, left))
+        delay = min(delay * 1.5, longest)
 
 
 # The row converters unpack rows by position (``select(table)`` returns the table's columns in this order): a
@@ -1161,8 +1196,8 @@ class SqlStore:
             raise UnavailableError(NOT_RECORDED)
         try:
             waited = int((time.monotonic() - started) * 1000)
-            # Round the remainder down to 100 ms steps so a pooled connection is rarely told a new timeout.
-            _budget.ms = budget if waited < 100 else max(100, (budget - waited) // 100 * 100)
+            # What is left for SQLite's write lock (other processes' writers): at least 100 ms.
+            _budget.ms = max(100, budget - waited)
             yield
         finally:
             _budget.ms = SQLITE_BUSY_TIMEOUT_MS

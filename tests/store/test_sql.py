@@ -38,11 +38,14 @@ def test_other_databases_are_refused() -> None:
 def test_sqlite_files_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'chatops.db'}")
     try:
-        with store.engine.connect() as conn:
+        with store._reader.connect() as conn, conn.begin():
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            # Long enough for short transactions to queue, short enough to answer within Slack's 3 s.
+            # A reader: long enough for SQLite's rare waits, short enough to answer within Slack's 3 s.
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == LOCK_TIMEOUT_MS
+        with store.transaction() as tx:
+            # A writer asks for the write lock itself (test below); holding it, no statement waits.
+            assert tx._conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
         # Foreign keys are enforced: no outbox message for a proposal that does not exist.
         with pytest.raises(IntegrityError), store.transaction() as tx:
             tx.enqueue(4242, kind=OutboxKind.POST_PARENT, at=T0)
@@ -164,8 +167,20 @@ def _begins(statements: list[tuple[int, str]]) -> list[tuple[str, int]]:
     return begins
 
 
-def test_a_processs_sqlite_writers_take_turns_before_meeting_sqlites_busy_handler(tmp_path: Path) -> None:
+def test_a_processs_sqlite_writers_take_turns_before_asking_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatops.store import sql
+
+    budgets: list[int] = []
+    real = sql._begin_immediate
+
+    def spy(driver: sqlite3.Connection, budget_ms: int) -> None:
+        budgets.append(budget_ms)
+        real(driver, budget_ms)
+
     store, statements = _traced_store(tmp_path)
+    monkeypatch.setattr(sql, "_begin_immediate", spy)
     inside, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -197,15 +212,61 @@ def test_a_processs_sqlite_writers_take_turns_before_meeting_sqlites_busy_handle
         a.join(10)
         b.join(10)
         assert not errors
-        # The wait came out of the same budget: the transaction that waited gave SQLite only what was left of
-        # it, and the next one, which did not wait, had the whole budget again.
-        begins = _begins(statements)
-        assert [sql for sql, _ in begins] == ["BEGIN IMMEDIATE"] * 3
-        assert begins[0][1] == LOCK_TIMEOUT_MS
-        assert 100 <= begins[1][1] < LOCK_TIMEOUT_MS - 300
-        assert begins[2][1] == LOCK_TIMEOUT_MS
+        # The wait came out of the same budget: the transaction that waited gave SQLite's lock only what was
+        # left of it, and the next one, which did not wait, had the whole budget again.
+        assert [sql for sql, _ in _begins(statements)] == ["BEGIN IMMEDIATE"] * 3
+        assert budgets[0] == LOCK_TIMEOUT_MS
+        assert 100 <= budgets[1] < LOCK_TIMEOUT_MS - 300
+        assert budgets[2] == LOCK_TIMEOUT_MS
     finally:
         release.set()
+        store.close()
+
+
+def test_a_sqlite_writer_asks_again_for_the_write_lock_another_process_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatops.store import sql
+
+    store, statements = _traced_store(tmp_path)
+    other = sqlite3.connect(tmp_path / "chatops.db", isolation_level=None)  # another process's writer
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with store.transaction() as tx:
+                tx.lock_proposal(1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        done.set()
+
+    def attempts() -> int:
+        return sum(1 for _, statement in statements if statement == "BEGIN IMMEDIATE")
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        writer = threading.Thread(target=write)
+        writer.start()
+        # It asks again and again while the lock is held, where SQLite's own busy handler would sleep in one
+        # attempt (1, 2, 5 … 100 ms at a time, waking up to 100 ms after the lock was freed).
+        deadline = time.monotonic() + 10
+        while attempts() < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert attempts() >= 5 and not done.is_set()
+        other.execute("COMMIT")
+        writer.join(10)
+        assert done.is_set() and not errors
+
+        # Held past the lock budget: refused, nothing recorded.
+        monkeypatch.setattr(sql, "LOCK_TIMEOUT_MS", 200)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(UnavailableError, match="not recorded"), store.transaction() as tx:
+            tx.insert_proposal(new("k-locked"))
+        other.execute("COMMIT")
+        assert store.count_proposals() == 0
+    finally:
+        other.close()
         store.close()
 
 
