@@ -219,10 +219,11 @@ def _begin_immediate(driver: sqlite3.Connection, budget_ms: int) -> None:
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries: a
     writer that finds the lock taken sleeps past its release, and the other process's next writer, which does
-    not sleep, takes it first. With two serving processes and their delivery threads, requests' transactions
-    waited 33, 53, 78 ms and more at ``BEGIN`` (one in four runs of ``benchmarks/e2e.py``: 300-650 ms). Asked
-    again every 0.5-5 ms, a writer gets the lock soon after it is released. Once held, a WAL database's write
-    lock makes no statement of the transaction wait, so the connection keeps ``busy_timeout = 0`` meanwhile."""
+    not sleep, takes it first. With two serving processes and their delivery threads (``benchmarks/e2e.py``),
+    35-39 transactions a run waited over 20 ms at ``BEGIN``, up to 129-534 ms; asked again every 0.5-5 ms,
+    8-21 did, up to 49-302 ms (the other process's transactions themselves, not measured apart). Once held, a
+    WAL database's write lock makes no statement of the transaction wait, so the connection keeps
+    ``busy_timeout = 0`` meanwhile."""
     deadline = time.monotonic() + budget_ms / 1000
     delay, longest = WRITE_LOCK_POLL
     while True:
