@@ -1140,8 +1140,8 @@ class SqlStore:
         # A SQLite file has one writer at a time. Left to SQLite, this process's writers would wait in its busy
         # handler, which sleeps up to 100 ms between tries and lets a newcomer in first: under load a decision
         # could wait out the whole lock budget behind delivery threads. Here they take turns on a lock first,
-        # each woken as the one before commits, and only then meet other processes in SQLite's busy handler,
-        # with what is left of the same budget.
+        # each woken as the one before commits, and only then ask SQLite for its lock against other processes
+        # (:func:`_begin_immediate`), with what is left of the same budget.
         self._writers = WriteTurns() if engine.dialect.name == "sqlite" and not serialise else None
         self._pinned = threading.local()
         self._postgresql = engine.dialect.name == "postgresql"
@@ -1166,7 +1166,7 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         """One write transaction. A lock not granted within ``LOCK_TIMEOUT_MS`` (PostgreSQL ``lock_timeout``,
-        SQLite ``busy_timeout``) or a database that cannot be reached rolls it back and raises
+        SQLite's write lock: :func:`_begin_immediate`) or a database that cannot be reached rolls it back and raises
         :class:`UnavailableError`: nothing was recorded."""
         with self._write(urgent=True) as tx:
             yield tx
