@@ -1,6 +1,6 @@
 """A serving process asks Slack at start what its first requests would otherwise wait for (which workspace it is
-in, the approver groups' members, approvers' names), and Bolt's authorization and the workspace check share one
-``auth.test``."""
+in, the approver groups' members, approvers' names and zones) and builds the engine's tables; Bolt's
+authorization and the workspace check share one ``auth.test``; one ``users.info`` gives both a name and a zone."""
 
 from __future__ import annotations
 
