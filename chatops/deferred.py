@@ -1,6 +1,6 @@
 """Work that follows an answer to Slack, held until that answer has been sent.
 
-A worker process serves requests and runs what follows their acks (Bolt's lazy listeners, the delivery worker)
+A worker process serves requests and runs what follows their acks (``chatops.slack.later``, the delivery worker)
 in threads that share one interpreter lock. Work started while a request is still being answered competes with
 it: the answering thread gives the lock up at its next system call (a log line, the socket write) and waits for
 it behind the new work, up to the interpreter's switch interval (5 ms) each time. So while the front door

@@ -283,7 +283,7 @@ class WsgiApp:
             return start_response(status, [*headers, ("X-Request-Id", rid)], *extra)
 
         # proposal_id too: a listener running in this thread may set it; it must not outlive the request.
-        # What the request starts for after its ack (lazy listeners, the delivery worker) is held until the
+        # What the request starts for after its ack (its after-ack work, the delivery worker) is held until the
         # response has been sent, and so is this request's access line and metrics (chatops.deferred).
         with log_context(request_id=rid, slack_retry_num=retry, proposal_id=None), holding() as held:
             try:

@@ -1,12 +1,13 @@
 """Listeners for what follows approval: the Done and Extend buttons on an approved change's message, and the
 Extend modal. Done is stored before Slack is answered (a 200 means it is recorded); Extend opens its modal
 right after the ack (the trigger id lasts about 3 s), and its submission is stored before the modal closes. Private
-answers follow the ack, in Bolt lazy listeners.
+answers follow the ack, in the app's after-ack pool (``chatops.slack.later``).
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
 
@@ -17,11 +18,12 @@ from chatops.domain.windows import parse_duration
 from chatops.errors import ChatopsError, InputError, NotAllowedError
 from chatops.service import Service
 from chatops.slack import blocks, forms, ids
+from chatops.slack.later import acked_then
 
 logger = logging.getLogger(__name__)
 
 SORRY = "Something went wrong on our side and nothing was changed; please try again in a minute."
-PROBLEM = "chatops_problem"  # context key: what the acknowledging listener leaves for the lazy one to say
+PROBLEM = "chatops_problem"  # context key: what the acknowledging listener leaves to say after the ack
 
 
 def _proposal(body: dict[str, Any]) -> int:
@@ -47,7 +49,9 @@ def read_extra(values: dict[str, Any]) -> tuple[timedelta, str]:
     return extra, str(reason)
 
 
-def register(app: App, *, service: Service) -> None:
+def register(app: App, *, service: Service, executor: Executor) -> None:
+    """Done and Extend; what follows their acks runs in ``executor`` (the app's after-ack pool)."""
+
     def done_now(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
         number: int | None = None
         try:
@@ -72,7 +76,7 @@ def register(app: App, *, service: Service) -> None:
         if isinstance(problem, str):
             _private(respond, problem)
 
-    app.action(ids.DONE)(ack=done_now, lazy=[tell])
+    app.action(ids.DONE)(acked_then(executor, done_now, tell))
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -87,7 +91,7 @@ def register(app: App, *, service: Service) -> None:
             logger.exception("opening the extend form failed")
             _private(respond, SORRY)
 
-    app.action(ids.EXTEND)(ack=just_ack, lazy=[open_extend])
+    app.action(ids.EXTEND)(acked_then(executor, just_ack, open_extend))
 
     @app.view(ids.EXTEND_VIEW)
     def on_extend_view(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

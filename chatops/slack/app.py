@@ -1,6 +1,7 @@
 """The Bolt app: thin listeners. Whatever decides (a proposal, an approval, a rejection…) is committed before
-Slack gets its acknowledgement; what only informs (private answers, refusals, modals to open) follows the ack in a
-Bolt lazy listener. Modal submissions ack after their work, with any errors, back into the modal.
+Slack gets its acknowledgement; what only informs (private answers, refusals, modals to open) follows the ack in the
+app's after-ack pool (``chatops.slack.later``). Modal submissions ack after their work, with any errors, back into
+the modal.
 
 Anything the thread must record goes through the service's outbox, never from here; what is said only to the
 actor (errors, refusals, confirmations) is sent here, privately.
@@ -35,6 +36,7 @@ from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
 from chatops.slack.http import PooledWebClient
 from chatops.slack.kept import install as over_kept_connections
+from chatops.slack.later import acked_then
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +45,10 @@ STALE_BUTTON = (
     "this message is out of date (its buttons do not say which state of the change they are for); "
     "nothing was recorded; look at the change's current message"
 )
-# Context keys: what the acknowledging listener leaves for the lazy one that answers after the ack.
+# Context keys: what the acknowledging listener leaves for what answers after the ack.
 NOTE = "chatops_note"  # a private message to send
 SUPERSEDED = "chatops_superseded"  # the id of a change the clicker saw in an older state
-LATER = "chatops_later"  # the command is informative: the lazy listener carries it out
+LATER = "chatops_later"  # the command is informative: carried out after the ack
 JUSTIFY = "chatops_justify"  # the id of a flagged change whose Approve opens the justification modal
 
 # Commands that change something: carried out before the ack. The others only inform, after the ack.
@@ -265,7 +267,7 @@ def build_app(
     client: WebClient,
     workspace: Workspace | None = None,
 ) -> App:
-    # Lazy listeners (what follows an ack) run in this pool, in a copy of the request's log context.
+    # What follows an ack (chatops.slack.later) runs in this pool, in a copy of the request's log context.
     after_ack = ContextThreadPoolExecutor(max_workers=5, thread_name_prefix="chatops-listener")
     app = App(
         client=client,
@@ -275,8 +277,9 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=_BOLT_LOGGER,
         # Listeners run in the request's thread and the response leaves as soon as they return: each stores
-        # what decides, acks, and leaves what only informs to its lazy listeners. (Bolt's default runner polls
-        # for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py, docs/performance.md.)
+        # what decides, acks, and leaves what only informs to after the ack (chatops.slack.later). (Bolt's
+        # default runner polls for the ack every 10 ms, which put 10 ms on every ack: benchmarks/ack.py,
+        # docs/performance.md.)
         process_before_response=True,
         listener_executor=after_ack,
     )
@@ -337,7 +340,7 @@ def build_app(
 
         _guard(respond, work)
 
-    app.command(ids.COMMAND)(ack=command_now, lazy=[command_later])
+    app.command(ids.COMMAND)(acked_then(after_ack, command_now, command_later))
 
     # -- buttons -------------------------------------------------------------------------------------------
 
@@ -384,7 +387,7 @@ def build_app(
 
         _guard(respond, work)
 
-    app.action(ids.APPROVE)(ack=approve_now, lazy=[approve_later])
+    app.action(ids.APPROVE)(acked_then(after_ack, approve_now, approve_later))
 
     def just_ack(ack: Ack) -> None:
         ack()
@@ -426,7 +429,7 @@ def build_app(
             reason_modal_opener(Action.CANCEL, ids.CANCEL_VIEW, "Cancel change", "Cancel change", True),
         ),
     ):
-        app.action(action_id)(ack=just_ack, lazy=[opener])
+        app.action(action_id)(acked_then(after_ack, just_ack, opener))
 
     def open_postpone(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         def work() -> None:
@@ -437,7 +440,7 @@ def build_app(
 
         _opener_guard(respond, client, work)
 
-    app.action(ids.POSTPONE)(ack=just_ack, lazy=[open_postpone])
+    app.action(ids.POSTPONE)(acked_then(after_ack, just_ack, open_postpone))
 
     def review_now(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
         """Mark an emergency reviewed (stored before the ack); the button's round and version do not matter:
@@ -459,7 +462,7 @@ def build_app(
         context[NOTE] = _attempt(work, refused=refused)
         ack()
 
-    app.action(ids.MARK_REVIEWED)(ack=review_now, lazy=[tell])
+    app.action(ids.MARK_REVIEWED)(acked_then(after_ack, review_now, tell))
 
     # -- modals --------------------------------------------------------------------------------------------
 
@@ -623,5 +626,5 @@ def build_app(
         )
 
     home.register(app, service=service, directory=directory, client=client)
-    after.register(app, service=service)
+    after.register(app, service=service, executor=after_ack)
     return app

@@ -274,10 +274,10 @@ class PooledWebClient(WebClient):
         self.pool = pool if pool is not None else shared_pool()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PooledWebClient:
-        """The same client: Bolt deep-copies each request for the listeners that run after its ack, and with it
-        this client (Bolt builds one per request) four times over (``client``, ``say``, ``complete``, ``fail``),
-        about 0.1 ms in all. Nothing here changes a client after it is built; the lazy listeners of one request
-        share it as its acknowledging listener does."""
+        """The same client: Bolt deep-copies a request for each of its lazy listeners, and with it this client
+        (Bolt builds one per request) four times over (``client``, ``say``, ``complete``, ``fail``), about 0.1 ms
+        in all. Nothing here changes a client after it is built, so a copy may share it. (The app's own listeners
+        no longer have Bolt copy their requests: ``chatops.slack.later``.)"""
         return self
 
     def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> dict[str, Any]:

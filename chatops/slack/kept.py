@@ -3,10 +3,10 @@
 For every request Bolt makes a new ``WebClient`` (``context.client``, the ``client`` a listener gets), and a
 ``Respond`` that sends through slack_sdk's ``WebhookClient``: both open a connection per call. :func:`install`
 adds a middleware (after Bolt's own, so after authorization) that puts in their place a
-:class:`chatops.slack.http.PooledWebClient` made as Bolt makes its client, and a :class:`PooledRespond`. Lazy
-listeners get the same objects (Bolt copies ``client`` and ``respond`` into their context; the pool itself is
-shared by every copy). Bolt's authorization asks ``auth.test`` once per process through its own client, before
-any middleware.
+:class:`chatops.slack.http.PooledWebClient` made as Bolt makes its client, and a :class:`PooledRespond`. What
+follows the ack gets the same objects (``chatops.slack.later``; were Bolt to copy the request, as it does for a
+lazy listener, the copy would share them). Bolt's authorization asks ``auth.test`` once per process through its
+own client, before any middleware.
 """
 
 from __future__ import annotations

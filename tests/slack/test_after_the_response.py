@@ -1,5 +1,5 @@
-"""What follows an ack starts once the ack has been sent (chatops.deferred): the front door hands the lazy
-listeners to their pool, wakes the delivery worker and writes the access line only when the server has taken
+"""What follows an ack starts once the ack has been sent (chatops.deferred): the front door hands what follows
+the ack to its pool, wakes the delivery worker and writes the access line only when the server has taken
 the response's body; the work itself is unchanged. In process, the WSGI app called as a server calls it."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = 
     assert status.startswith("200"), status
 
 
-def test_an_informative_commands_lazy_listener_starts_after_the_body_is_taken(
+def test_an_informative_commands_answer_starts_after_the_body_is_taken(
     runtime: Runtime, standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     pool = runtime.app.listener_runner.listener_executor
@@ -74,7 +74,7 @@ def test_an_informative_commands_lazy_listener_starts_after_the_body_is_taken(
     assert started == []  # acked, nothing started yet
     assert not [r for r in caplog.records if r.name == "chatops.access"]
     assert b"".join(body) == b""
-    assert len(started) == 1  # the lazy listener, once the body was taken
+    assert len(started) == 1  # the answer's work, once the body was taken
     [line] = [r for r in caplog.records if r.name == "chatops.access"]
     assert line.getMessage().startswith("POST /slack/events 200 ")
     [reply] = standin.wait_for("response_url")

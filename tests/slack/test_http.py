@@ -399,7 +399,7 @@ def test_pooled_respond_sends_what_bolts_respond_sends(slack: SlackStandIn, pool
 
 
 def test_every_slack_call_the_app_makes_keeps_its_connection(slack: SlackStandIn, tmp_path: Path) -> None:
-    """A proposal and a list through the real app: the private answers (response_url, from lazy listeners), the
+    """A proposal and a list through the real app: the private answers (response_url, after the ack), the
     delivery worker's posts and the directory's look-ups all go over kept-alive connections."""
     slack.set_user(PROPOSER, tz="America/Los_Angeles")
     day = date.today() + timedelta(days=8)
@@ -418,7 +418,7 @@ def test_every_slack_call_the_app_makes_keeps_its_connection(slack: SlackStandIn
 
 
 def test_a_copied_client_shares_its_pool(slack: SlackStandIn, pool: ConnectionPool) -> None:
-    """Bolt deep-copies each request, client and respond included, for the listeners that run after the ack."""
+    """Bolt deep-copies a request, client and respond included, for each of its lazy listeners."""
     client = pooled(slack, pool)
     copied = copy.deepcopy(client)
     respond = copy.deepcopy(PooledRespond(response_url=slack.response_url("r"), pool=pool))
@@ -429,7 +429,7 @@ def test_a_copied_client_shares_its_pool(slack: SlackStandIn, pool: ConnectionPo
 
 
 def test_bolts_request_copy_shares_the_client_and_respond(slack: SlackStandIn, pool: ConnectionPool) -> None:
-    """The copy Bolt makes for the lazy listeners holds the very objects, not copies of them (a copy of the
+    """The copy Bolt makes for a lazy listener holds the very objects, not copies of them (a copy of the
     client, four times over per request, cost about 0.1 ms and changed nothing)."""
     client = pooled(slack, pool)
     respond = PooledRespond(response_url=slack.response_url("r"), pool=pool)
