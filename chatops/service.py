@@ -177,6 +177,15 @@ class Seen:
     version: int
 
 
+class NeedsJustification(ConflictError):
+    """A one-tap approval (``clear_only``) of a flagged window, by someone who may approve it: it is approved
+    only with a justification. ``row`` is the change as it is."""
+
+    def __init__(self, row: ProposalRow) -> None:
+        super().__init__("this window is flagged now; press Approve again to confirm it with a justification")
+        self.row = row
+
+
 class Superseded(ConflictError):
     """The change is no longer as the actor saw it (postponed, re-evaluated or decided since); ``row`` is how
     it is now."""
@@ -613,9 +622,10 @@ class Service:
     ) -> Outcome:
         """Record an approval. ``justification`` (why a flagged window is approved anyway) is kept with the
         approval's audit event. ``expected_round``: the window the approver saw (refused if it was postponed
-        since); ``clear_only``: refuse if the window is flagged (a one-tap approval must not approve a window
-        that became flagged after the approver looked); ``seen``: the round and version the approver's message
-        or form showed (Superseded if the change has moved on since)."""
+        since); ``clear_only``: refuse a flagged window with :class:`NeedsJustification`, once the actor is known
+        to be allowed to approve it (a one-tap approval must not approve a window that became flagged after the
+        approver looked; a click on a flagged window's Approve opens the justification form); ``seen``: the
+        round and version the approver's message or form showed (Superseded if the change has moved on since)."""
         justification = clean_text(
             justification, field_name="justification", limit=REASON_MAX, single_line=True
         )
@@ -627,10 +637,6 @@ class Service:
             approvers = self.approvers_of(row, approvers=everyone, oncall=oncall)
             if expected_round is not None and row.round != expected_round:
                 raise ConflictError("this change was moved to another window since; look at it again")
-            if clear_only and row.flagged and row.status.is_open:
-                raise ConflictError(
-                    "this window is flagged now; press Approve again to confirm it with a justification"
-                )
             _check_seen(row, seen)
             approvals = tx.approvers(row.id, round=row.round)
             decision = may_act(
@@ -644,6 +650,8 @@ class Service:
             )
             if not decision.allowed:
                 raise NotAllowedError(decision.reason)
+            if clear_only and row.flagged:
+                raise NeedsJustification(row)
             tx.add_approval(row.id, round=row.round, approver=actor, at=at)
             approvals = tx.approvers(row.id, round=row.round)
             complete = len(approvals) >= row.approvals_required

@@ -30,7 +30,14 @@ from chatops.errors import (
     WindowError,
 )
 from chatops.observability import ContextThreadPoolExecutor, proposal_id
-from chatops.service import EmergencyRequest, ProposalRequest, Seen, Service, Superseded
+from chatops.service import (
+    EmergencyRequest,
+    NeedsJustification,
+    ProposalRequest,
+    Seen,
+    Service,
+    Superseded,
+)
 from chatops.slack import after, blocks, forms, home, ids
 from chatops.slack.commands import Command, Verb, parse_command
 from chatops.slack.directory import Directory, Workspace
@@ -350,11 +357,12 @@ def build_app(
         def work() -> None:
             state["actor"] = _actor(body)
             state["proposal"], seen = _button(body)
-            row = service.check_may(state["proposal"], actor=state["actor"], action=Action.APPROVE, seen=seen)
-            if row.flagged:  # approved only with a justification, in a modal opened after the ack
-                context[JUSTIFY] = row.id
-            else:
-                service.approve(row.id, actor=state["actor"], clear_only=True, seen=seen)
+            try:  # one transaction: checked, and recorded if the window is clear
+                service.approve(state["proposal"], actor=state["actor"], clear_only=True, seen=seen)
+            except (
+                NeedsJustification
+            ) as flagged:  # approved only with a justification, in a modal after the ack
+                context[JUSTIFY] = flagged.row.id
 
         def refused(exc: ChatopsError) -> dict[str, Any] | None:
             if isinstance(exc, Superseded):

@@ -81,7 +81,16 @@ def test_flagged_region_ids_are_the_typed_snapshots_without_validating_it(tmp_pa
     for hour in range(0, 24, 3):
         window = Window.of(datetime(2026, 6, 2, hour, 30, tzinfo=UTC), timedelta(hours=2))
         document = Assessment(evaluation=evaluate(window, regions=config.regions), choices=()).document()
-        row = ProposalRow(**fields(evaluation=document))
+        # Flagged as the service stores it: the snapshot's own.
+        row = ProposalRow(**fields(evaluation=document, flagged=document["flagged"]))
         assert row.flagged_region_ids == EvaluationSnapshot.model_validate(document).flagged_ids
         seen.add(row.flagged_region_ids)
     assert () in seen and ("ir",) in seen  # both kinds of window were tried
+
+
+def test_a_window_not_flagged_has_no_flagged_region_and_its_snapshot_is_not_read() -> None:
+    row = ProposalRow(**fields(evaluation_json="not read", flagged=False))
+    assert row.flagged_region_ids == ()
+    assert "evaluation" not in row.__dict__  # the snapshot was never parsed (it would not parse)
+    flagged = ProposalRow(**fields(evaluation=EVALUATION, flagged=True))
+    assert flagged.flagged_region_ids == ("ir",)
