@@ -108,7 +108,14 @@ def run(count: int, every: int, warmup: int, time_limit: float, *, mix: str = "m
                         body, headers = approve_click(standin, 1, user=APPROVER_1)
                     else:
                         body, headers = command(standin, f"check {window_text()}")
-                    response = client.post(server.events_url, content=body, headers=headers)
+                    try:
+                        response = client.post(server.events_url, content=body, headers=headers)
+                    except httpx.RemoteProtocolError:
+                        # The server closed the kept-alive connection as the request went out (gunicorn closes
+                        # one idle for its keep-alive time, 2 s, which the quiet wait can reach): sent again,
+                        # as Slack retries, on a new connection. A worker that died would fail the next sample.
+                        print(f"request {i}: connection closed by the server; sent again", flush=True)
+                        response = client.post(server.events_url, content=body, headers=headers)
                     if response.status_code != 200:
                         raise RuntimeError(f"request {i}: {response.status_code} {response.text[:200]}")
 
