@@ -357,11 +357,11 @@ def build_app(
         def work() -> None:
             state["actor"] = _actor(body)
             state["proposal"], seen = _button(body)
-            try:  # one transaction: checked, and recorded if the window is clear
+            # One transaction: checked, and recorded if the window is clear; a flagged one is approved only
+            # with a justification, in a modal opened after the ack.
+            try:
                 service.approve(state["proposal"], actor=state["actor"], clear_only=True, seen=seen)
-            except (
-                NeedsJustification
-            ) as flagged:  # approved only with a justification, in a modal after the ack
+            except NeedsJustification as flagged:
                 context[JUSTIFY] = flagged.row.id
 
         def refused(exc: ChatopsError) -> dict[str, Any] | None:

@@ -30,8 +30,8 @@ from slack_sdk import WebClient
 logger = logging.getLogger(__name__)
 
 NAMES = frozenset({"ack", "body", "command", "context", "respond", "client", "request"})
-"""What ``now`` and ``later`` may ask for, by parameter name, as Bolt gives listeners (``command`` is the body
-of a slash command, as Bolt's ``command`` is)."""
+"""What ``now`` and ``later`` may ask for, by parameter name, as Bolt gives listeners (``command`` is the
+request's body, as Bolt's is for a slash command: only slash commands' functions ask for it)."""
 
 
 def _wants(fn: Callable[..., Any]) -> tuple[str, ...]:
