@@ -1055,10 +1055,9 @@ class Service:
         scheduled: list[int] = []
         refreshed: list[int] = []
         for reminder in self.store.reminders():
-            if (
-                reminder.scheduled_message_id is None
-                and placement(reminder.post_at, at=at) is not Placement.LATER
-            ):
+            # A waiting reminder that came within Slack's range; one whose moment passed while it waited is not
+            # sent late, so a sync would do nothing for it (and it waits until dropped, a day after its moment).
+            if reminder.scheduled_message_id is None and placement(reminder.post_at, at=at) is Placement.NOW:
                 with self.store.transaction() as tx:
                     _sync_reminders(tx, reminder.proposal_id, at=at)
                 scheduled.append(reminder.proposal_id)

@@ -4,7 +4,8 @@
 transaction-level advisory lock (scoped to the current schema), so several instances starting at once migrate
 one after another and the later ones find nothing to do; PostgreSQL DDL is transactional, so a failed
 migration leaves nothing behind.
-On SQLite the transaction begins ``IMMEDIATE`` (see :mod:`chatops.store.sql`), which serialises the same way.
+On SQLite the transaction begins ``IMMEDIATE`` (see :mod:`chatops.store.sql`), which serialises the same way,
+waiting up to a minute (``MIGRATION_LOCK_MS``) for another process's migration, not a request's 2 s.
 
 To write a new migration, add ``versions/000N_<name>.py`` by hand (``down_revision`` = the previous one) and
 change :mod:`chatops.store.schema` to match; ``tests/store/test_migrations.py`` compares the two.
@@ -69,9 +70,11 @@ def _with_engine(url_or_engine: str | Engine) -> tuple[Engine, bool]:
 
 def upgrade(url_or_engine: str | Engine) -> None:
     """Bring the database to the newest schema; a no-op when it is there already."""
+    from chatops.store.sql import MIGRATION_LOCK_MS, write_lock_budget
+
     engine, owned = _with_engine(url_or_engine)
     try:
-        with _PROCESS_LOCK, engine.begin() as conn:
+        with _PROCESS_LOCK, write_lock_budget(MIGRATION_LOCK_MS), engine.begin() as conn:
             upgrade_connection(conn)
     finally:
         if owned:

@@ -209,6 +209,23 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATION_LOCK_MS = 60_000
+"""How long a migration at start-up waits for SQLite's write lock: another process may be migrating the same
+database (several starting at once, a slow migration); nobody's acknowledgement waits on it."""
+
+
+@contextmanager
+def write_lock_budget(ms: int) -> Iterator[None]:
+    """SQLite write transactions this thread begins inside the block wait up to ``ms`` for the write lock (for
+    work no Slack request waits on; a request's transaction keeps :data:`LOCK_TIMEOUT_MS`)."""
+    before = getattr(_budget, "ms", SQLITE_BUSY_TIMEOUT_MS)
+    _budget.ms = ms
+    try:
+        yield
+    finally:
+        _budget.ms = before
+
+
 WRITE_LOCK_POLL = (0.0005, 0.005)
 """How often a SQLite writer asks again for the write lock another process holds: every half millisecond at
 first, the interval growing by half each time up to 5 ms."""

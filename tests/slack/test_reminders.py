@@ -346,6 +346,28 @@ def test_a_window_beyond_slacks_120_days_is_scheduled_when_it_comes_within_range
     assert server.runtime.service.sweep().scheduled == ()  # nothing left to schedule
 
 
+def test_reminders_whose_moment_passed_while_they_waited_are_not_synced_again_every_minute(
+    server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
+) -> None:
+    day = next_week(0)
+    start = datetime(day.year, day.month, day.day, 22, tzinfo=UTC)
+    at(server, start - timedelta(days=130), standin)
+    parent = propose(slack, standin, clock="14:00")
+    approve(slack, standin, parent)
+    settled(lambda: len(server.runtime.store.reminders(1)) == 3, message="three waiting reminders")
+    # No sweep ran until the window had opened (the app was down): the reminders before and at the start passed
+    # while they waited; the one at the end is still to come.
+    at(server, start + timedelta(minutes=5), standin)
+    assert server.runtime.service.sweep().scheduled == (1,)
+    [end] = scheduled_for(standin, 1)
+    assert int(str(end["post_at"])) == int((start + timedelta(hours=1)).timestamp())
+    settled(lambda: sum(1 for r in server.runtime.store.reminders(1) if r.scheduled_message_id) == 1)
+    # Nothing is left that could be scheduled: no sync is queued for the passed ones, at this sweep or the next.
+    assert server.runtime.service.sweep().scheduled == ()
+    at(server, start + timedelta(minutes=6), standin)
+    assert server.runtime.service.sweep().scheduled == ()
+
+
 def test_cancelling_a_change_whose_reminders_wait_forgets_them_without_asking_slack(
     server: LiveServer, slack: SlackClientSim, standin: SlackStandIn
 ) -> None:
