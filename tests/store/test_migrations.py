@@ -18,6 +18,7 @@ from sqlalchemy import inspect, text
 from test_contract import new
 
 from chatops.domain.policy import Status
+from chatops.store import sql
 from chatops.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from chatops.store.schema import metadata
 from chatops.store.sql import SqlStore, create_store_engine
@@ -187,6 +188,31 @@ while not go.exists() and time.monotonic() < deadline:
     time.sleep(0.002)
 SqlStore.open(sys.argv[1]).close()
 """
+
+
+def test_a_migration_waits_for_another_processs_write_lock_longer_than_a_request_may(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds SQLite's write lock (migrating, say) for longer than a request's budget (shortened
+    here to 0.2 s): a migration at start-up waits for it, then finds nothing to do."""
+    path = tmp_path / "chatops.db"
+    url = f"sqlite:///{path}"
+    SqlStore.open(url).close()
+    monkeypatch.setattr(sql, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(sql._budget, "ms", 200, raising=False)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.6, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        started = time.monotonic()
+        upgrade(url)
+        assert time.monotonic() - started >= 0.5  # it waited for the lock (a request would have given up)
+    finally:
+        release.join()
+        holder.close()
+    assert current_revision(url) == head_revision()
+    assert sql._budget.ms == 200  # the request's budget again after the migration
 
 
 def test_processes_starting_at_once_on_a_fresh_database_all_succeed(db_url: str, tmp_path: Path) -> None:
