@@ -10,8 +10,11 @@ calls :func:`sync`, which brings what Slack has scheduled in line with what the 
   already posted or forgot answers ``invalid_scheduled_message_id`` and counts as gone);
 - a reminder more than 120 days ahead (Slack's limit) is stored as waiting, and the periodic sweep queues a sync
   when it comes within range; one whose moment has passed is not sent late;
-- Slack allows 30 scheduled messages per 5 minutes per channel: past that, the sync is deferred (the outbox
-  retries it when a slot frees) rather than refused.
+- the app schedules at most 30 messages per 5 minutes per channel (its reading of Slack's limit): past that,
+  the sync is deferred (the outbox retries it when a slot frees) rather than refused;
+- Slack refuses a 31st message *to post* within 5 minutes in a channel (``restricted_too_many``): that reminder
+  waits, like one beyond 120 days, and the sweep asks again every minute until it is scheduled or its moment
+  has passed; the change's other reminders are scheduled meanwhile.
 
 A sync is idempotent: run twice, it schedules nothing twice. Each scheduled message id is stored as soon as
 Slack answers; a retried sync first looks in ``chat.scheduledMessages.list`` for what an interrupted attempt may
@@ -44,6 +47,9 @@ from chatops.store import ProposalRow, Store
 
 logger = logging.getLogger(__name__)
 
+FULL = "restricted_too_many"
+"""What ``chat.scheduleMessage`` answers when 30 messages already post within 5 minutes of ``post_at`` in the
+channel."""
 GONE = ("invalid_scheduled_message_id",)
 """What ``chat.deleteScheduledMessage`` answers for a message already posted or deleted: nothing to do."""
 
@@ -141,8 +147,24 @@ def sync(
             )
         except SlackApiError as exc:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-            if exc.response.status_code != 200 or error not in ("time_in_past", "time_too_far"):
+            if exc.response.status_code != 200 or error not in ("time_in_past", "time_too_far", FULL):
                 raise
+            if error == FULL:
+                # Thirty messages already post within five minutes of this one in the channel (many changes
+                # starting or ending together). It waits, as one beyond 120 days does: the sweep asks again
+                # every minute while it can still be sent, and the change's other reminders and later thread
+                # messages do not wait behind it.
+                again = kept is not None and kept.post_at == post_at and kept.scheduled_message_id is None
+                (logger.info if again else logger.warning)(  # said once, not at every sweep's try
+                    "Slack refused reminder %s of proposal %s (%s: 30 messages already post within 5 minutes of "
+                    "it in %s); asking again at the next sweep",
+                    kind,
+                    row.id,
+                    FULL,
+                    row.channel,
+                )
+                save(kind, post_at, None, None)
+                continue
             # Slack's clock and ours disagree: a moment Slack says has passed is not sent late; one it says
             # is too far waits for the sweep, like any reminder beyond 120 days.
             logger.warning("Slack answered %s for reminder %s of proposal %s", error, kind, row.id)

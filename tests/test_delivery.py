@@ -228,6 +228,56 @@ def test_a_sync_that_reaches_the_channel_limit_half_way_schedules_what_fits_and_
     assert store.outbox_stats(now=int(clock.now))[0] == 1  # the 10th sync waits for a slot
 
 
+def test_a_reminder_slack_refuses_as_one_too_many_in_its_five_minutes_waits_and_the_others_are_scheduled(
+    setup: tuple, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Thirty changes start and end together: Slack holds 30 messages to post in each of those five minutes in
+    the channel. A 31st change starting then but ending later gets its end reminder; the two Slack refuses
+    (``restricted_too_many``) wait, without holding its sync, and the sweep schedules them once a slot frees."""
+    standin, store, service, worker, clock = setup
+    for _batch in range(3):  # 90 reminders, 30 schedulings per 5 minutes (the app's own limit)
+        for _ in range(10):
+            service.approve(propose(service), actor="UA")
+        drain(worker)
+        clock.now += 300
+    assert len(standin.scheduled()) == 90
+    caplog.set_level(logging.INFO, logger="chatops.reminders")
+    longer = ProposalRequest(
+        idempotency_key=None,
+        proposer="UP",
+        title="longer",
+        start=T0 + timedelta(days=1),
+        duration=timedelta(hours=2),
+        input_tz="UTC",
+    )
+    pid = service.propose(longer).proposal.id
+    service.approve(pid, actor="UA")
+    drain(worker)
+    refused = [c for c in standin.calls_to("chat.scheduleMessage") if c.response.get("error")]
+    assert [c.response["error"] for c in refused] == ["restricted_too_many"] * 2
+    waiting = {r.kind: r.scheduled_message_id for r in store.reminders(pid)}
+    assert waiting["before"] is None and waiting["start"] is None and waiting["end"]
+    assert store.outbox_stats(now=int(clock.now))[0] == 0  # the sync is done: nothing waits behind it
+    warned = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "restricted_too_many" in r.message
+    ]
+    assert len(warned) == 2
+    # The sweep asks again every minute (refused again: said once, not again as a warning) ...
+    clock.now += 60
+    service.sweep()
+    drain(worker)
+    assert {r.kind for r in store.reminders(pid) if r.scheduled_message_id is None} == {"before", "start"}
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+    # ... and once one of the thirty is called off, its slots are theirs.
+    service.cancel(1, actor="UP", reason="not needed")
+    drain(worker)
+    clock.now += 60
+    assert service.sweep().scheduled == (pid,)
+    drain(worker)
+    assert all(r.scheduled_message_id for r in store.reminders(pid))
+    assert len(standin.scheduled()) == 90  # 3 of the cancelled change's gone, 3 of the 31st's in
+
+
 def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tuple) -> None:
     standin, store, service, worker, clock = setup
     pid = propose(service)

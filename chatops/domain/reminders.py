@@ -19,7 +19,9 @@ SCHEDULE_MARGIN = 60
 """A reminder due sooner than this is not scheduled (Slack may answer ``time_in_past`` by the time it arrives)."""
 CHANNEL_LIMIT = 30
 CHANNEL_PERIOD = 300
-"""Slack allows 30 scheduled messages per 5 minutes per channel."""
+"""The app schedules at most 30 messages per 5 minutes per channel: one reading of Slack's limit. The other, at
+most 30 messages *to post* within 5 minutes in a channel, Slack enforces (``restricted_too_many``), and
+:mod:`chatops.reminders` lets a reminder it refuses wait."""
 
 
 class ReminderKind(StrEnum):

@@ -37,6 +37,8 @@ from .payloads import APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
 
 JSON = dict[str, Any]
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+SCHEDULE_LIMIT, SCHEDULE_WINDOW = 30, 300
+"""``chat.scheduleMessage``: at most 30 messages to post within any 5 minutes in one channel."""
 
 
 @dataclass(frozen=True)
@@ -705,6 +707,8 @@ class SlackStandIn:
             raise SlackApiStandInError("time_in_past")
         if post_at > self.clock() + 120 * 86400:
             raise SlackApiStandInError("time_too_far")
+        if self._window_full(channel, post_at):
+            raise SlackApiStandInError("restricted_too_many")
         scheduled = {
             "id": self._next_id("Q"),
             "channel": channel,
@@ -722,6 +726,17 @@ class SlackStandIn:
             "post_at": str(post_at),
             "message": message,
         }
+
+    def _window_full(self, channel: str, post_at: int) -> bool:
+        """Slack: "you cannot schedule more than 30 messages to post within a 5-minute window to the same
+        channel" (``restricted_too_many``): whether some 5 minutes holding ``post_at`` hold 30 already."""
+        near = [
+            int(m["post_at"])
+            for m in self._scheduled
+            if m["channel"] == channel and abs(int(m["post_at"]) - post_at) < SCHEDULE_WINDOW
+        ]
+        starts = [p for p in near if p <= post_at] + [post_at]
+        return any(sum(1 for p in near if s <= p < s + SCHEDULE_WINDOW) >= SCHEDULE_LIMIT for s in starts)
 
     def _api_chat_deleteScheduledMessage(self, params: JSON) -> JSON:
         """Slack: ``invalid_scheduled_message_id`` for an id it does not hold (never scheduled, already deleted,
