@@ -1055,12 +1055,20 @@ class Service:
         scheduled: list[int] = []
         refreshed: list[int] = []
         for reminder in self.store.reminders():
-            # A waiting reminder that came within Slack's range; one whose moment passed while it waited is not
-            # sent late, so a sync would do nothing for it (and it waits until dropped, a day after its moment).
-            if reminder.scheduled_message_id is None and placement(reminder.post_at, at=at) is Placement.NOW:
+            # A waiting reminder that can be scheduled now (it came within Slack's range, or Slack refused it as
+            # one too many in its five minutes); one whose moment passed while it waited is not sent late, so a
+            # sync would do nothing for it. One sync per change: none while one is still to be delivered (it
+            # reads the reminders when it runs; one failing while Slack is down is retried by the outbox).
+            pid = reminder.proposal_id
+            if (
+                reminder.scheduled_message_id is None
+                and placement(reminder.post_at, at=at) is Placement.NOW
+                and pid not in scheduled
+                and not self.store.has_undelivered(pid, kind=OutboxKind.SYNC_REMINDERS)
+            ):
                 with self.store.transaction() as tx:
-                    _sync_reminders(tx, reminder.proposal_id, at=at)
-                scheduled.append(reminder.proposal_id)
+                    _sync_reminders(tx, pid, at=at)
+                scheduled.append(pid)
             if reminder.post_at <= at and reminder.refreshed_at is None:
                 with self.store.transaction() as tx:
                     tx.enqueue(reminder.proposal_id, kind=OutboxKind.UPDATE_PARENT, at=at)

@@ -278,6 +278,38 @@ def test_a_reminder_slack_refuses_as_one_too_many_in_its_five_minutes_waits_and_
     assert len(standin.scheduled()) == 90  # 3 of the cancelled change's gone, 3 of the 31st's in
 
 
+def test_while_slack_is_down_the_sweep_queues_one_sync_for_waiting_reminders_not_one_a_minute(
+    setup: tuple,
+) -> None:
+    standin, store, service, worker, clock = setup
+    far = ProposalRequest(
+        idempotency_key=None,
+        proposer="UP",
+        title="far",
+        start=T0 + timedelta(days=130),
+        duration=timedelta(hours=1),
+        input_tz="UTC",
+    )
+    pid = service.propose(far).proposal.id
+    service.approve(pid, actor="UA")
+    drain(worker)
+    assert [r.scheduled_message_id for r in store.reminders(pid)] == [None, None, None]  # beyond 120 days
+    clock.now += 20 * 86_400  # within range now
+    standin.go_down()
+    assert service.sweep().scheduled == (pid,)
+    drain(worker)  # the sync fails and waits for its retry
+    for _ in range(3):
+        clock.now += 60
+        assert service.sweep().scheduled == ()  # one is still to be delivered
+    standin.come_back()
+    clock.now += 300
+    drain(worker)
+    assert all(r.scheduled_message_id for r in store.reminders(pid)) and len(standin.scheduled()) == 3
+    with store.engine.connect() as conn:
+        syncs = conn.execute(outbox.select().where(outbox.c.kind == "sync_reminders")).all()
+    assert len(syncs) == 2  # the approval's and the sweep's
+
+
 def test_a_retried_sync_adopts_what_an_interrupted_attempt_scheduled(setup: tuple) -> None:
     standin, store, service, worker, clock = setup
     pid = propose(service)

@@ -610,6 +610,10 @@ class Store(Protocol):
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
         """(messages neither delivered nor abandoned, age in seconds of the oldest one, 0 when none)."""
 
+    def has_undelivered(self, proposal_id: int, *, kind: str) -> bool:
+        """Whether the proposal has a message of ``kind`` neither delivered nor abandoned (queued, waiting for
+        a retry, or in hand)."""
+
     def count_proposals(
         self, *, statuses: Sequence[Status] | None = None, end_after: int | None = None
     ) -> int:

@@ -1480,6 +1480,11 @@ class SqlStore:
     def mark_abandoned(self, message_id: int, *, error: str, at: int) -> None:
         self.record(Outcome(message_id=message_id, error=error, abandoned_at=at))
 
+    def has_undelivered(self, proposal_id: int, *, kind: str) -> bool:
+        wanted = (outbox.c.proposal_id == proposal_id) & (outbox.c.kind == kind)
+        with self._read() as conn:
+            return bool(conn.execute(select(exists().where(_PENDING, wanted))).scalar())
+
     def outbox_stats(self, *, now: int) -> tuple[int, int]:
         with self._read() as conn:
             row = conn.execute(select(func.count(), func.min(outbox.c.created_at)).where(_PENDING)).one()

@@ -692,6 +692,27 @@ def test_outbox_stats_count_what_is_neither_delivered_nor_abandoned(store: SqlSt
     assert store.outbox_stats(now=T0) == (1, 0)
 
 
+def test_has_undelivered_asks_about_one_proposal_and_one_kind(store: SqlStore) -> None:
+    a = insert(store, "a")
+    b = insert(store, "b")
+    assert not store.has_undelivered(a.id, kind="sync_reminders")
+    sync = enqueue(store, a.id, "sync", at=T0)
+    enqueue(store, b.id, "reply", at=T0)
+    assert store.has_undelivered(a.id, kind="sync_reminders")
+    assert not store.has_undelivered(a.id, kind="reply") and not store.has_undelivered(
+        b.id, kind="sync_reminders"
+    )
+    [claimed] = store.claim_outbox(now=T0, limit=1)  # in hand: still undelivered
+    assert claimed.id == sync and store.has_undelivered(a.id, kind="sync_reminders")
+    store.mark_failed(sync, error="Slack down", retry_at=T0 + 60)  # waiting for a retry: still undelivered
+    assert store.has_undelivered(a.id, kind="sync_reminders")
+    store.mark_delivered(sync, at=T0 + 60)
+    assert not store.has_undelivered(a.id, kind="sync_reminders")
+    again = enqueue(store, a.id, "sync", at=T0 + 70)
+    store.mark_abandoned(again, error="gave up", at=T0 + 80)
+    assert not store.has_undelivered(a.id, kind="sync_reminders")
+
+
 # -- concurrency ---------------------------------------------------------------------------------------------
 
 
