@@ -61,14 +61,15 @@ def setup(tmp_path: Path) -> Iterator[tuple[SlackStandIn, SqlStore, Service, Del
             store.close()
 
 
-def propose(service: Service) -> int:
+def propose(
+    service: Service,
+    *,
+    start: datetime = T0 + timedelta(days=1),
+    duration: timedelta = timedelta(hours=1),
+    title: str = "t",
+) -> int:
     request = ProposalRequest(
-        idempotency_key=None,
-        proposer="UP",
-        title="t",
-        start=T0 + timedelta(days=1),
-        duration=timedelta(hours=1),
-        input_tz="UTC",
+        idempotency_key=None, proposer="UP", title=title, start=start, duration=duration, input_tz="UTC"
     )
     return service.propose(request).proposal.id
 
@@ -242,15 +243,7 @@ def test_a_reminder_slack_refuses_as_one_too_many_in_its_five_minutes_waits_and_
         clock.now += 300
     assert len(standin.scheduled()) == 90
     caplog.set_level(logging.INFO, logger="chatops.reminders")
-    longer = ProposalRequest(
-        idempotency_key=None,
-        proposer="UP",
-        title="longer",
-        start=T0 + timedelta(days=1),
-        duration=timedelta(hours=2),
-        input_tz="UTC",
-    )
-    pid = service.propose(longer).proposal.id
+    pid = propose(service, duration=timedelta(hours=2), title="longer")
     service.approve(pid, actor="UA")
     drain(worker)
     refused = [c for c in standin.calls_to("chat.scheduleMessage") if c.response.get("error")]
@@ -282,15 +275,7 @@ def test_while_slack_is_down_the_sweep_queues_one_sync_for_waiting_reminders_not
     setup: tuple,
 ) -> None:
     standin, store, service, worker, clock = setup
-    far = ProposalRequest(
-        idempotency_key=None,
-        proposer="UP",
-        title="far",
-        start=T0 + timedelta(days=130),
-        duration=timedelta(hours=1),
-        input_tz="UTC",
-    )
-    pid = service.propose(far).proposal.id
+    pid = propose(service, start=T0 + timedelta(days=130), title="far")
     service.approve(pid, actor="UA")
     drain(worker)
     assert [r.scheduled_message_id for r in store.reminders(pid)] == [None, None, None]  # beyond 120 days
