@@ -1481,7 +1481,7 @@ class SqlStore:
         self.record(Outcome(message_id=message_id, error=error, abandoned_at=at))
 
     def has_undelivered(self, proposal_id: int, *, kind: str) -> bool:
-        wanted = (outbox.c.proposal_id == proposal_id) & (outbox.c.kind == kind)
+        wanted = (outbox.c.proposal_id == proposal_id) & (outbox.c.kind == OutboxKind(kind).value)
         with self._read() as conn:
             return bool(conn.execute(select(exists().where(_PENDING, wanted))).scalar())
 
