@@ -1083,7 +1083,7 @@ class Service:
         return SweepResult(
             warned=tuple(warned),
             expired=tuple(gone),
-            scheduled=tuple(dict.fromkeys(scheduled)),
+            scheduled=tuple(scheduled),  # one entry per change already
             refreshed=tuple(dict.fromkeys(refreshed)),
         )
 

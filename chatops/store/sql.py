@@ -1215,10 +1215,9 @@ class SqlStore:
         try:
             waited = int((time.monotonic() - started) * 1000)
             # What is left for SQLite's write lock (other processes' writers): at least 100 ms.
-            _budget.ms = max(100, budget - waited)
-            yield
+            with write_lock_budget(max(100, budget - waited)):
+                yield
         finally:
-            _budget.ms = SQLITE_BUSY_TIMEOUT_MS
             self._writers.release()
 
     @contextmanager
