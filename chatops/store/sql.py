@@ -646,7 +646,9 @@ def _listing(*columns: Any) -> Any:
 _LIST_PROPOSALS = Prepared(_listing(proposals))
 # Without the evaluation snapshots: with them (about 90 KB each with the regions the app ships with) a list of 50
 # cost ten times as much on SQLite and PostgreSQL (benchmarks/store_ops.py --snapshot shipped).
-_LIST_SUMMARIES = Prepared(_listing(*(proposals.c[name] for name in _SUMMARY_COLUMNS)))
+# In one step on SQLite (see chatops.store.prepared): the list a person waits for, read while other threads work.
+_LIST_SUMMARIES = Prepared(_listing(*(proposals.c[name] for name in _SUMMARY_COLUMNS)), one_step=True)
+_START = _SUMMARY_COLUMNS.index("start_ts")
 _COUNT_PROPOSALS = Prepared(
     lambda dialect, shape: (
         select(func.count())
@@ -758,10 +760,12 @@ _DELETE_REMINDER = Prepared(delete(reminders).where(reminders.c.id == bindparam(
 _REMINDER_REFRESHED = Prepared(
     update(reminders).where(reminders.c.id == bindparam("b_id")).values(refreshed_at=bindparam("b_at"))
 )
+# One step on SQLite: a busy channel has had up to 30 scheduled in five minutes, in an order that does not matter.
 _SCHEDULED_SINCE = Prepared(
     select(reminders.c.scheduled_at).where(
         reminders.c.channel == bindparam("channel"), reminders.c.scheduled_at >= bindparam("since")
-    )
+    ),
+    one_step=True,
 )
 _APPROVALS_AT = Prepared(
     select(approvals.c.approver, approvals.c.at)
@@ -1268,12 +1272,14 @@ class SqlStore:
 
     def _listed(
         self, stmt: Prepared, statuses: Sequence[Status], end_after: int | None, limit: int
-    ) -> list[Sequence[Any]]:
+    ) -> list[tuple[Any, ...]]:
         if not statuses:
             return []
         shape = (_status_values(statuses), end_after is not None)
         with self._read() as conn:
-            return list(stmt.run(conn, {"end_after": end_after, "limit": limit}, shape=shape).fetchall())
+            rows = stmt.rows(conn, {"end_after": end_after, "limit": limit}, shape=shape)
+        rows.sort(key=lambda r: (r[_START], r[0]))  # the statement's order (rows in one step come in any)
+        return rows
 
     def overlapping(
         self,
@@ -1540,7 +1546,7 @@ class SqlStore:
 
     def scheduled_since(self, channel: str, *, since: int) -> list[int]:
         with self._read() as conn:
-            rows = _SCHEDULED_SINCE.run(conn, {"channel": channel, "since": since}).fetchall()
+            rows = _SCHEDULED_SINCE.rows(conn, {"channel": channel, "since": since})
         return [scheduled_at for (scheduled_at,) in rows]
 
     # -- housekeeping ----------------------------------------------------------------------------------------
