@@ -1031,13 +1031,23 @@ class Service:
         policy = self.config.policy
         warned: list[int] = []
         gone: list[int] = []
-        approved_rows: list[ProposalRow] = []
+        approved_rows: list[ProposalSummary] = []
+        approvals: dict[int, list[tuple[str, int]]] = {}
         if policy.approval_max_age_days > 0:  # 0 turns expiry off: no approved change need be read
-            approved_rows = self.store.list_proposals(statuses=(Status.APPROVED,), end_after=at, limit=500)
+            # Summaries (a snapshot is about 90 KB with the shipped regions: 200 approved changes cost 57 ms of
+            # CPU a minute with them, 7 without) and their approvals, in one read transaction; each change is
+            # locked and checked again before anything is written.
+            with self.store.reading():
+                approved_rows = self.store.list_summaries(
+                    statuses=(Status.APPROVED,), end_after=at, limit=500
+                )
+                for row in approved_rows:
+                    if row.start_ts > at:
+                        approvals[row.id] = self.store.approvals_at(row.id, round=row.round)
         for row in approved_rows:
-            if row.start_ts <= at:
+            if row.id not in approvals:
                 continue
-            approved = self.store.approvals_at(row.id, round=row.round)
+            approved = approvals[row.id]
             expires = approvals_expire_at(
                 [when for _, when in approved],
                 start_ts=row.start_ts,
@@ -1088,7 +1098,7 @@ class Service:
         )
 
     def _warn_expiry(
-        self, row: ProposalRow, approved: list[tuple[str, int]], *, expires: int, at: int
+        self, row: ProposalSummary, approved: list[tuple[str, int]], *, expires: int, at: int
     ) -> bool:
         policy = self.config.policy
         with self.store.transaction() as tx:
@@ -1116,7 +1126,7 @@ class Service:
             tx.enqueue(row.id, kind=OutboxKind.REPLY, event_id=event.id, at=at)
         return True
 
-    def _expire(self, row: ProposalRow, approved: list[tuple[str, int]], *, at: int) -> bool:
+    def _expire(self, row: ProposalSummary, approved: list[tuple[str, int]], *, at: int) -> bool:
         policy = self.config.policy
         old = expired(approved, at=at, max_age_days=policy.approval_max_age_days)
         kept = [(who, when) for who, when in approved if who not in old]

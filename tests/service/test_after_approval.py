@@ -3,6 +3,7 @@ younger approvals, Done and Extend change state and queue the reminders' sync, a
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -92,6 +93,46 @@ def test_an_old_approval_expires_with_notice_and_a_younger_one_still_counts(stor
     assert service.sweep().expired == ()
     report = verify(store)
     assert report.intact, report.problems
+
+
+def test_the_sweep_reads_no_snapshot_and_acts_on_the_change_as_it_is_when_written(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every minute the sweep reads the approved changes to come: their summaries and approvals, never their
+    snapshots (about 90 KB each with the shipped regions). What it read is checked again when it writes: a
+    change whose approvals were renewed between its read and its write is left alone."""
+    service, clock, pid = setup(store, START - 45 * DAY)
+    _, _, other = setup(store, START - 45 * DAY)
+    for change in (pid, other):
+        service.approve(change, actor="UA")  # too old by START - 15 days
+        service.approve(change, actor="UB")
+
+    def no_snapshots(**_: object) -> None:
+        raise AssertionError("the sweep read proposals with their snapshots")
+
+    monkeypatch.setattr(store, "list_proposals", no_snapshots)
+    monkeypatch.setattr(store, "get_proposal", no_snapshots)
+    clock.now = START - 15 * DAY
+    approvals_at = store.approvals_at
+
+    def renewed_meanwhile(proposal_id: int, *, round: int) -> list[tuple[str, int]]:
+        read = approvals_at(proposal_id, round=round)
+        if proposal_id == other:  # after this read, and before the sweep writes, someone else moves it on
+
+            def move_on() -> None:
+                with store.transaction() as tx:
+                    tx.update_proposal(other, at=9, round=round)
+
+            writer = threading.Thread(target=move_on)
+            writer.start()
+            writer.join()
+        return read
+
+    monkeypatch.setattr(store, "approvals_at", renewed_meanwhile)
+    assert service.sweep().expired == (pid,)
+    monkeypatch.undo()
+    assert store.get_proposal(pid).status is Status.NEEDS_REAPPROVAL  # type: ignore[union-attr]
+    assert store.get_proposal(other).status is Status.APPROVED  # type: ignore[union-attr]
 
 
 def test_done_and_extend_are_for_approved_changes_only(store: SqlStore) -> None:
