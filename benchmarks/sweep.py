@@ -1,7 +1,7 @@
 """CPU of the minute's sweep (``Service.sweep``) with many approved changes to come, each carrying the snapshot
-of the regions the app ships with (about 90 KB), in a SQLite file: the median of ``--repeat`` sweeps after one
-warm-up, none of which finds anything to do (every approval is young). It runs against older versions too (put
-their ``chatops`` first on ``PYTHONPATH``).
+of the regions the app ships with (about 90 KB) and its three reminders, in a SQLite file: the median of
+``--repeat`` sweeps after one warm-up, none of which finds anything to do (every approval is young, every
+reminder scheduled). It runs against older versions too (put their ``chatops`` first on ``PYTHONPATH``).
 
     .venv/bin/python benchmarks/sweep.py [--approved 200] [--repeat 20]
 """
@@ -80,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
                     tx.add_approval(row.id, round=row.round, approver="U0APPROVER", at=at - 3000)
+            for row in store.list_summaries(statuses=[Status.APPROVED], limit=args.approved):
+                # Each change's three reminders, scheduled in Slack already: nothing for the sweep to do.
+                for kind, post_at in (
+                    ("before", row.start_ts - 900),
+                    ("start", row.start_ts),
+                    ("end", row.end_ts),
+                ):
+                    store.save_reminder(
+                        row.id,
+                        kind=kind,
+                        post_at=post_at,
+                        channel="C0CHANGES",
+                        scheduled_message_id=f"Q{row.id}{kind}",
+                        scheduled_at=at - 3000,
+                    )
             service.sweep()  # warm-up
             spent = []
             for _ in range(args.repeat):

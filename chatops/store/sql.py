@@ -742,14 +742,17 @@ def _reminder(row: Sequence[Any]) -> ReminderRow:
     )
 
 
-# Reminders: a change's, every one (the sweep), one of a kind, and what a channel scheduled lately.
+# Reminders: a change's, every one (the sweep, each minute: three a change), one of a kind, and what a channel
+# scheduled lately. Read in one step on SQLite and sorted here (see chatops.store.prepared).
 _SELECT_REMINDERS = Prepared(
     lambda dialect, one_change: (
         select(reminders)
         .where(*([reminders.c.proposal_id == bindparam("proposal_id")] if one_change else []))
         .order_by(reminders.c.post_at, reminders.c.id)
-    )
+    ),
+    one_step=True,
 )
+_POST_AT = [c.name for c in reminders.c].index("post_at")
 _REMINDER_OF_KIND = and_(
     reminders.c.proposal_id == bindparam("b_proposal_id"), reminders.c.kind == bindparam("b_kind")
 )
@@ -1506,7 +1509,8 @@ class SqlStore:
     def reminders(self, proposal_id: int | None = None) -> list[ReminderRow]:
         params = {"proposal_id": proposal_id}
         with self._read() as conn:
-            rows = _SELECT_REMINDERS.run(conn, params, shape=proposal_id is not None).fetchall()
+            rows = _SELECT_REMINDERS.rows(conn, params, shape=proposal_id is not None)
+        rows.sort(key=lambda r: (r[_POST_AT], r[0]))  # the statement's order
         return [_reminder(r) for r in rows]
 
     def save_reminder(

@@ -88,3 +88,29 @@ def test_a_list_of_proposals_is_read_from_sqlite_in_one_step(
     assert len(listed) == 50
     assert [(s.start_ts, s.id) for s in listed] == sorted((s.start_ts, s.id) for s in listed)
     assert counts == ({"fetchone": 1, "rows": 0} if db_backend == "sqlite" else {"fetchone": 0, "rows": 50})
+
+
+def test_every_reminder_is_read_from_sqlite_in_one_step_by_its_moment_then_id(
+    store: SqlStore, db_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep reads every change's reminders each minute: one row from SQLite, by post_at, ties by id."""
+    saved = []
+    for i in range(12):
+        change = insert_proposal(store, f"k{i}")
+        for kind, post_at in (("before", T0 + (i % 4) * 60), ("end", T0 - i)):
+            saved.append(
+                store.save_reminder(
+                    change.id,
+                    kind=kind,
+                    post_at=post_at,
+                    channel="C1",
+                    scheduled_message_id=None,
+                    scheduled_at=None,
+                )
+            )
+    counts = {"fetchone": 0, "rows": 0}
+    real = prepared.run_sql
+    monkeypatch.setattr(prepared, "run_sql", lambda *a: _Fetches(real(*a), counts))
+    listed = store.reminders()
+    assert listed == sorted(saved, key=lambda r: (r.post_at, r.id))
+    assert counts == ({"fetchone": 1, "rows": 0} if db_backend == "sqlite" else {"fetchone": 0, "rows": 24})
