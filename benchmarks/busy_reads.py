@@ -23,8 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from store_ops import new
+
 from chatops.domain.policy import Status
-from chatops.store import NewProposal
 from chatops.store.sql import SqlStore
 
 T0 = 1_800_000_000
@@ -33,23 +36,17 @@ T0 = 1_800_000_000
 def fill(store: SqlStore, count: int) -> None:
     with store.transaction() as tx:
         for i in range(count):
+            start = T0 + (i * 7919) % count * 600  # inserted out of order
             tx.insert_proposal(
-                NewProposal(
-                    idempotency_key=None,
+                new(
+                    i,
+                    {"x": "y" * 2000},
                     title=f"Core network upgrade {i}",
-                    description="",
-                    rollback_plan="",
-                    ticket_url="",
-                    proposer="U0PROPOSER",
-                    channel="C0CHANGES",
                     input_tz="Asia/Tehran",
-                    start_ts=T0 + (i * 7919) % count * 600,
-                    end_ts=T0 + (i * 7919) % count * 600 + 3600,
+                    start_ts=start,
+                    end_ts=start + 3600,
                     flagged=i % 3 == 0,
-                    approvals_required=1,
-                    evaluation_json='{"x": "' + "y" * 2000 + '"}',
                     created_at=T0 - 86_400,
-                    status=Status.PENDING,
                 )
             )
 

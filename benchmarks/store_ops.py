@@ -44,19 +44,24 @@ def shipped_snapshot() -> dict[str, Any]:
     return Assessment(evaluation=evaluate(window, regions=load_regions().regions), choices=()).document()
 
 
-def new(i: int, evaluation: dict[str, Any]) -> NewProposal:
+def new(i: int, evaluation: dict[str, Any] | str, **fields: Any) -> NewProposal:
+    """Proposal ``i``, an hour long, its evaluation a document or its canonical JSON; ``fields`` override."""
+    given = {"evaluation_json": evaluation} if isinstance(evaluation, str) else {"evaluation": evaluation}
     return NewProposal(
-        idempotency_key=f"k{i}-{time.time_ns()}",
-        title=f"Change {i}",
-        proposer="U1",
-        channel="C1",
-        input_tz="UTC",
-        start_ts=2_000_000_000 + i * 3600,
-        end_ts=2_000_000_000 + i * 3600 + 3600,
-        flagged=False,
-        approvals_required=1,
-        evaluation=evaluation,
-        created_at=1_700_000_000,
+        **{
+            "idempotency_key": f"k{i}-{time.time_ns()}",
+            "title": f"Change {i}",
+            "proposer": "U1",
+            "channel": "C1",
+            "input_tz": "UTC",
+            "start_ts": 2_000_000_000 + i * 3600,
+            "end_ts": 2_000_000_000 + i * 3600 + 3600,
+            "flagged": False,
+            "approvals_required": 1,
+            "created_at": 1_700_000_000,
+            **given,
+            **fields,
+        }
     )
 
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store_ops import shipped_snapshot
+from store_ops import new, shipped_snapshot
 
 from chatops.config import parse_regions
 from chatops.domain.policy import Status
 from chatops.domain.timeline import to_ts
 from chatops.service import Service
-from chatops.store import NewProposal, canonical_json
+from chatops.store import canonical_json
 from chatops.store.sql import SqlStore
 
 CONFIG = """
@@ -61,23 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 for i in range(args.approved):
                     start = at + 3 * 86_400 + i * 600
                     row = tx.insert_proposal(
-                        NewProposal(
-                            idempotency_key=None,
-                            title=f"Change {i}",
-                            description="",
-                            rollback_plan="",
-                            ticket_url="",
-                            proposer="U0PROPOSER",
-                            channel="C0CHANGES",
-                            input_tz="UTC",
-                            start_ts=start,
-                            end_ts=start + 3600,
-                            flagged=False,
-                            approvals_required=1,
-                            evaluation_json=snapshot,
-                            created_at=at - 3600,
-                            status=Status.APPROVED,
-                        )
+                        new(i, snapshot, start_ts=start, end_ts=start + 3600, status=Status.APPROVED)
                     )
                     tx.add_approval(row.id, round=row.round, approver="U0APPROVER", at=at - 3000)
             for row in store.list_summaries(statuses=[Status.APPROVED], limit=args.approved):
