@@ -648,7 +648,7 @@ _LIST_PROPOSALS = Prepared(_listing(proposals))
 # cost ten times as much on SQLite and PostgreSQL (benchmarks/store_ops.py --snapshot shipped).
 # In one step on SQLite (see chatops.store.prepared): the list a person waits for, read while other threads work.
 _LIST_SUMMARIES = Prepared(_listing(*(proposals.c[name] for name in _SUMMARY_COLUMNS)), one_step=True)
-_START = _SUMMARY_COLUMNS.index("start_ts")
+_START = _SUMMARY_COLUMNS.index("start_ts")  # the same in a full row: a summary is its first columns
 _COUNT_PROPOSALS = Prepared(
     lambda dialect, shape: (
         select(func.count())
