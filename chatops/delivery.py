@@ -56,6 +56,10 @@ from chatops.store import EventRow, OutboxRow, Outcome, ProposalRow, Store
 
 logger = logging.getLogger(__name__)
 
+FOLLOW = 5
+"""How many of a change's messages queued after a claimed one may go with it in the same claim: a proposal
+queues its parent and a thread reply, an approval the parent's update, a reply and the reminders' sync."""
+
 
 class DeliveryWorker:
     def __init__(
@@ -195,43 +199,70 @@ class DeliveryWorker:
     # -- one pass --------------------------------------------------------------------------------------------
 
     def run_once(self, batch: int = 20, *, spread: bool = False) -> int:
-        """Deliver what is due now, up to ``batch`` messages, each on its own lease; return how many were
-        tried. ``spread``: wake another idle thread for each message found (a backlog found by polling). What
-        became of each message is recorded in the transaction that claims the next (one transaction a
-        message), the last one's on its own."""
+        """Deliver what is due now, up to about ``batch`` messages, each on its own lease; return how many were
+        tried. ``spread``: wake another idle thread for each claim that found something (a backlog found by
+        polling). A claim takes the oldest deliverable message and the ones queued after it for the same change
+        that can go now (``FOLLOW``), delivered in order; once one of them is not delivered, the rest are given
+        back untried. What became of them is recorded in the transaction that claims the next (one transaction
+        a claim), the last ones' on their own."""
         tried = 0
-        outcome: Outcome | None = None
+        outcomes: list[Outcome] = []
+        untried: list[int] = []
         while tried < batch and not self._stop.is_set():
             now = int(self._clock())
-            # Handed over to the claim: if that transaction fails, the message stays leased and the next attempt
-            # finds it in Slack (as after any lost mark); it is not written again here.
-            pending, outcome = outcome, None
+            # Handed over to the claim: if that transaction fails, the messages stay leased and the next attempt
+            # finds them in Slack (as after any lost mark); they are not written again here.
+            pending, release = outcomes, untried
+            outcomes, untried = [], []
             turn = self._take_sync_turn()
             try:
                 claimed = self.store.claim_outbox(
                     now=now,
                     limit=1,
                     lease_seconds=self.lease_seconds,
-                    first=pending,
+                    first=pending or None,
+                    release=release,
                     except_kind="" if turn else OutboxKind.SYNC_REMINDERS.value,
+                    follow=FOLLOW,
                 )
                 if turn and not any(m.kind == OutboxKind.SYNC_REMINDERS for m in claimed):
-                    self._end_sync_turn()  # not needed for this message: given back at once
+                    self._end_sync_turn()  # not needed for these messages: given back at once
                     turn = False
                 if not claimed:
                     break
                 if spread:
                     self._hand_on()
-                for message in claimed:
-                    with log_context(proposal_id=message.proposal_id):
-                        outcome = self._attempt(message)
+                outcomes, untried = self._attempt_in_order(claimed)
             finally:
                 if turn:
                     self._end_sync_turn()
-            tried += len(claimed)
-        if outcome is not None:  # the batch is done or the worker stops: record the last one on its own
-            self.store.record(outcome)
+            tried += len(claimed) - len(untried)
+        if outcomes or untried:  # the batch is done or the worker stops: record the last ones on their own
+            self.store.record(*outcomes, release=untried)
         return tried
+
+    def _attempt_in_order(self, claimed: list[OutboxRow]) -> tuple[list[Outcome], list[int]]:
+        """Send claimed messages in order until one is not delivered or the worker stops; return what became of
+        those tried and the ids of those left untried. A parent posted (or found) by one of a change's messages
+        is the one its next messages thread under and update: its ts is stored only with the marks."""
+        outcomes: list[Outcome] = []
+        parents: dict[int, str] = {}
+        for i, message in enumerate(claimed):
+            if self._stop.is_set() and outcomes:
+                return outcomes, [m.id for m in claimed[i:]]
+            row = message.proposal
+            if row is not None and not row.message_ts and message.proposal_id in parents:
+                posted = row.model_copy(update={"message_ts": parents[message.proposal_id]})
+                message = message.model_copy(update={"proposal": posted})
+            with log_context(proposal_id=message.proposal_id):
+                outcome = self._attempt(message)
+            outcomes.append(outcome)
+            if outcome.message_ts:
+                parents[message.proposal_id] = outcome.message_ts
+            if outcome.delivered_at is None:
+                # To retry, or abandoned: what follows it waits for another claim.
+                return outcomes, [m.id for m in claimed[i + 1 :]]
+        return outcomes, []
 
     def _take_sync_turn(self) -> bool:
         """A turn to sync reminders, if fewer than ``reminder_threads`` threads hold one; taken before the claim

@@ -100,6 +100,67 @@ def test_delivers_in_order_once(setup: tuple) -> None:
     assert len(standin.calls) == 7  # nothing sent twice
 
 
+def test_a_changes_messages_go_together_and_what_follows_a_failure_waits_untried(setup: tuple) -> None:
+    """An approval's thread reply, parent update and reminders' sync are claimed together and sent in order;
+    when the reply fails, the update and the sync are given back untried (no attempt counted, no lease held)
+    and follow it once it is delivered."""
+    standin, store, service, worker, clock = setup
+    pid = propose(service)
+    drain(worker)
+    service.approve(pid, actor="UA")
+    sent = len(standin.calls)
+    standin.fail_next("chat.postMessage", 1, status=500)
+    assert worker.run_once() == 1  # the reply, tried and failed; the two after it not tried
+    assert [c.method for c in standin.calls[sent:]] == ["chat.postMessage"]
+    with store.engine.connect() as conn:
+        waiting = conn.execute(
+            outbox.select()
+            .where(outbox.c.proposal_id == pid, outbox.c.delivered_at.is_(None))
+            .order_by(outbox.c.id)
+        ).all()
+    assert [(m.kind, m.attempts, m.leased_until) for m in waiting] == [
+        ("reply", 1, None),
+        ("update_parent", 0, None),
+        ("sync_reminders", 0, None),
+    ]
+    assert worker.run_once() == 0  # the reply's retry is not due: the others wait behind it
+    clock.now += 300
+    drain(worker)
+    assert [c.method for c in standin.calls[sent:]] == [
+        "chat.postMessage",  # failed
+        "conversations.replies",  # did the failed attempt reach the thread? (it did not)
+        "chat.postMessage",
+        "chat.update",
+        *["chat.scheduleMessage"] * 3,
+    ]
+    assert store.outbox_stats(now=int(clock.now))[0] == 0
+
+
+def test_a_worker_told_to_stop_gives_back_what_it_has_not_tried(
+    setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping between two messages of one claim: the first is recorded, the ones after it are free again for
+    the next worker at once, not held until their lease runs out."""
+    standin, store, service, worker, _clock = setup
+    pid = propose(service)
+    attempt = worker._attempt
+
+    def then_stop(message: object) -> object:
+        outcome = attempt(message)
+        worker._stop.set()
+        return outcome
+
+    monkeypatch.setattr(worker, "_attempt", then_stop)
+    assert worker.run_once() == 1
+    assert [c.method for c in standin.calls] == ["chat.postMessage"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(outbox.select().where(outbox.c.proposal_id == pid).order_by(outbox.c.id)).all()
+    assert [(m.kind, m.delivered_at is not None, m.leased_until) for m in rows] == [
+        ("post_parent", True, None),
+        ("reply", False, None),
+    ]
+
+
 def test_honours_retry_after_and_backs_off_on_5xx(setup: tuple) -> None:
     standin, _store, service, worker, clock = setup
     propose(service)
@@ -327,10 +388,11 @@ def test_a_reminder_slack_says_is_past_is_not_retried_forever(setup: tuple) -> N
     assert store.outbox_stats(now=int(clock.now))[0] == 0  # the sync is done, not waiting to try again
 
 
-def test_each_message_costs_one_transaction_and_the_last_mark_one(setup: tuple) -> None:
-    """A message is claimed with its proposal in one transaction, which also records what became of the message
-    before it (with a new parent's ts); a parent reads its approvals in one more, a reply its event. Counted, so
-    that a change that adds transactions to every delivery shows here."""
+def test_a_changes_messages_cost_one_claim_and_the_last_marks_one(setup: tuple) -> None:
+    """A proposal's parent and thread reply are claimed together, with the proposal, in one transaction; a
+    parent reads its approvals in one more, a reply its event; the marks of both (the parent's with its new ts)
+    go in the transaction of the next claim. Counted, so that a change that adds transactions to every delivery
+    shows here."""
     standin, store, service, worker, _clock = setup
     propose(service)
     begun = [0]
@@ -340,8 +402,8 @@ def test_each_message_costs_one_transaction_and_the_last_mark_one(setup: tuple) 
 
     event.listen(store.engine, "begin", on_begin)
     assert worker.run_once() == 2
-    # parent: claim, its approvals; reply: the parent's mark and the claim, its event; the reply's mark and a
-    # claim that finds nothing.
-    assert begun == [5]
+    # the claim of both, the parent's approvals, the reply's event, both marks and a claim that finds nothing
+    # (one claim a message before: 5).
+    assert begun == [4]
     assert store.outbox_stats(now=int(_clock.now))[0] == 0  # both recorded as delivered
     assert len(standin.calls_to("chat.postMessage")) == 2

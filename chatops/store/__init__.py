@@ -584,17 +584,24 @@ class Store(Protocol):
         now: int,
         limit: int = 10,
         lease_seconds: int = 60,
-        first: Outcome | None = None,
+        first: Outcome | Sequence[Outcome] | None = None,
         except_kind: str = "",
+        release: Sequence[int] = (),
+        follow: int = 0,
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due. Each
         comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction. ``first``: record
-        what became of the message in hand in the same transaction, before looking (as :meth:`record` would):
-        one transaction a message instead of two. ``except_kind``: leave messages of that kind (and, as always,
-        the later messages of their proposals) for another claim."""
+        what became of the messages in hand in the same transaction, before looking (as :meth:`record` would):
+        one transaction a claim instead of two; ``release``: give back the leases of claimed messages left
+        untried (due again at once, no attempt counted). ``except_kind``: leave messages of that kind (and, as
+        always, the later messages of their proposals) for another claim. ``follow``: with each message, up to
+        that many of the pending messages after it of its proposal, in order, as long as each is due, unleased
+        and not of ``except_kind`` (a change approved queues its parent's update, a thread reply and its
+        reminders' sync at once: one claim for the three)."""
 
-    def record(self, outcome: Outcome) -> None:
-        """Record what became of a claimed message (see :class:`Outcome`)."""
+    def record(self, *outcomes: Outcome, release: Sequence[int] = ()) -> None:
+        """Record what became of claimed messages (see :class:`Outcome`), and give back the leases of
+        ``release``, in one transaction."""
 
     def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
         """The message is delivered. ``message_ts``: the parent message it posted (or found), stored on its

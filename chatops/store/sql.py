@@ -701,6 +701,34 @@ def _record(conn: Connection, outcome: Outcome) -> None:
         _SET_PARENT_OF_MESSAGE.run(conn, {"b_id": outcome.message_id, "b_message_ts": outcome.message_ts})
 
 
+def _settle(conn: Connection, outcomes: Outcome | Sequence[Outcome] | None, release: Sequence[int]) -> None:
+    """Record what became of claimed messages, in order, and give back the leases of those left untried."""
+    for outcome in (outcomes,) if isinstance(outcomes, Outcome) else outcomes or ():
+        _record(conn, outcome)
+    if release:
+        _RELEASE_OUTBOX.run(conn, _id_params(release), shape=len(release))
+
+
+_LEASED_UNTIL = [c.name for c in outbox.c].index("leased_until")
+_NEXT_ATTEMPT_AT = [c.name for c in outbox.c].index("next_attempt_at")
+_KIND = [c.name for c in outbox.c].index("kind")
+
+
+def _following(
+    conn: Connection, head: Sequence[Any], now: int, limit: int, except_kind: str
+) -> list[Sequence[Any]]:
+    """The messages after ``head`` (a claimed one) of its proposal that can go with it, in order: the unbroken
+    run of the pending ones after it that are due, unleased and not of ``except_kind``. The first that is not
+    stops the run: it blocks those after it, as :func:`_claim_outbox_statement` says."""
+    run: list[Sequence[Any]] = []
+    for row in _FOLLOWING.run(conn, {"proposal_id": head[1], "after": head[0], "limit": limit}).fetchall():
+        leased = row[_LEASED_UNTIL] is not None and row[_LEASED_UNTIL] > now
+        if row[_NEXT_ATTEMPT_AT] > now or leased or row[_KIND] == except_kind:
+            break
+        run.append(row)
+    return run
+
+
 def _status_values(statuses: Sequence[Status]) -> tuple[str, ...]:
     """Statuses as a statement's shape: each once, in one order, whatever order they were asked in."""
     return tuple(sorted({Status(s).value for s in statuses}))
@@ -830,6 +858,21 @@ def _claim_outbox_statement() -> Select[Any]:
 
 
 _CLAIM_OUTBOX = Prepared(_claim_outbox_statement())
+# The pending messages after a claimed one, of its proposal, oldest first: those that can go with it.
+_FOLLOWING = Prepared(
+    select(outbox)
+    .where(
+        _PENDING,
+        outbox.c.proposal_id == bindparam("proposal_id"),
+        outbox.c.id > bindparam("after"),
+    )
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+# Shape: how many ids. Leased messages given back untried: due again at once, no attempt counted.
+_RELEASE_OUTBOX = Prepared(
+    lambda dialect, count: update(outbox).where(outbox.c.id.in_(_ids(count))).values(leased_until=None)
+)
 
 
 class SqlTx:
@@ -1456,17 +1499,22 @@ class SqlStore:
         now: int,
         limit: int = 10,
         lease_seconds: int = 60,
-        first: Outcome | None = None,
+        first: Outcome | Sequence[Outcome] | None = None,
         except_kind: str = "",
+        release: Sequence[int] = (),
+        follow: int = 0,
     ) -> list[OutboxRow]:
         with self._write(urgent=False) as tx:
             conn = tx._conn
-            if first is not None:
-                _record(conn, first)
+            _settle(conn, first, release)
             params = {"now": now, "limit": limit, "except_kind": except_kind}
             found = _CLAIM_OUTBOX.run(conn, params).fetchall()
             if not found:
                 return []
+            if follow > 0:
+                found = [
+                    r for head in found for r in [head, *_following(conn, head, now, follow, except_kind)]
+                ]
             ids = [r[0] for r in found]
             _LEASE_OUTBOX.run(conn, {**_id_params(ids), "b_until": now + lease_seconds}, shape=len(ids))
             # Each message's proposal, read in the same transaction: the worker needs it for every message.
@@ -1475,9 +1523,9 @@ class SqlStore:
             proposals_by_id = {p.id: p for p in map(_proposal, rows)}
         return [_outbox(r, proposals_by_id.get(r[1])) for r in found]
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, *outcomes: Outcome, release: Sequence[int] = ()) -> None:
         with self._write(urgent=False) as tx:
-            _record(tx._conn, outcome)
+            _settle(tx._conn, outcomes, release)
 
     def mark_delivered(self, message_id: int, *, at: int, message_ts: str | None = None) -> None:
         self.record(Outcome(message_id=message_id, delivered_at=at, message_ts=message_ts))

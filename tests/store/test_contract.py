@@ -573,6 +573,53 @@ def test_messages_are_not_due_before_their_time(store: SqlStore) -> None:
     assert claimed(store, T0 + 100) == [m]
 
 
+def test_a_claim_takes_the_messages_queued_after_one_of_its_change_that_can_go_with_it(
+    store: SqlStore,
+) -> None:
+    """``follow``: with the oldest deliverable message, the unbroken run after it of its change's pending
+    messages that are due, unleased and not of the kind left out, in order; nothing of another change."""
+    a = insert(store, "a")
+    b = insert(store, "b")
+    a1 = enqueue(store, a.id, "update")
+    a2 = enqueue(store, a.id, "reply")
+    b1 = enqueue(store, b.id, "post")
+    a3 = enqueue(store, a.id, "sync")
+    a4 = enqueue(store, a.id, "reply", at=T0 + 60)  # not due yet: it stops the run
+    a5 = enqueue(store, a.id, "reply")
+    got = store.claim_outbox(now=T0, limit=1, follow=5)
+    assert [m.id for m in got] == [a1, a2, a3]
+    assert all(m.proposal is not None and m.proposal.id == a.id for m in got)
+    assert claimed(store, T0, limit=5, follow=5) == [b1]  # a's are leased, a4 and a5 behind them
+    store.record(*(Outcome(message_id=m, delivered_at=T0 + 1) for m in (a1, a2, a3, b1)))
+    assert claimed(store, T0 + 1, limit=1, follow=5) == []  # a4 is not due, and a5 waits behind it
+    a6 = enqueue(store, a.id, "sync")
+    a7 = enqueue(store, a.id, "reply")
+    # A kind left out stops the run before it.
+    assert claimed(store, T0 + 60, limit=1, follow=5, except_kind="sync_reminders") == [a4, a5]
+    store.record(*(Outcome(message_id=m, delivered_at=T0 + 61) for m in (a4, a5)))
+    assert claimed(store, T0 + 61, limit=1, follow=1) == [a6, a7]  # at most ``follow`` more
+
+
+def test_messages_given_back_untried_are_due_at_once_with_no_attempt_counted(store: SqlStore) -> None:
+    a = insert(store, "a")
+    a1 = enqueue(store, a.id, "update")
+    a2 = enqueue(store, a.id, "reply")
+    a3 = enqueue(store, a.id, "sync")
+    assert claimed(store, T0, limit=1, follow=5) == [a1, a2, a3]
+    # a1 failed: a2 and a3 were not tried. Recorded with the next claim, which finds nothing (a1 waits).
+    failed = Outcome(message_id=a1, error="timeout", retry_at=T0 + 30)
+    assert store.claim_outbox(now=T0 + 1, limit=1, follow=5, first=[failed], release=[a2, a3]) == []
+    again = store.claim_outbox(now=T0 + 30, limit=1, follow=5)
+    assert [(m.id, m.attempts, m.claimed_before) for m in again] == [
+        (a1, 1, True),
+        (a2, 0, False),
+        (a3, 0, False),
+    ]
+    # record() gives leases back too, in the same transaction as the outcomes.
+    store.record(Outcome(message_id=a1, delivered_at=T0 + 31), release=[a2, a3])
+    assert claimed(store, T0 + 31, limit=1, follow=5) == [a2, a3]
+
+
 def test_claim_respects_the_limit(store: SqlStore) -> None:
     ids = [enqueue(store, insert(store, f"k{i}").id, "post") for i in range(5)]
     assert claimed(store, T0, limit=2) == ids[:2]
