@@ -15,6 +15,7 @@ regions the app ships with (about 90 KB), as every proposal carries in a deploym
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any
 
 from chatops.domain.policy import Status
 from chatops.domain.records import OutboxKind
-from chatops.store import NewProposal, OutboxRow, canonical_json
+from chatops.store import NewProposal, OutboxRow, Outcome, canonical_json
 from chatops.store.sql import SqlStore
 
 EVALUATION = {
@@ -120,6 +121,23 @@ def main() -> int:
                     store.set_message_ts(pid, "1700000000.000100")
                     store.mark_delivered(message.id, at=3)
 
+            follows = "follow" in inspect.signature(store.claim_outbox).parameters
+
+            def approval_store_side() -> None:
+                """An approval's reply, parent update and reminders' sync: enqueued, claimed, marked."""
+                with store.transaction() as tx:
+                    for kind in (OutboxKind.REPLY, OutboxKind.UPDATE_PARENT, OutboxKind.SYNC_REMINDERS):
+                        tx.enqueue(pid, kind=kind, at=1)
+                if follows:  # claimed together; their marks go with the claim after them
+                    got = store.claim_outbox(now=2, limit=1, follow=5)
+                    store.claim_outbox(
+                        now=3, limit=1, first=[Outcome(message_id=m.id, delivered_at=3) for m in got]
+                    )
+                    return
+                first: Outcome | None = None
+                while got := store.claim_outbox(now=2, limit=1, first=first):  # one claim a message
+                    first = Outcome(message_id=got[0].id, delivered_at=3)
+
             ops: dict[str, Callable[[], Any]] = {
                 "get_proposal": lambda: store.get_proposal(pid),
                 "approvers": lambda: store.approvers(pid, round=1),
@@ -137,6 +155,7 @@ def main() -> int:
                 "write tx: lock + approvers": write_tx,
                 "enqueue, claim, mark delivered": deliver_one,
                 "a parent, store side": parent_store_side,
+                "an approval's 3 messages, store side": approval_store_side,
             }
             print(f"{'operation':34} {'CPU us':>8}   (snapshot: {len(canonical_json(evaluation)):,} bytes)")
             for name, fn in ops.items():
