@@ -207,7 +207,7 @@ class DeliveryWorker:
         a claim), the last ones' on their own."""
         tried = 0
         outcomes: list[Outcome] = []
-        untried: list[int] = []
+        untried: list[OutboxRow] = []
         while tried < batch and not self._stop.is_set():
             now = int(self._clock())
             # Handed over to the claim: if that transaction fails, the messages stay leased and the next attempt
@@ -241,15 +241,15 @@ class DeliveryWorker:
             self.store.record(*outcomes, release=untried)
         return tried
 
-    def _attempt_in_order(self, claimed: list[OutboxRow]) -> tuple[list[Outcome], list[int]]:
+    def _attempt_in_order(self, claimed: list[OutboxRow]) -> tuple[list[Outcome], list[OutboxRow]]:
         """Send claimed messages in order until one is not delivered or the worker stops; return what became of
-        those tried and the ids of those left untried. A parent posted (or found) by one of a change's messages
+        those tried and those left untried. A parent posted (or found) by one of a change's messages
         is the one its next messages thread under and update: its ts is stored only with the marks."""
         outcomes: list[Outcome] = []
         parents: dict[int, str] = {}
         for i, message in enumerate(claimed):
             if self._stop.is_set() and outcomes:
-                return outcomes, [m.id for m in claimed[i:]]
+                return outcomes, claimed[i:]
             row = message.proposal
             if row is not None and not row.message_ts and message.proposal_id in parents:
                 posted = row.model_copy(update={"message_ts": parents[message.proposal_id]})
@@ -261,7 +261,7 @@ class DeliveryWorker:
                 parents[message.proposal_id] = outcome.message_ts
             if outcome.delivered_at is None:
                 # To retry, or abandoned: what follows it waits for another claim.
-                return outcomes, [m.id for m in claimed[i + 1 :]]
+                return outcomes, claimed[i + 1 :]
         return outcomes, []
 
     def _take_sync_turn(self) -> bool:

@@ -289,6 +289,9 @@ class OutboxRow(BaseModel):
     proposal: ProposalRow | None = None
     """The message's proposal as :meth:`Store.claim_outbox` read it, in the transaction that leased the message
     (None elsewhere)."""
+    leased_until: int | None = None
+    """Until when the claim that handed the message out leased it (None elsewhere): a lease given back untried
+    is given back only if it is still that one."""
 
 
 class Outcome(BaseModel):
@@ -586,20 +589,20 @@ class Store(Protocol):
         lease_seconds: int = 60,
         first: Outcome | Sequence[Outcome] | None = None,
         except_kind: str = "",
-        release: Sequence[int] = (),
+        release: Sequence[OutboxRow] = (),
         follow: int = 0,
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` deliverable messages: per proposal only the oldest pending one, if due. Each
         comes with its proposal (:attr:`OutboxRow.proposal`), read in the same transaction. ``first``: record
         what became of the messages in hand in the same transaction, before looking (as :meth:`record` would):
         one transaction a claim instead of two; ``release``: give back the leases of claimed messages left
-        untried (due again at once, no attempt counted). ``except_kind``: leave messages of that kind (and, as
-        always, the later messages of their proposals) for another claim. ``follow``: with each message, up to
-        that many of the pending messages after it of its proposal, in order, as long as each is due, unleased
-        and not of ``except_kind`` (a change approved queues its parent's update, a thread reply and its
-        reminders' sync at once: one claim for the three)."""
+        untried (due again at once, no attempt counted), unless another claim has leased them since.
+        ``except_kind``: leave messages of that kind (and, as always, the later messages of their proposals)
+        for another claim. ``follow``: with each message, up to that many of the pending messages after it of
+        its proposal, in order, as long as each is due, unleased and not of ``except_kind`` (a change approved
+        queues its parent's update, a thread reply and its reminders' sync at once: one claim for the three)."""
 
-    def record(self, *outcomes: Outcome, release: Sequence[int] = ()) -> None:
+    def record(self, *outcomes: Outcome, release: Sequence[OutboxRow] = ()) -> None:
         """Record what became of claimed messages (see :class:`Outcome`), and give back the leases of
         ``release``, in one transaction."""
 

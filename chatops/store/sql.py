@@ -515,7 +515,10 @@ def _period_doc(
     )
 
 
-def _outbox(row: Sequence[Any], proposal: ProposalRow | None = None) -> OutboxRow:
+def _outbox(
+    row: Sequence[Any], proposal: ProposalRow | None = None, *, leased_until: int | None = None
+) -> OutboxRow:
+    """An outbox row; ``leased_until``: the lease the claim handing it out took (None elsewhere)."""
     (
         id,
         proposal_id,
@@ -526,7 +529,7 @@ def _outbox(row: Sequence[Any], proposal: ProposalRow | None = None) -> OutboxRo
         next_attempt_at,
         delivered_at,
         last_error,
-        leased_until,
+        leased_before,
         _abandoned_at,
     ) = row
     return OutboxRow(
@@ -539,8 +542,9 @@ def _outbox(row: Sequence[Any], proposal: ProposalRow | None = None) -> OutboxRo
         next_attempt_at=next_attempt_at,
         delivered_at=delivered_at,
         last_error=last_error,
-        claimed_before=attempts > 0 or leased_until is not None,
+        claimed_before=attempts > 0 or leased_before is not None,
         proposal=proposal,
+        leased_until=leased_until,
     )
 
 
@@ -701,12 +705,15 @@ def _record(conn: Connection, outcome: Outcome) -> None:
         _SET_PARENT_OF_MESSAGE.run(conn, {"b_id": outcome.message_id, "b_message_ts": outcome.message_ts})
 
 
-def _settle(conn: Connection, outcomes: Outcome | Sequence[Outcome] | None, release: Sequence[int]) -> None:
-    """Record what became of claimed messages, in order, and give back the leases of those left untried."""
+def _settle(
+    conn: Connection, outcomes: Outcome | Sequence[Outcome] | None, release: Sequence[OutboxRow]
+) -> None:
+    """Record what became of claimed messages, in order, and give back the leases of those left untried: each
+    only if it is still the lease its claim took (past it, another claim may have taken the message since)."""
     for outcome in (outcomes,) if isinstance(outcomes, Outcome) else outcomes or ():
         _record(conn, outcome)
-    if release:
-        _RELEASE_OUTBOX.run(conn, _id_params(release), shape=len(release))
+    for message in release:
+        _RELEASE_OUTBOX.run(conn, {"b_id": message.id, "b_until": message.leased_until})
 
 
 _LEASED_UNTIL = [c.name for c in outbox.c].index("leased_until")
@@ -869,9 +876,11 @@ _FOLLOWING = Prepared(
     .order_by(outbox.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
-# Shape: how many ids. Leased messages given back untried: due again at once, no attempt counted.
+# A leased message given back untried: due again at once, no attempt counted; not if leased again since.
 _RELEASE_OUTBOX = Prepared(
-    lambda dialect, count: update(outbox).where(outbox.c.id.in_(_ids(count))).values(leased_until=None)
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"), outbox.c.leased_until == bindparam("b_until"))
+    .values(leased_until=None)
 )
 
 
@@ -1501,7 +1510,7 @@ class SqlStore:
         lease_seconds: int = 60,
         first: Outcome | Sequence[Outcome] | None = None,
         except_kind: str = "",
-        release: Sequence[int] = (),
+        release: Sequence[OutboxRow] = (),
         follow: int = 0,
     ) -> list[OutboxRow]:
         with self._write(urgent=False) as tx:
@@ -1521,9 +1530,10 @@ class SqlStore:
             wanted = sorted({r[1] for r in found})
             rows = _SELECT_PROPOSALS.run(conn, _id_params(wanted), shape=len(wanted)).fetchall()
             proposals_by_id = {p.id: p for p in map(_proposal, rows)}
-        return [_outbox(r, proposals_by_id.get(r[1])) for r in found]
+        until = now + lease_seconds
+        return [_outbox(r, proposals_by_id.get(r[1]), leased_until=until) for r in found]
 
-    def record(self, *outcomes: Outcome, release: Sequence[int] = ()) -> None:
+    def record(self, *outcomes: Outcome, release: Sequence[OutboxRow] = ()) -> None:
         with self._write(urgent=False) as tx:
             _settle(tx._conn, outcomes, release)
 

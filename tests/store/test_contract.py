@@ -605,10 +605,11 @@ def test_messages_given_back_untried_are_due_at_once_with_no_attempt_counted(sto
     a1 = enqueue(store, a.id, "update")
     a2 = enqueue(store, a.id, "reply")
     a3 = enqueue(store, a.id, "sync")
-    assert claimed(store, T0, limit=1, follow=5) == [a1, a2, a3]
+    got = store.claim_outbox(now=T0, limit=1, follow=5, lease_seconds=60)
+    assert [(m.id, m.leased_until) for m in got] == [(a1, T0 + 60), (a2, T0 + 60), (a3, T0 + 60)]
     # a1 failed: a2 and a3 were not tried. Recorded with the next claim, which finds nothing (a1 waits).
     failed = Outcome(message_id=a1, error="timeout", retry_at=T0 + 30)
-    assert store.claim_outbox(now=T0 + 1, limit=1, follow=5, first=[failed], release=[a2, a3]) == []
+    assert store.claim_outbox(now=T0 + 1, limit=1, follow=5, first=[failed], release=got[1:]) == []
     again = store.claim_outbox(now=T0 + 30, limit=1, follow=5)
     assert [(m.id, m.attempts, m.claimed_before) for m in again] == [
         (a1, 1, True),
@@ -616,8 +617,23 @@ def test_messages_given_back_untried_are_due_at_once_with_no_attempt_counted(sto
         (a3, 0, False),
     ]
     # record() gives leases back too, in the same transaction as the outcomes.
-    store.record(Outcome(message_id=a1, delivered_at=T0 + 31), release=[a2, a3])
+    store.record(Outcome(message_id=a1, delivered_at=T0 + 31), release=again[1:])
     assert claimed(store, T0 + 31, limit=1, follow=5) == [a2, a3]
+
+
+def test_a_lease_taken_again_since_is_not_given_back(store: SqlStore) -> None:
+    """A worker slower than its lease: another claim has taken the message since; giving back the first lease
+    must not free it under the second (a third claim would then send it without looking in Slack first)."""
+    a = insert(store, "a")
+    a1 = enqueue(store, a.id, "update")
+    a2 = enqueue(store, a.id, "reply")
+    slow = store.claim_outbox(now=T0, limit=1, follow=5, lease_seconds=60)
+    retaken = store.claim_outbox(now=T0 + 61, limit=1, follow=5, lease_seconds=60)  # both leases ran out
+    assert [m.id for m in retaken] == [a1, a2] and all(m.claimed_before for m in retaken)
+    store.record(Outcome(message_id=a1, delivered_at=T0 + 62), release=slow[1:])  # the slow one's late word
+    assert claimed(store, T0 + 62, limit=1, follow=5) == []  # a2 is still the second claim's
+    store.record(Outcome(message_id=a2, delivered_at=T0 + 63))
+    assert store.outbox_stats(now=T0 + 63)[0] == 0
 
 
 def test_claim_respects_the_limit(store: SqlStore) -> None:
