@@ -22,10 +22,12 @@ from conftest import (
 from slackfake import payloads
 from slackfake.signing import SlackClientSim
 from slackfake.standin import Message, SlackStandIn
+from sqlalchemy import func, select
 
 from chatops.audit import verify
 from chatops.domain.policy import Status
 from chatops.slack import ids
+from chatops.store.schema import outbox
 
 
 def assert_audit_intact(server: LiveServer) -> None:
@@ -57,8 +59,23 @@ def row(server: LiveServer, proposal: int = 1):  # type: ignore[no-untyped-def]
     return found
 
 
+def in_flight(server: LiveServer) -> int:
+    """Outbox messages a delivery thread holds (claimed, what became of them not yet recorded)."""
+    held = (
+        outbox.c.leased_until.is_not(None) & outbox.c.delivered_at.is_(None) & outbox.c.abandoned_at.is_(None)
+    )
+    with server.runtime.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(outbox).where(held)).scalar_one())
+
+
 def at(server: LiveServer, moment: datetime, standin: SlackStandIn | None = None) -> Callable[[], datetime]:
-    """Move the present to ``moment`` for the service, the delivery worker and (given) the stand-in."""
+    """Move the present to ``moment`` for the service, the delivery worker and (given) the stand-in, once no
+    delivery is in flight: jumping the clock past a lease would hand a message being delivered to another
+    thread (a sync sent twice saves its reminders again, and forgets that the parent was refreshed)."""
+    deadline = time.monotonic() + 10
+    while in_flight(server) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not in_flight(server), "a delivery still in flight after 10 s"
     clock = lambda: moment  # noqa: E731
     server.runtime.service._clock = clock
     server.runtime.worker._clock = moment.timestamp
