@@ -128,8 +128,12 @@ def main() -> int:
                 with store.transaction() as tx:
                     for kind in (OutboxKind.REPLY, OutboxKind.UPDATE_PARENT, OutboxKind.SYNC_REMINDERS):
                         tx.enqueue(pid, kind=kind, at=1)
-                if follows:  # claimed together; their marks go with the claim after them
-                    got = store.claim_outbox(now=2, limit=1, follow=5)
+                if (
+                    follows
+                ):  # claimed together, as the worker claims; their marks go with the claim after them
+                    from chatops.delivery import FOLLOW
+
+                    got = store.claim_outbox(now=2, limit=1, follow=FOLLOW)
                     store.claim_outbox(
                         now=3, limit=1, first=[Outcome(message_id=m.id, delivered_at=3) for m in got]
                     )

@@ -117,7 +117,8 @@ class Prepared:
         (see the module's docstring), in no promised order."""
         cursor = self.run(conn, params, shape=shape)
         if not (self._one_step and _json_rows(conn.dialect)):
-            return list(cursor.fetchall())
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
         (text,) = cursor.fetchone()
         return [tuple(row) for row in json.loads(text)]
 
